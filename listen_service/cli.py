@@ -1,0 +1,171 @@
+"""``listen-service``: the command line.
+
+Subcommands: ``synth`` renders a text file through the cache, ``voices``
+lists voices, ``cache stats|prune`` looks after the store. Exit status 0 on
+success, 2 for bad input or usage, 1 when synthesis itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from audio_cache import AudioCache
+from workers.errors import InputError, ListenError
+from workers.voices import PITCH_DEFAULT, RATE_DEFAULT, VOLUME_DEFAULT
+
+
+def _max_chars() -> int:
+    from workers.text import DEFAULT_MAX_CHARS
+
+    raw = os.environ.get("LISTEN_MAX_CHARS", "")
+    return int(raw) if raw.strip() else DEFAULT_MAX_CHARS
+
+
+def _progress_printer(enabled: bool):  # type: ignore[no-untyped-def]
+    def show(fraction: float) -> None:
+        print(f"\rsynthesising… {fraction:6.1%}", end="", file=sys.stderr, flush=True)
+
+    return show if enabled else None
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from workers.engine import get_engine
+    from workers.pipeline import Request, plan, synthesize
+
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {args.file}: {exc}") from exc
+    request = Request(
+        text=text,
+        title=args.title,
+        artist=args.artist,
+        voice=args.voice,
+        lang=args.lang,
+        rate=args.rate,
+        pitch=args.pitch,
+        volume=args.volume,
+        fmt=args.format,
+        bitrate_kbps=args.bitrate,
+    )
+    engine = get_engine()
+    job = plan(request, engine.voices(), max_chars=_max_chars())
+    show = _progress_printer(not args.json and sys.stderr.isatty())
+    entry, cached = synthesize(job, cache=AudioCache.from_env(), engine=engine, progress=show)
+    if show:
+        print(file=sys.stderr)
+    path = entry.audio_path
+    if args.output:
+        path = Path(args.output)
+        shutil.copyfile(entry.audio_path, path)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "id": entry.key,
+                    "path": str(path),
+                    "cache_path": str(entry.audio_path),
+                    "format": entry.fmt,
+                    "bytes": entry.bytes,
+                    "duration_s": entry.duration_s,
+                    "sentences": len(entry.meta["timings"]),
+                    "voice": entry.meta["voice"],
+                    "cached": cached,
+                    "timings": entry.meta["timings"],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        how = "from cache" if cached else "synthesised"
+        print(f"{path}  ({entry.duration_s:.1f} s, {len(entry.meta['timings'])} sentences, {how})")
+    return 0
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from workers.engine import get_engine
+
+    voices = get_engine().voices()
+    if args.json:
+        print(json.dumps([v.as_dict() for v in voices], ensure_ascii=False))
+    else:
+        for v in voices:
+            print(f"{v.id:28} {','.join(v.languages):14} {v.gender or '-':7} {v.name}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    cache = AudioCache.from_env()
+    if args.action == "prune":
+        limit = args.max_bytes if args.max_bytes is not None else cache.max_bytes
+        if limit is None:
+            raise InputError("no size limit: pass --max-bytes N or set LISTEN_CACHE_MAX_BYTES")
+        evicted = cache.evict(limit)
+        print(f"evicted {len(evicted)} entries")
+    stats = cache.stats()
+    print(
+        json.dumps(
+            {
+                "root": stats.root,
+                "entries": stats.entries,
+                "bytes": stats.bytes,
+                "max_bytes": stats.max_bytes,
+            }
+        )
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="listen-service", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="synthesise a text file (or - for stdin) to audio")
+    synth.add_argument("file", help="UTF-8 text file, or - to read standard input")
+    synth.add_argument("-o", "--output", help="also copy the audio to this path")
+    synth.add_argument("--voice", help="voice id or name (see `listen-service voices`)")
+    synth.add_argument("--lang", help="language code, used when --voice is not given (default en)")
+    synth.add_argument("--rate", type=int, default=RATE_DEFAULT, help="words per minute (80-450)")
+    synth.add_argument("--pitch", type=int, default=PITCH_DEFAULT, help="0-99 (default 50)")
+    synth.add_argument("--volume", type=float, default=VOLUME_DEFAULT, help="0.1-1.0")
+    synth.add_argument("--format", default="mp3", choices=["mp3", "ogg", "wav"])
+    synth.add_argument("--bitrate", type=int, default=64, help="kbit/s (default 64)")
+    synth.add_argument("--title", help="title tag for the audio")
+    synth.add_argument("--artist", help="artist/site tag for the audio")
+    synth.add_argument("--json", action="store_true", help="print one JSON object")
+    synth.set_defaults(func=cmd_synth)
+
+    voices = sub.add_parser("voices", help="list installed voices")
+    voices.add_argument("--json", action="store_true")
+    voices.set_defaults(func=cmd_voices)
+
+    cache = sub.add_parser("cache", help="inspect or prune the audio cache")
+    cache.add_argument("action", choices=["stats", "prune"])
+    cache.add_argument("--max-bytes", type=int, help="prune down to this many bytes")
+    cache.set_defaults(func=cmd_cache)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"listen-service: error: {exc}", file=sys.stderr)
+        return 2
+    except ListenError as exc:
+        print(f"listen-service: synthesis failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Assemble utterances into one programme (pydub) and encode it (ffmpeg).
+
+The only module that touches pydub or runs ffmpeg. Audio is streamed: each
+utterance is trimmed, levelled and written to an ffmpeg process's stdin as it
+arrives, so memory stays flat however long the article is, and ffmpeg encodes
+on the second core while the engine renders the next sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from pydub import AudioSegment
+from pydub.silence import detect_leading_silence
+
+from workers.engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
+from workers.errors import EncoderError, InvalidSetting
+from workers.system import find_ffmpeg
+
+# Opus only runs at a few fixed rates; 24 kHz keeps all of espeak's 11 kHz band.
+_CODECS: dict[str, list[str]] = {
+    "mp3": ["-c:a", "libmp3lame", "-f", "mp3", "-id3v2_version", "4", "-write_xing", "1"],
+    "ogg": ["-c:a", "libopus", "-ar", "24000", "-application", "voip", "-f", "ogg"],
+    "wav": ["-c:a", "pcm_s16le", "-f", "wav"],
+}
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+OPUS_BITRATES = range(12, 257)
+DEFAULT_BITRATE = 64
+CONTENT_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
+
+# The ID3 length (TLEN) is only known once everything is encoded; ffmpeg
+# writes this fixed-width placeholder first and we patch it in place, which
+# avoids re-muxing a long file.
+_TLEN_PLACEHOLDER = b"0000000000"
+_ID3_SCAN_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeSettings:
+    fmt: str = "mp3"
+    bitrate_kbps: int = DEFAULT_BITRATE
+    title: str | None = None
+    artist: str | None = None
+
+    def validate(self) -> None:
+        if self.fmt not in _CODECS:
+            raise InvalidSetting(f"format must be one of {', '.join(_CODECS)}, got {self.fmt!r}")
+        if self.fmt == "mp3" and self.bitrate_kbps not in MP3_BITRATES:
+            raise InvalidSetting(
+                f"mp3 bitrate must be one of {', '.join(map(str, MP3_BITRATES))} kbit/s, "
+                f"got {self.bitrate_kbps}"
+            )
+        if self.fmt == "ogg" and self.bitrate_kbps not in OPUS_BITRATES:
+            raise InvalidSetting(f"ogg/opus bitrate must be 12-256 kbit/s, got {self.bitrate_kbps}")
+
+    @property
+    def effective_bitrate(self) -> int:
+        """WAV is uncompressed, so its bitrate does not change the output."""
+        return 0 if self.fmt == "wav" else self.bitrate_kbps
+
+
+class Encoder:
+    """An ffmpeg process fed raw PCM on stdin and writing one file."""
+
+    def __init__(self, out_path: Path, settings: EncodeSettings, ffmpeg: str | None = None) -> None:
+        settings.validate()
+        self.out_path = out_path
+        self.settings = settings
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as ffmpeg
+        cmd = [ffmpeg or find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+        cmd += ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0"]
+        cmd += _CODECS[settings.fmt]
+        if settings.fmt != "wav":
+            cmd += ["-b:a", f"{settings.bitrate_kbps}k"]
+        for key, value in (("title", settings.title), ("artist", settings.artist)):
+            if value:
+                cmd += ["-metadata", f"{key}={value}"]
+        if settings.fmt == "mp3":
+            cmd += ["-metadata", f"TLEN={_TLEN_PLACEHOLDER.decode()}"]
+        cmd += ["-y", str(out_path)]
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._stderr)
+        except OSError as exc:
+            raise EncoderError(f"cannot start ffmpeg ({cmd[0]}): {exc}") from exc
+
+    def _error(self, what: str) -> EncoderError:
+        self._stderr.seek(0)
+        detail = self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
+        return EncoderError(f"ffmpeg {what}: {detail or 'no message'}")
+
+    def write(self, pcm: bytes) -> None:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(pcm)
+        except (BrokenPipeError, ValueError):
+            self._proc.wait()
+            raise self._error(f"stopped early (exit {self._proc.returncode})") from None
+
+    def finish(self, duration_ms: int, timeout: float = 600.0) -> None:
+        """Flush, wait for ffmpeg and write the final length into the tags."""
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._proc.stdin.close()
+        try:
+            code = self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.abort()
+            raise EncoderError(f"ffmpeg did not finish within {timeout:.0f} s") from None
+        if code != 0:
+            raise self._error(f"failed with exit {code}")
+        if self.settings.fmt == "mp3":
+            _patch_tlen(self.out_path, duration_ms)
+        self._stderr.close()
+
+    def abort(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._stderr.close()
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if et is not None:
+            self.abort()
+
+
+def _patch_tlen(path: Path, duration_ms: int) -> None:
+    value = f"{duration_ms:010d}".encode()
+    with path.open("r+b") as f:
+        head = f.read(_ID3_SCAN_BYTES)
+        at = head.find(b"TLEN")
+        # frame: id(4) size(4) flags(2) encoding(1) text
+        text_at = at + 11
+        if at < 0 or head[text_at : text_at + len(value)] != _TLEN_PLACEHOLDER:
+            raise EncoderError("ffmpeg wrote no ID3 TLEN placeholder")
+        f.seek(text_at)
+        f.write(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Pauses:
+    """Silences inserted between utterances, in ms at ``RATE_DEFAULT``.
+
+    Calibrated against espeak-ng's own rendering of whole articles so that a
+    programme lasts as long as ``espeak-ng -w`` would make it; scaled with the
+    speaking rate like espeak-ng's own pauses (steeper than 1/rate).
+    """
+
+    clause_ms: int = 120
+    sentence_ms: int = 350
+    paragraph_ms: int = 600
+
+    def scaled(self, rate: int) -> Pauses:
+        factor = (175 / rate) ** 1.8
+        return Pauses(
+            *(round(ms * factor) for ms in (self.clause_ms, self.sentence_ms, self.paragraph_ms))
+        )
+
+
+class Assembler:
+    """Trim, level and space utterances, streaming them into an ``Encoder``.
+
+    Positions are kept in samples so that timings never drift from the audio.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        target_dbfs: float = -18.0,
+        peak_dbfs: float = -1.0,
+        silence_dbfs: float = -50.0,
+    ) -> None:
+        self._encoder = encoder
+        self._target = target_dbfs
+        self._peak = peak_dbfs
+        self._silence = silence_dbfs
+        self.samples = 0
+
+    @property
+    def position_ms(self) -> int:
+        return round(self.samples * 1000 / SAMPLE_RATE)
+
+    def pause(self, ms: int) -> None:
+        if self.samples == 0 or ms <= 0:  # no leading silence
+            return
+        self._emit(AudioSegment.silent(ms, frame_rate=SAMPLE_RATE).raw_data)
+
+    def add(self, pcm: bytes) -> tuple[int, int]:
+        """Append one utterance; return its (start_ms, end_ms) in the programme."""
+        seg = AudioSegment(
+            data=pcm, sample_width=SAMPLE_WIDTH, frame_rate=SAMPLE_RATE, channels=CHANNELS
+        )
+        lead = detect_leading_silence(seg, self._silence, 5)
+        tail = detect_leading_silence(seg.reverse(), self._silence, 5)
+        seg = seg[lead : max(lead, len(seg) - tail)]
+        start = self.position_ms
+        if len(seg) > 0 and seg.rms > 0:
+            # Level each utterance towards one loudness, never past the peak
+            # ceiling; streaming rules out a whole-programme two-pass loudnorm.
+            gain = min(self._target - seg.dBFS, self._peak - seg.max_dBFS)
+            self._emit(seg.apply_gain(gain).raw_data)
+        return start, self.position_ms
+
+    def _emit(self, raw: bytes) -> None:
+        self._encoder.write(raw)
+        self.samples += len(raw) // SAMPLE_WIDTH

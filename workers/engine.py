@@ -1,0 +1,218 @@
+"""The speech engine adapter: the only module that imports pyttsx3.
+
+pyttsx3 2.99 drives espeak-ng on Linux. Its pitfalls, and what this module
+does about each:
+
+* ``runAndWait()`` returns before the WAV is written once the text is longer
+  than a couple of hundred characters (espeak-ng synthesises on its own
+  thread), so we wait for the ``finished-utterance`` notification, with a
+  timeout, and then check that a non-empty WAV exists.
+* Only the last ``save_to_file`` before one ``runAndWait()`` is produced, so
+  every call renders exactly one utterance.
+* The driver appends audio with ``bytes +=`` (quadratic) and segfaults on very
+  long texts, so callers hand us bounded chunks (``workers.text.chunk``).
+* An engine initialised before a fork hangs in the children: the engine is
+  created lazily by ``get_engine()`` in the process that uses it, and using a
+  parent's engine in a child raises instead of hanging.
+* One engine per process, not thread-safe, and ``runAndWait`` can spin for
+  ever in some states: every pyttsx3 call runs on one private thread, and the
+  caller waits on it with a timeout. An engine that timed out is marked
+  broken; the process should be replaced (Celery workers do so).
+* It prints "Audio saved to …" on stdout: that print is routed to logging.
+* Output is always 22,050 Hz mono 16-bit WAV, whatever the file name says.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import wave
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from workers.errors import EngineError, EngineTimeout
+from workers.system import EspeakLibrary, espeak_choice, load_espeak
+from workers.voices import PITCH_DEFAULT, RATE_DEFAULT, VOLUME_DEFAULT, Voice
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 22_050
+SAMPLE_WIDTH = 2
+CHANNELS = 1
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSettings:
+    voice_id: str
+    rate: int = RATE_DEFAULT
+    pitch: int = PITCH_DEFAULT
+    volume: float = VOLUME_DEFAULT
+
+
+def utterance_timeout(text: str) -> float:
+    """Generous bound for one utterance: espeak-ng renders ~10,000 chars/s here."""
+    return 15.0 + len(text) / 100.0
+
+
+def _work_dir() -> Path:
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix="listen-engine-", dir=base))
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+class Engine:
+    """A pyttsx3/espeak-ng engine owned by one thread of this process."""
+
+    def __init__(self, *, espeak: str | None = None, init_timeout: float = 30.0) -> None:
+        self.pid = os.getpid()
+        self.library: EspeakLibrary = load_espeak(espeak or espeak_choice())
+        self._broken: str | None = None
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._completed = False
+        self._errors: list[BaseException] = []
+        self._applied: SpeechSettings | None = None
+        self._wav = _work_dir() / "utterance.wav"
+        self._thread = threading.Thread(target=self._serve, name="listen-engine", daemon=True)
+        self._thread.start()
+        self._tts: Any = self._call(self._init_tts, init_timeout)
+
+    # -- the engine thread -------------------------------------------------
+    def _serve(self) -> None:
+        while True:
+            fn, future = self._calls.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the waiting caller
+                future.set_exception(exc)
+
+    def _init_tts(self) -> Any:
+        import pyttsx3
+        import pyttsx3.drivers.espeak as driver_module
+
+        # The driver reports each saved file with print(); keep stdout clean
+        # for the CLI's --json and for Celery's log.
+        driver_module.print = lambda *args, **kw: log.debug(" ".join(map(str, args)))
+        tts = pyttsx3.init("espeak")
+        tts.connect("finished-utterance", self._on_finished)
+        tts.connect("error", self._on_error)
+        return tts
+
+    def _on_finished(self, name: str | None = None, completed: bool = True) -> None:
+        self._completed = bool(completed)
+        self._finished.set()
+
+    def _on_error(self, name: str | None = None, exception: BaseException | None = None) -> None:
+        self._errors.append(exception or EngineError("unknown engine error"))
+
+    def _call(self, fn: Callable[[], T], timeout: float) -> T:
+        if os.getpid() != self.pid:
+            raise EngineError(
+                f"this engine was created in process {self.pid} before a fork; "
+                "create engines lazily in the process that uses them"
+            )
+        if self._broken:
+            raise EngineError(f"engine unusable: {self._broken}")
+        future: Future[T] = Future()
+        self._calls.put((fn, future))
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            self._broken = f"an engine call did not return within {timeout:.0f} s"
+            raise EngineTimeout(self._broken) from None
+
+    def _apply(self, settings: SpeechSettings) -> None:
+        if settings == self._applied:
+            return
+        # Queued by pyttsx3 and applied, in order, when runAndWait starts.
+        self._tts.setProperty("voice", settings.voice_id)
+        self._tts.setProperty("rate", settings.rate)
+        self._tts.setProperty("pitch", settings.pitch)
+        self._tts.setProperty("volume", settings.volume)
+        self._applied = settings
+
+    def _render(self, text: str, settings: SpeechSettings, timeout: float) -> bytes:
+        self._finished.clear()
+        self._errors.clear()
+        self._wav.unlink(missing_ok=True)
+        self._apply(settings)
+        self._tts.save_to_file(text, str(self._wav))
+        self._tts.runAndWait()
+        if not self._finished.wait(timeout):
+            self._tts.stop()
+            self._broken = f"no finished-utterance within {timeout:.0f} s"
+            raise EngineTimeout(f"the speech engine did not finish within {timeout:.0f} s")
+        if self._errors:
+            self._applied = None
+            raise EngineError(f"speech engine error: {self._errors[0]}")
+        if not self._completed:
+            raise EngineError("the speech engine stopped before the end of the utterance")
+        return self._read_pcm()
+
+    def _read_pcm(self) -> bytes:
+        try:
+            with wave.open(str(self._wav), "rb") as wav:
+                shape = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate())
+                frames = wav.readframes(wav.getnframes())
+        except (OSError, EOFError, wave.Error) as exc:
+            raise EngineError(f"the speech engine wrote no readable WAV: {exc}") from exc
+        finally:
+            self._wav.unlink(missing_ok=True)
+        if shape != (CHANNELS, SAMPLE_WIDTH, SAMPLE_RATE):
+            raise EngineError(f"unexpected WAV shape {shape} from the speech engine")
+        return frames
+
+    # -- the public, thread-safe API ----------------------------------------
+    def synthesize(self, text: str, settings: SpeechSettings) -> bytes:
+        """Render one bounded chunk; return 22,050 Hz mono s16le PCM.
+
+        May return empty bytes for text espeak-ng has nothing to say for
+        (lone symbols); raises ``EngineError``/``EngineTimeout`` on failure.
+        """
+        timeout = utterance_timeout(text)
+        # The outer bound also covers a runAndWait that never returns.
+        return self._call(lambda: self._render(text, settings, timeout), timeout + 5.0)
+
+    def voices(self) -> list[Voice]:
+        """All installed voices, as espeak-ng lists them."""
+        return self._call(self._list_voices, 30.0)
+
+    def _list_voices(self) -> list[Voice]:
+        found = []
+        for v in self._tts.getProperty("voices"):
+            gender = v.gender.lower() if isinstance(v.gender, str) else None
+            languages = tuple(lang for lang in (v.languages or []) if lang)
+            found.append(Voice(id=v.id, name=v.name, languages=languages, gender=gender))
+        return found
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """This process's engine, created on first use (never before a fork)."""
+    global _engine
+    with _engine_lock:
+        if _engine is not None and _engine.pid != os.getpid():
+            raise EngineError(
+                f"an engine was created in parent process {_engine.pid} and this process "
+                "was forked from it; espeak-ng hangs in such children"
+            )
+        if _engine is None:
+            _engine = Engine()
+        return _engine

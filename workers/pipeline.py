@@ -1,0 +1,180 @@
+"""Article text → encoded audio with sentence timings, through the cache.
+
+``plan`` validates a request and computes its cache key without touching the
+engine (it only needs the voice list); ``synthesize`` renders a plan, or
+returns the cached entry when it already exists. Neither knows of Flask or
+Celery: the CLI, the Celery task and the benchmarks all call these two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from audio_cache import AudioCache, Entry, cache_key
+from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
+from workers.engine import Engine, SpeechSettings
+from workers.errors import EmptyText
+from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, chunk, prepare
+from workers.voices import (
+    PITCH_DEFAULT,
+    PITCH_MAX,
+    PITCH_MIN,
+    RATE_DEFAULT,
+    RATE_MAX,
+    RATE_MIN,
+    VOLUME_DEFAULT,
+    VOLUME_MAX,
+    VOLUME_MIN,
+    Voice,
+    check_range,
+    resolve_voice,
+)
+
+# Part of every cache key: bump it whenever a change to this pipeline changes
+# the audio or the timings, so that old entries stop matching.
+PIPELINE_VERSION = "1"
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a caller asks for; every field but ``text`` has a default."""
+
+    text: str
+    title: str | None = None
+    artist: str | None = None
+    voice: str | None = None
+    lang: str | None = None
+    rate: int = RATE_DEFAULT
+    pitch: int = PITCH_DEFAULT
+    volume: float = VOLUME_DEFAULT
+    fmt: str = "mp3"
+    bitrate_kbps: int = DEFAULT_BITRATE
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A validated request: everything that decides the output, and its key."""
+
+    key: str
+    prepared: PreparedText
+    speech: SpeechSettings
+    encode: EncodeSettings
+
+
+def plan(request: Request, voices: Sequence[Voice], *, max_chars: int = DEFAULT_MAX_CHARS) -> Plan:
+    """Validate ``request``; raise an ``InputError`` subclass naming the problem."""
+    check_range("rate", request.rate, RATE_MIN, RATE_MAX, " words per minute")
+    check_range("pitch", request.pitch, PITCH_MIN, PITCH_MAX)
+    check_range("volume", request.volume, VOLUME_MIN, VOLUME_MAX)
+    encode = EncodeSettings(request.fmt, request.bitrate_kbps, request.title, request.artist)
+    encode.validate()
+    voice = resolve_voice(voices, voice=request.voice, lang=request.lang)
+    prepared = prepare(request.text, max_chars=max_chars)
+    speech = SpeechSettings(voice.id, int(request.rate), int(request.pitch), float(request.volume))
+    key = cache_key(
+        text=prepared.text,
+        voice=speech.voice_id,
+        rate=speech.rate,
+        pitch=speech.pitch,
+        volume=speech.volume,
+        fmt=encode.fmt,
+        bitrate=str(encode.effective_bitrate),
+        pipeline_version=PIPELINE_VERSION,
+    )
+    return Plan(key, prepared, speech, encode)
+
+
+def synthesize(
+    job: Plan,
+    *,
+    cache: AudioCache,
+    engine: Engine,
+    progress: Progress | None = None,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+) -> tuple[Entry, bool]:
+    """Return ``(entry, was_cached)``; render and store the audio on a miss.
+
+    Nothing half-made is ever visible: the encoder writes a temp file in the
+    entry's directory that the cache moves into place only when complete.
+    """
+    hit = cache.get(job.key)
+    if hit is not None:
+        return hit, True
+    tmp = cache.temp_path(job.key, "." + job.encode.fmt)
+    try:
+        with Encoder(tmp, job.encode) as encoder:
+            timings = _render(job, engine, Assembler(encoder), progress, chunk_chars)
+            duration_ms = timings[-1]["end_ms"] if timings else 0
+            if duration_ms == 0:
+                raise EmptyText("the speech engine found nothing to say in this text")
+            encoder.finish(duration_ms)
+        entry = cache.put(
+            job.key,
+            tmp,
+            fmt=job.encode.fmt,
+            duration_s=duration_ms / 1000,
+            title=job.encode.title,
+            meta=_meta(job, timings),
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return entry, False
+
+
+def _render(
+    job: Plan, engine: Engine, asm: Assembler, progress: Progress | None, chunk_chars: int
+) -> list[dict[str, Any]]:
+    sentences = job.prepared.sentences
+    pauses = Pauses().scaled(job.speech.rate)
+    pieces = groupby(chunk(job.prepared, chunk_chars=chunk_chars), key=lambda c: c.sentence)
+    total = sum(len(s.text) for s in sentences)
+    done = 0
+    timings: list[dict[str, Any]] = []
+    for (index, group), sentence in zip(pieces, sentences, strict=True):
+        assert index == sentence.index
+        if timings:
+            same_paragraph = sentences[index - 1].paragraph == sentence.paragraph
+            asm.pause(pauses.sentence_ms if same_paragraph else pauses.paragraph_ms)
+        start = None
+        for n, piece in enumerate(group):
+            if n:
+                asm.pause(pauses.clause_ms)
+            begin, _ = asm.add(engine.synthesize(piece.text, job.speech))
+            start = begin if start is None else start
+        timings.append(
+            {
+                "index": index,
+                "paragraph": sentence.paragraph,
+                "start_ms": start if start is not None else asm.position_ms,
+                "end_ms": asm.position_ms,
+                "char_start": sentence.char_start,
+                "char_end": sentence.char_end,
+            }
+        )
+        done += len(sentence.text)
+        if progress is not None:
+            progress(done / total)
+    return timings
+
+
+def _meta(job: Plan, timings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "voice": job.speech.voice_id,
+        "rate": job.speech.rate,
+        "pitch": job.speech.pitch,
+        "volume": job.speech.volume,
+        "bitrate_kbps": job.encode.effective_bitrate,
+        "artist": job.encode.artist,
+        "sentences": len(timings),
+        "paragraphs": job.prepared.paragraphs,
+        "text_chars": len(job.prepared.text),
+        "pipeline_version": PIPELINE_VERSION,
+        "timings": timings,
+    }

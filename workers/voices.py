@@ -1,0 +1,80 @@
+"""Voices and the settings that shape speech: pure data and validation.
+
+Kept apart from ``workers.engine`` so that choosing a voice and checking a
+rate can be tested, and done by the web side, without a speech engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from workers.errors import InvalidSetting, UnknownVoice
+
+# espeak-ng's own limits for words per minute; outside them it clamps silently.
+RATE_MIN, RATE_MAX, RATE_DEFAULT = 80, 450, 175
+PITCH_MIN, PITCH_MAX, PITCH_DEFAULT = 0, 99, 50
+VOLUME_MIN, VOLUME_MAX, VOLUME_DEFAULT = 0.1, 1.0, 1.0
+DEFAULT_LANG = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    id: str  # espeak-ng identifier, e.g. "gmw/en-us"
+    name: str  # e.g. "English (America)"
+    languages: tuple[str, ...]  # e.g. ("en-us",)
+    gender: str | None  # "male", "female" or None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "languages": list(self.languages),
+            "gender": self.gender,
+        }
+
+
+def check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
+    """Raise ``InvalidSetting`` naming the setting unless ``low <= value <= high``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise InvalidSetting(f"{name} must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidSetting(f"{name} must be between {low} and {high}{unit}, got {value}")
+
+
+def _norm_lang(code: str) -> str:
+    return code.strip().lower().replace("_", "-")
+
+
+def resolve_voice(
+    voices: Sequence[Voice], *, voice: str | None = None, lang: str | None = None
+) -> Voice:
+    """Pick the voice for a request: by id (or name), else by language code.
+
+    A voice id may be given in full (``gmw/en-us``) or by its last part
+    (``en-us``); names match case-insensitively. A language matches exactly
+    first, then any regional variant (``en`` → ``en-us``), then the base
+    language of a regional code (``pt-xx`` → ``pt``). With neither, English.
+    """
+    if not voices:
+        raise UnknownVoice("no voices are installed")
+    if voice is not None and voice.strip():
+        wanted = voice.strip().lower()
+        for v in voices:
+            if wanted in (v.id.lower(), v.id.lower().rsplit("/", 1)[-1], v.name.lower()):
+                return v
+        raise UnknownVoice(
+            f"unknown voice {voice!r}; GET /api/v1/voices or `listen-service voices` lists them"
+        )
+    code = _norm_lang(lang) if lang and lang.strip() else DEFAULT_LANG
+    for candidates in (
+        [v for v in voices if code in v.languages],
+        # espeak-ng lists only a voice's first language (gmw/en says en-gb),
+        # so the voice file named after the code is its own best match.
+        [v for v in voices if v.id.lower().rsplit("/", 1)[-1] == code],
+        [v for v in voices if any(lang_.startswith(code + "-") for lang_ in v.languages)],
+        [v for v in voices if code.split("-")[0] in v.languages],
+    ):
+        if candidates:
+            return candidates[0]
+    raise UnknownVoice(f"no voice for language {lang!r}")
