@@ -81,9 +81,11 @@ class Engine:
         self._broken: str | None = None
         self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._finished = threading.Event()
+        self._idle = threading.Event()
         self._completed = False
         self._errors: list[BaseException] = []
         self._applied: SpeechSettings | None = None
+        self._espeak: Any = None
         self._wav = _work_dir() / "utterance.wav"
         self._thread = threading.Thread(target=self._serve, name="listen-engine", daemon=True)
         self._thread.start()
@@ -102,14 +104,31 @@ class Engine:
 
     def _init_tts(self) -> Any:
         import pyttsx3
+        import pyttsx3.drivers._espeak as espeak_api
         import pyttsx3.drivers.espeak as driver_module
 
+        self._espeak = espeak_api
         # The driver reports each saved file with print(); keep stdout clean
         # for the CLI's --json and for Celery's log.
         driver_module.print = lambda *args, **kw: log.debug(" ".join(map(str, args)))
         tts = pyttsx3.init("espeak")
         tts.connect("finished-utterance", self._on_finished)
         tts.connect("error", self._on_error)
+        driver = tts.proxy._driver
+
+        # finished-utterance is sent from espeak-ng's thread while the driver's
+        # callback is still running; its tail then marks the proxy idle and
+        # ends the loop. Starting the next utterance before that tail has run
+        # races it (settings lost, utterances cancelled), so the callback is
+        # wrapped to signal when the driver is really done.
+        def on_synth(wav: Any, numsamples: int, events: Any) -> int:
+            try:
+                return int(driver._onSynth(wav, numsamples, events))
+            finally:
+                if not driver._speaking:
+                    self._idle.set()
+
+        espeak_api.SetSynthCallback(on_synth)
         return tts
 
     def _on_finished(self, name: str | None = None, completed: bool = True) -> None:
@@ -138,21 +157,41 @@ class Engine:
     def _apply(self, settings: SpeechSettings) -> None:
         if settings == self._applied:
             return
-        # Queued by pyttsx3 and applied, in order, when runAndWait starts.
-        self._tts.setProperty("voice", settings.voice_id)
-        self._tts.setProperty("rate", settings.rate)
-        self._tts.setProperty("pitch", settings.pitch)
-        self._tts.setProperty("volume", settings.volume)
+        # Straight to the driver: pyttsx3 would queue these and apply them
+        # when runAndWait's loop starts, which races the previous utterance's
+        # callback thread and loses changes now and then.
+        driver = self._tts.proxy._driver
+        try:
+            driver.setProperty("voice", settings.voice_id)
+            driver.setProperty("rate", settings.rate)
+            driver.setProperty("pitch", settings.pitch)
+            driver.setProperty("volume", settings.volume)
+            # espeak-ng applies parameters through its command queue; without
+            # waiting for it, a change often lands an utterance late or not
+            # at all (measured: 120 wpm after 300 wpm stayed at 300).
+            self._espeak.Synchronize()
+        except (ValueError, KeyError) as exc:
+            self._applied = None
+            raise EngineError(f"the speech engine refused {settings}: {exc}") from exc
         self._applied = settings
 
     def _render(self, text: str, settings: SpeechSettings, timeout: float) -> bytes:
         self._finished.clear()
+        self._idle.clear()
         self._errors.clear()
         self._wav.unlink(missing_ok=True)
+        # The driver's end-of-utterance callback marks the proxy idle from
+        # espeak-ng's thread, so the commands below would run the moment they
+        # are queued, including runAndWait's endLoop, whose stop() then
+        # cancels the new utterance (finished-utterance with completed=False,
+        # about one call in four here). Put the proxy back in the state
+        # runAndWait expects: busy until its loop starts, no stop pending.
+        self._tts.proxy.setBusy(True)
+        self._tts.proxy._driver._stopping = False
         self._apply(settings)
         self._tts.save_to_file(text, str(self._wav))
         self._tts.runAndWait()
-        if not self._finished.wait(timeout):
+        if not (self._finished.wait(timeout) and self._idle.wait(timeout)):
             self._tts.stop()
             self._broken = f"no finished-utterance within {timeout:.0f} s"
             raise EngineTimeout(f"the speech engine did not finish within {timeout:.0f} s")

@@ -1,0 +1,139 @@
+"""Helpers shared by the benchmarks: test texts, timed child processes, machine facts.
+
+Child processes are reaped with ``os.wait4`` so that each one's peak resident
+memory comes straight from the kernel. On Linux that figure (``ru_maxrss``) is
+the larger of the process's own peak and the peaks of any children it reaped
+itself, so a process that runs ffmpeg reports the bigger of the two.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = REPO_ROOT / "tests" / "fixtures" / "hktdc-beijing-symposium.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """How one child process ended: exit status, peak RSS and CPU time."""
+
+    returncode: int
+    peak_rss_mb: float
+    cpu_s: float
+
+
+def paragraphs(text: str) -> list[str]:
+    """The non-empty, blank-line-separated paragraphs of ``text``."""
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+def build_text(words: int, source: Path = ARTICLE) -> str:
+    """About ``words`` words made from ``source``'s paragraphs, repeated with variation.
+
+    Each repetition after the first starts with a "Part N." paragraph and
+    rotates the paragraph order by N-1, so no two blocks are byte-identical
+    (the cache and the engine see a fresh text). Paragraphs are added until
+    the count (``str.split``) reaches ``words``.
+    """
+    paras = paragraphs(source.read_text(encoding="utf-8"))
+    out: list[str] = []
+    count = 0
+    block = 0
+    while count < words:
+        rotated = paras[block % len(paras) :] + paras[: block % len(paras)]
+        chunk = rotated if block == 0 else [f"Part {block + 1}.", *rotated]
+        for para in chunk:
+            out.append(para)
+            count += len(para.split())
+            if count >= words:
+                break
+        block += 1
+    return "\n\n".join(out) + "\n"
+
+
+def reap(proc: subprocess.Popen[bytes]) -> Reaped:
+    """Wait for ``proc`` with ``os.wait4`` and return its status and resource use."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss is in KiB on Linux.
+    return Reaped(
+        returncode=proc.returncode,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+    )
+
+
+def now() -> float:
+    """A monotonic clock for wall times."""
+    return time.perf_counter()
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def ffprobe_duration(path: Path) -> float:
+    """The container duration of an audio file in seconds, as ffprobe reads it."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip())
+
+
+def first_line(cmd: Sequence[str]) -> str:
+    """The first line a command prints, or a note that it could not run."""
+    try:
+        out = subprocess.run(list(cmd), check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"unavailable ({exc})"
+    return out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _mem_total_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict[str, object]:
+    """Facts about this machine and the tools a benchmark depends on."""
+    return {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "mem_total_gib": _mem_total_gib(),
+        "python": platform.python_version(),
+        "espeak_ng": first_line(["espeak-ng", "--version"]),
+        "ffmpeg": first_line(["ffmpeg", "-version"]),
+    }
+
+
+def utc_now() -> str:
+    """The current time in UTC, ISO 8601, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

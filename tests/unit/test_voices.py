@@ -1,0 +1,56 @@
+import pytest
+
+from workers.errors import InvalidSetting, UnknownVoice
+from workers.voices import Voice, check_range, resolve_voice
+
+VOICES = [
+    Voice("gmw/en-029", "English (Caribbean)", ("en-029",), "male"),
+    Voice("gmw/en", "English (Great Britain)", ("en-gb",), "male"),
+    Voice("gmw/en-us", "English (America)", ("en-us",), "male"),
+    Voice("roa/pt", "Portuguese (Portugal)", ("pt",), "male"),
+    Voice("sit/cmn", "Chinese (Mandarin)", ("cmn",), "male"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, "gmw/en"),
+        ({"voice": "gmw/en-us"}, "gmw/en-us"),
+        ({"voice": "EN-US"}, "gmw/en-us"),
+        ({"voice": "english (america)"}, "gmw/en-us"),
+        ({"lang": "en"}, "gmw/en"),
+        ({"lang": "en_US"}, "gmw/en-us"),
+        ({"lang": "pt-BR"}, "roa/pt"),
+        ({"lang": "cmn"}, "sit/cmn"),
+        ({"voice": "  ", "lang": "pt"}, "roa/pt"),
+    ],
+)
+def test_resolve_voice(kwargs: dict[str, str], expected: str) -> None:
+    assert resolve_voice(VOICES, **kwargs).id == expected
+
+
+def test_voice_wins_over_lang() -> None:
+    assert resolve_voice(VOICES, voice="sit/cmn", lang="en").id == "sit/cmn"
+
+
+@pytest.mark.parametrize("kwargs", [{"voice": "klingon"}, {"lang": "tlh"}])
+def test_unknown_voice_names_it(kwargs: dict[str, str]) -> None:
+    with pytest.raises(UnknownVoice, match=r"klingon|tlh"):
+        resolve_voice(VOICES, **kwargs)
+
+
+def test_no_voices_installed() -> None:
+    with pytest.raises(UnknownVoice, match="no voices"):
+        resolve_voice([])
+
+
+@pytest.mark.parametrize("value", [79, 451, float("nan"), "fast", True, None])
+def test_check_range_rejects(value: object) -> None:
+    with pytest.raises(InvalidSetting, match="rate"):
+        check_range("rate", value, 80, 450)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [80, 175, 450, 200.5])
+def test_check_range_accepts(value: float) -> None:
+    check_range("rate", value, 80, 450)
