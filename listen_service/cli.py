@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audio_cache import AudioCache
-from workers.errors import InputError, ListenError
+from workers.errors import ConfigError, InputError, ListenError
 from workers.voices import PITCH_DEFAULT, RATE_DEFAULT, VOLUME_DEFAULT
 
 
@@ -161,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except InputError as exc:
         print(f"listen-service: error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"listen-service: configuration error: {exc}", file=sys.stderr)
         return 2
     except ListenError as exc:
         print(f"listen-service: synthesis failed: {exc}", file=sys.stderr)

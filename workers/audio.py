@@ -103,25 +103,32 @@ class Encoder:
 
     def finish(self, duration_ms: int, timeout: float = 600.0) -> None:
         """Flush, wait for ffmpeg and write the final length into the tags."""
-        assert self._proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            self._proc.stdin.close()
         try:
-            code = self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.abort()
-            raise EncoderError(f"ffmpeg did not finish within {timeout:.0f} s") from None
-        if code != 0:
-            raise self._error(f"failed with exit {code}")
-        if self.settings.fmt == "mp3":
-            _patch_tlen(self.out_path, duration_ms)
-        self._stderr.close()
+            self._close_stdin()
+            try:
+                code = self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+                raise EncoderError(f"ffmpeg did not finish within {timeout:.0f} s") from None
+            if code != 0:
+                raise self._error(f"failed with exit {code}")
+            if self.settings.fmt == "mp3":
+                _patch_tlen(self.out_path, duration_ms)
+        finally:
+            self._stderr.close()
 
     def abort(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        self._close_stdin()
         self._stderr.close()
+
+    def _close_stdin(self) -> None:
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._proc.stdin.close()
 
     def __enter__(self) -> Encoder:
         return self

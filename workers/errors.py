@@ -8,6 +8,7 @@
     │   ├── TextTooLong         above the configured maximum number of characters
     │   ├── UnknownVoice        no installed voice matches the id or language asked for
     │   └── InvalidSetting      rate, pitch, volume, format or bitrate out of range
+    ├── ConfigError             the operator's settings are unusable (fails at start-up)
     └── SynthesisError          the machine failed, not the caller (HTTP 5xx, retryable)
         ├── EngineError         the speech engine failed or produced no audio
         │   └── EngineTimeout   the engine did not finish an utterance in time
@@ -44,6 +45,10 @@ class UnknownVoice(InputError):
 
 class InvalidSetting(InputError):
     code = "invalid_setting"
+
+
+class ConfigError(ListenError):
+    code = "config_error"
 
 
 class SynthesisError(ListenError):

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from workers.errors import EncoderError, EngineError
+from workers.errors import ConfigError, EncoderError, EngineError
 
 _CHOICES = ("auto", "system", "bundled")
 
@@ -42,7 +42,7 @@ class EspeakLibrary:
 def _choice(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "auto").strip() or "auto"
     if value not in _CHOICES and not (name == "LISTEN_FFMPEG" and os.sep in value):
-        raise ValueError(f"{name} must be one of {', '.join(_CHOICES)} (got {value!r})")
+        raise ConfigError(f"{name} must be one of {', '.join(_CHOICES)} (got {value!r})")
     return value
 
 

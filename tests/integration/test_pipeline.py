@@ -33,7 +33,8 @@ def espeak_seconds(prepared: PreparedText, rate: int, tmp: Path) -> float:
     src.write_text(prepared.text, encoding="utf-8")
     cmd = [require("espeak-ng"), "-v", "gmw/en", "-s", str(rate), "-f", str(src), "-w", str(out)]
     subprocess.run(cmd, check=True, timeout=600)
-    audio = AudioSegment.from_wav(out)
+    with out.open("rb") as f:  # pydub leaves a path it opened unclosed
+        audio = AudioSegment.from_wav(f)
     lead = detect_leading_silence(audio, -50.0, 5)
     tail = detect_leading_silence(audio.reverse(), -50.0, 5)
     return (len(audio) - lead - tail) / 1000
