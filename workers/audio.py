@@ -9,8 +9,10 @@ on the second core while the engine renders the next sentence.
 from __future__ import annotations
 
 import contextlib
+import queue
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +40,9 @@ CONTENT_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
 # avoids re-muxing a long file.
 _TLEN_PLACEHOLDER = b"0000000000"
 _ID3_SCAN_BYTES = 64 * 1024
+# Utterances waiting for ffmpeg: enough to keep it busy, few enough that
+# memory stays at a few sentences' worth of PCM.
+_QUEUED_WRITES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,12 @@ class EncodeSettings:
 
 
 class Encoder:
-    """An ffmpeg process fed raw PCM on stdin and writing one file."""
+    """An ffmpeg process fed raw PCM on stdin and writing one file.
+
+    ``write`` hands the PCM to a feeder thread through a short queue, so the
+    caller goes on rendering the next sentence while ffmpeg encodes this one
+    (MP3 encoding is the slowest stage; without the overlap the two added up).
+    """
 
     def __init__(self, out_path: Path, settings: EncodeSettings, ffmpeg: str | None = None) -> None:
         settings.validate()
@@ -86,7 +96,24 @@ class Encoder:
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._stderr)
         except OSError as exc:
+            self._stderr.close()
             raise EncoderError(f"cannot start ffmpeg ({cmd[0]}): {exc}") from exc
+        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_WRITES)
+        self._feed_error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, name="listen-encoder", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        while (data := self._pending.get()) is not None:
+            if self._feed_error is None:
+                try:
+                    stdin.write(data)
+                except (OSError, ValueError) as exc:  # ffmpeg died: keep draining
+                    self._feed_error = exc
+        with contextlib.suppress(OSError, ValueError):
+            stdin.close()
 
     def _error(self, what: str) -> EncoderError:
         self._stderr.seek(0)
@@ -94,24 +121,26 @@ class Encoder:
         return EncoderError(f"ffmpeg {what}: {detail or 'no message'}")
 
     def write(self, pcm: bytes) -> None:
-        assert self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(pcm)
-        except (BrokenPipeError, ValueError):
+        if self._feed_error is not None:
             self._proc.wait()
-            raise self._error(f"stopped early (exit {self._proc.returncode})") from None
+            raise self._error(f"stopped early (exit {self._proc.returncode})")
+        self._pending.put(pcm)
+
+    def _close_feed(self, timeout: float) -> None:
+        self._pending.put(None)
+        self._feeder.join(timeout)
 
     def finish(self, duration_ms: int, timeout: float = 600.0) -> None:
         """Flush, wait for ffmpeg and write the final length into the tags."""
         try:
-            self._close_stdin()
+            self._close_feed(timeout)
             try:
                 code = self._proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
                 raise EncoderError(f"ffmpeg did not finish within {timeout:.0f} s") from None
-            if code != 0:
+            if code != 0 or self._feed_error is not None:
                 raise self._error(f"failed with exit {code}")
             if self.settings.fmt == "mp3":
                 _patch_tlen(self.out_path, duration_ms)
@@ -119,16 +148,12 @@ class Encoder:
             self._stderr.close()
 
     def abort(self) -> None:
+        # Kill first: the feeder's blocked write then fails and it drains.
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        self._close_stdin()
+        self._close_feed(10.0)
         self._stderr.close()
-
-    def _close_stdin(self) -> None:
-        assert self._proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            self._proc.stdin.close()
 
     def __enter__(self) -> Encoder:
         return self
