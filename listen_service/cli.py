@@ -125,6 +125,24 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from listen_service.run import serve
+
+    return serve(args.host, args.port, args.concurrency, args.loglevel)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from listen_service.run import exec_web
+
+    exec_web(args.bind, args.workers, args.threads)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from listen_service.run import exec_worker
+
+    exec_worker(args.concurrency, args.loglevel)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listen-service", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +170,26 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=["stats", "prune"])
     cache.add_argument("--max-bytes", type=int, help="prune down to this many bytes")
     cache.set_defaults(func=cmd_cache)
+
+    serve = sub.add_parser(
+        "serve", help="run the web app and a worker on this machine (no other server needed)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
+    serve.add_argument("--concurrency", type=int, default=1, help="synthesis processes")
+    serve.add_argument("--loglevel", default="WARNING", help="worker log level")
+    serve.set_defaults(func=cmd_serve)
+
+    web = sub.add_parser("web", help="run the web app under gunicorn")
+    web.add_argument("--bind", default="127.0.0.1:8000")
+    web.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    web.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="run a Celery worker")
+    worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

@@ -1,0 +1,93 @@
+"""Celery wired as in Flask's own pattern: one factory, tasks run in an app context.
+
+Two brokers, one code base. With no ``LISTEN_BROKER_URL`` the broker is
+kombu's filesystem transport under the data directory (the embedded default:
+no server to run); with ``redis://…`` Redis carries the queue. Results are
+not kept by Celery: job state lives in the job store (``workers.jobs``),
+which both sides read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from listen_service.config import embedded
+
+QUEUE = "listen"
+SYNTHESIZE = "listen.synthesize"
+
+
+def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Celery's configuration for this deployment."""
+    settings: dict[str, Any] = {
+        "task_default_queue": QUEUE,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        # A task is acknowledged only once it is done, and put back when its
+        # process dies; one task at a time per process so none waits behind
+        # a long article in a busy worker.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": config["LISTEN_TASK_SOFT_TIME_LIMIT"],
+        "task_time_limit": config["LISTEN_TASK_TIME_LIMIT"],
+        # Fail a publish fast so the API can answer 503 instead of hanging.
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "include": ["workers.tasks"],
+    }
+    if embedded(config):
+        broker = Path(config["LISTEN_DATA_DIR"]) / "broker"
+        for sub in ("queue", "control"):
+            (broker / sub).mkdir(parents=True, exist_ok=True)
+        settings |= {
+            "broker_url": "filesystem://",
+            "broker_transport_options": {
+                "data_folder_in": str(broker / "queue"),
+                "data_folder_out": str(broker / "queue"),
+                "control_folder": str(broker / "control"),
+                # Latency of a new job is up to one polling interval.
+                "polling_interval": 0.05,
+            },
+            # Remote control and events need a fan-out exchange; the
+            # embedded broker has no use for them (no Flower without Redis).
+            "worker_enable_remote_control": False,
+            "worker_send_task_events": False,
+        }
+    else:
+        settings |= {
+            "broker_url": config["LISTEN_BROKER_URL"],
+            "broker_transport_options": {
+                # Unacknowledged tasks come back after this long; longer than
+                # any task may run.
+                "visibility_timeout": int(config["LISTEN_TASK_TIME_LIMIT"]) + 60,
+            },
+            "worker_send_task_events": True,
+            "task_send_sent_event": True,
+        }
+    return settings
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(celery_settings(app.config))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

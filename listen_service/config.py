@@ -1,0 +1,148 @@
+"""Every setting of the service, declared once with its default and meaning.
+
+``load(overrides)`` layers them: defaults, then ``LISTEN_*`` environment
+variables, then explicit overrides (tests, the CLI). Nothing else in the code
+base reads the environment for these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audio_cache.store import default_data_dir
+from workers.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    kind: type
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "LISTEN_DATA_DIR",
+        None,
+        Path,
+        "where audio, the embedded broker and job records live (default: ~/.local/share/listen)",
+    ),
+    Setting(
+        "LISTEN_BROKER_URL",
+        "",
+        str,
+        "Celery broker; empty = embedded filesystem broker under the data dir; redis://… for production",
+    ),
+    Setting(
+        "LISTEN_REDIS_URL",
+        "",
+        str,
+        "Redis for job records and locks; defaults to LISTEN_BROKER_URL when that is redis://",
+    ),
+    Setting(
+        "LISTEN_CACHE_MAX_BYTES",
+        0,
+        int,
+        "cap on the audio cache size in bytes, LRU-evicted; 0 = unlimited",
+    ),
+    Setting(
+        "LISTEN_MAX_CHARS", 100_000, int, "longest text accepted, in characters (longer → 413)"
+    ),
+    Setting(
+        "LISTEN_MAX_BODY_BYTES",
+        1_000_000,
+        int,
+        "largest request body accepted, in bytes (larger → 413)",
+    ),
+    Setting(
+        "LISTEN_STALE_SECONDS",
+        120.0,
+        float,
+        "a queued/working job with no sign of life for this long is enqueued again",
+    ),
+    Setting("LISTEN_WAIT_MAX_SECONDS", 30.0, float, "cap on ?wait= long polls of job status"),
+    Setting(
+        "LISTEN_SSE_MAX_SECONDS",
+        600.0,
+        float,
+        "an event stream is closed after this long (clients reconnect)",
+    ),
+    Setting(
+        "LISTEN_TASK_SOFT_TIME_LIMIT",
+        900.0,
+        float,
+        "seconds before a synthesis task is asked to stop (then retried)",
+    ),
+    Setting(
+        "LISTEN_TASK_TIME_LIMIT",
+        960.0,
+        float,
+        "seconds before a synthesis task's process is killed",
+    ),
+    Setting(
+        "LISTEN_TASK_MAX_RETRIES", 3, int, "retries of a task that failed for a transient reason"
+    ),
+    Setting(
+        "LISTEN_SENDFILE_HEADER",
+        "",
+        str,
+        "'X-Accel-Redirect' (nginx) or 'X-Sendfile' (Apache) to hand audio files to the front server; empty = Flask sends them",
+    ),
+    Setting(
+        "LISTEN_SENDFILE_PREFIX",
+        "/_listen_audio",
+        str,
+        "internal URL prefix under which the front server maps <data dir>/audio (X-Accel-Redirect only)",
+    ),
+    Setting(
+        "LISTEN_PUBLIC_URL",
+        "",
+        str,
+        "absolute base URL for audio links and embed snippets; empty = relative to the request",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _convert(setting: Setting, raw: Any) -> Any:
+    if raw is None or isinstance(raw, setting.kind):
+        return raw
+    try:
+        return setting.kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{setting.name}={raw!r} is not a valid {setting.kind.__name__}") from exc
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Defaults ← environment ← overrides, converted and checked."""
+    env = os.environ if env is None else env
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value: Any = setting.default
+        if env.get(setting.name, "").strip():
+            value = _convert(setting, env[setting.name].strip())
+        config[setting.name] = value
+    for name, value in (overrides or {}).items():
+        config[name] = _convert(_BY_NAME[name], value) if name in _BY_NAME else value
+    if config["LISTEN_DATA_DIR"] is None:
+        config["LISTEN_DATA_DIR"] = default_data_dir(env)
+    config["LISTEN_DATA_DIR"] = Path(config["LISTEN_DATA_DIR"]).expanduser().resolve()
+    broker = config["LISTEN_BROKER_URL"]
+    if not config["LISTEN_REDIS_URL"] and broker.startswith(("redis://", "rediss://")):
+        config["LISTEN_REDIS_URL"] = broker
+    if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):
+        raise ConfigError("LISTEN_SENDFILE_HEADER must be empty, X-Accel-Redirect or X-Sendfile")
+    return config
+
+
+def embedded(config: Mapping[str, Any]) -> bool:
+    """True when no broker is configured: the single-machine default."""
+    return not config["LISTEN_BROKER_URL"]

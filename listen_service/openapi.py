@@ -1,0 +1,247 @@
+"""The OpenAPI 3 description of the HTTP API (a test keeps it in step with the routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"$ref": "#/components/schemas/Id"},
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"$ref": "#/components/responses/Error"} for s in statuses}
+
+
+def openapi_document() -> dict[str, Any]:
+    audio_params = [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"$ref": "#/components/schemas/Id"},
+        },
+        {"name": "ext", "in": "path", "required": True, "schema": {"enum": ["mp3", "ogg", "wav"]}},
+    ]
+    audio_responses = {
+        "200": {"description": "the whole file", "content": {"audio/*": {}}},
+        "206": {"description": "the requested byte range", "content": {"audio/*": {}}},
+        "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
+        **_errors(404, 416),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Listen",
+            "version": "1",
+            "description": "Self-hosted 'listen to this article': text in, audio with sentence timings out.",
+        },
+        "paths": {
+            "/api/v1/listen": {
+                "post": {
+                    "summary": "Ask for an article's audio",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ListenRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json("Job", "already synthesised: status ready"),
+                        "202": {
+                            **_json("Job", "accepted: status queued or working"),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(400, 413, 415, 422, 503),
+                    },
+                }
+            },
+            "/api/v1/jobs/{job_id}": {
+                "get": {
+                    "summary": "A job's status; ?wait=S long-polls up to S seconds for a change",
+                    "parameters": [
+                        ID,
+                        {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0}},
+                    ],
+                    "responses": {"200": _json("Job", "the job"), **_errors(404, 422, 503)},
+                }
+            },
+            "/api/v1/jobs/{job_id}/events": {
+                "get": {
+                    "summary": "Server-Sent Events: a 'status' event (a Job) per change until ready or failed",
+                    "parameters": [ID],
+                    "responses": {
+                        "200": {
+                            "description": "event stream",
+                            "content": {"text/event-stream": {}},
+                        },
+                        **_errors(404),
+                    },
+                }
+            },
+            "/api/v1/voices": {
+                "get": {
+                    "summary": "Installed voices",
+                    "responses": {"200": _json("Voices", "the voices")},
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3"}},
+                }
+            },
+            "/audio/{id}.{ext}": {
+                "get": {
+                    "summary": "The audio (byte ranges, ETag, conditional requests)",
+                    "parameters": audio_params,
+                    "responses": audio_responses,
+                },
+                "head": {
+                    "summary": "The audio's headers",
+                    "parameters": audio_params,
+                    "responses": audio_responses,
+                },
+            },
+            "/audio/{id}.json": {
+                "get": {
+                    "summary": "Timings and metadata of an audio file",
+                    "parameters": audio_params[:1],
+                    "responses": {"200": _json("Timings", "timings"), **_errors(404)},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Health, queue depth, job counts, cache size",
+                    "responses": {
+                        "200": {"description": "healthy"},
+                        "503": {"description": "broker or job store unreachable"},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text format"}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "ListenRequest": {
+                    "type": "object",
+                    "required": ["text"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "text": {"type": "string", "maxLength": 100000},
+                        "title": {"type": "string", "maxLength": 300},
+                        "site": {"type": "string", "description": "artist tag of the audio"},
+                        "voice": {
+                            "type": "string",
+                            "description": "voice id or name, see /api/v1/voices",
+                        },
+                        "lang": {
+                            "type": "string",
+                            "description": "language code, when no voice is given",
+                        },
+                        "rate": {"type": "integer", "minimum": 80, "maximum": 450, "default": 175},
+                        "pitch": {"type": "integer", "minimum": 0, "maximum": 99, "default": 50},
+                        "volume": {
+                            "type": "number",
+                            "minimum": 0.1,
+                            "maximum": 1.0,
+                            "default": 1.0,
+                        },
+                        "format": {"enum": ["mp3", "ogg", "wav"], "default": "mp3"},
+                        "bitrate": {"type": "integer", "default": 64, "description": "kbit/s"},
+                    },
+                },
+                "Job": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "status",
+                        "progress",
+                        "status_url",
+                        "audio_url",
+                        "timings_url",
+                    ],
+                    "properties": {
+                        "id": {"$ref": "#/components/schemas/Id"},
+                        "status": {"enum": ["queued", "working", "ready", "failed"]},
+                        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                        "duration_s": {"type": "number"},
+                        "status_url": {"type": "string"},
+                        "audio_url": {"type": "string"},
+                        "timings_url": {"type": "string"},
+                        "error": {"$ref": "#/components/schemas/ErrorBody"},
+                    },
+                },
+                "Voices": {
+                    "type": "object",
+                    "properties": {
+                        "voices": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "languages": {"type": "array", "items": {"type": "string"}},
+                                    "gender": {"type": "string", "nullable": True},
+                                },
+                            },
+                        }
+                    },
+                },
+                "Timings": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"$ref": "#/components/schemas/Id"},
+                        "duration_s": {"type": "number"},
+                        "timings": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    k: {"type": "integer"}
+                                    for k in (
+                                        "index",
+                                        "paragraph",
+                                        "start_ms",
+                                        "end_ms",
+                                        "char_start",
+                                        "char_end",
+                                    )
+                                },
+                            },
+                        },
+                    },
+                },
+                "ErrorBody": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"$ref": "#/components/schemas/ErrorBody"}},
+                },
+            },
+            "responses": {"Error": _json("Error", "an error, in the one JSON error shape")},
+        },
+    }

@@ -1,0 +1,83 @@
+"""What operators look at: ``/healthz`` (liveness and queue) and ``/metrics``."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+
+from listen_service.celery import QUEUE
+from listen_service.config import embedded
+
+bp = Blueprint("ops", __name__)
+
+
+def queue_depth(app: Flask) -> int:
+    """Messages waiting in the broker for a worker (not those being worked on)."""
+    if embedded(app.config):
+        folder = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
+        return sum(1 for name in os.listdir(folder) if name.endswith(f".{QUEUE}.msg"))
+    with app.extensions["celery"].connection_for_write() as conn:
+        return int(conn.default_channel.client.llen(QUEUE))
+
+
+def health(app: Flask) -> tuple[dict[str, Any], bool]:
+    report: dict[str, Any] = {"mode": "embedded" if embedded(app.config) else "redis"}
+    ok = True
+    started = time.perf_counter()
+    try:
+        report["queue_depth"] = queue_depth(app)
+        report["broker"] = "ok"
+    except Exception as exc:  # any broker failure is reported, not raised
+        report["broker"] = f"unreachable: {exc}"
+        ok = False
+    try:
+        report["jobs"] = app.extensions["listen_jobs"].counts()
+    except Exception as exc:
+        report["jobs"] = f"unreachable: {exc}"
+        ok = False
+    stats = app.extensions["listen_cache"].stats()
+    report["cache"] = {"entries": stats.entries, "bytes": stats.bytes, "max_bytes": stats.max_bytes}
+    report["checked_in_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    report["status"] = "ok" if ok else "unavailable"
+    return report, ok
+
+
+@bp.get("/")
+def index() -> str:
+    """A page to try the service: paste text, press Listen."""
+    sample = (Path(__file__).parent / "sample_article.txt").read_text(encoding="utf-8")
+    return render_template("index.html", sample=sample)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    report, ok = health(current_app)
+    response = jsonify(report)
+    response.status_code = 200 if ok else 503
+    if not ok:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format."""
+    report, ok = health(current_app)
+    lines = [
+        "# TYPE listen_up gauge",
+        f"listen_up {int(ok)}",
+        "# TYPE listen_queue_depth gauge",
+        f"listen_queue_depth {report.get('queue_depth', -1)}",
+        "# TYPE listen_cache_bytes gauge",
+        f"listen_cache_bytes {report['cache']['bytes']}",
+        "# TYPE listen_cache_entries gauge",
+        f"listen_cache_entries {report['cache']['entries']}",
+        "# TYPE listen_jobs gauge",
+    ]
+    if isinstance(report.get("jobs"), dict):
+        lines += [f'listen_jobs{{status="{k}"}} {v}' for k, v in sorted(report["jobs"].items())]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -1,0 +1,84 @@
+"""Running the service: ``serve`` (all in one), ``web`` (gunicorn), ``worker`` (Celery)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from listen_service.celery import QUEUE
+from listen_service.config import embedded
+
+
+def worker_command(config: Mapping[str, Any], concurrency: int, loglevel: str) -> list[str]:
+    cmd = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker"]
+    cmd += ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel]
+    cmd += ["-Q", QUEUE]
+    if embedded(config):
+        # Mingle, gossip and heartbeats are broadcasts between workers; the
+        # embedded broker serves one machine and has no fan-out for them.
+        cmd += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    return cmd
+
+
+def exec_worker(concurrency: int, loglevel: str) -> NoReturn:
+    from listen_service import config
+
+    os.execv(sys.executable, worker_command(config.load(), concurrency, loglevel))
+
+
+def exec_web(bind: str, workers: int, threads: int) -> NoReturn:
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers)]
+    # Threads, so that long polls and event streams do not hold a whole worker.
+    cmd += ["--worker-class", "gthread", "--threads", str(threads)]
+    cmd += ["--access-logfile", "-", "listen_service.wsgi:app"]
+    os.execv(sys.executable, cmd)
+
+
+def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
+    """The web app and a Celery worker on this machine, until Ctrl-C or SIGTERM."""
+    from werkzeug.serving import make_server
+
+    from listen_service import create_app
+
+    app = create_app()
+    env = {**os.environ, "LISTEN_DATA_DIR": str(app.config["LISTEN_DATA_DIR"])}
+    worker = subprocess.Popen(worker_command(app.config, concurrency, loglevel), env=env)
+    server = make_server(host, port, app, threaded=True)
+
+    def stop(*_: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def watch_worker() -> None:
+        if worker.wait() != 0 and not stopping.is_set():
+            print(f"listen-service: the worker exited with {worker.returncode}", file=sys.stderr)
+            stop()
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, stop)
+    threading.Thread(target=watch_worker, daemon=True).start()
+    mode = (
+        "embedded broker"
+        if not app.config["LISTEN_BROKER_URL"]
+        else "broker from LISTEN_BROKER_URL"
+    )
+    url = f"http://{host if host not in ('0.0.0.0', '::') else 'localhost'}:{server.port}/"
+    print(f"Listen is running at {url}", flush=True)
+    print(f"  data in {app.config['LISTEN_DATA_DIR']} ({mode}); Ctrl-C to stop", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stopping.set()
+        server.server_close()
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    return 0 if worker.returncode in (0, -signal.SIGTERM) else 1

@@ -1,0 +1,6 @@
+"""The worker's target: ``celery -A workers.celery_app worker``."""
+
+from listen_service import create_app
+
+flask_app = create_app()
+celery_app = flask_app.extensions["celery"]
