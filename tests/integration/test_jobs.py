@@ -1,0 +1,683 @@
+"""The job store, on both back-ends: files in a temp dir, and a real Redis.
+
+Every test runs against ``FileJobStore`` and ``RedisJobStore``. The Redis tests
+use ``LISTEN_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/13``) and a
+fresh key prefix per test, deleted afterwards; without a server they fail,
+never skip, so that a CI without Redis cannot pass quietly.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import secrets
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from workers.jobs import (
+    DEFAULT_TTL_S,
+    FileJobStore,
+    Job,
+    JobStore,
+    RedisJobStore,
+    open_store,
+)
+
+REDIS_URL = os.environ.get("LISTEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+T0 = 1_700_000_000.0
+SPAWN = multiprocessing.get_context("spawn")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """A picklable recipe for a store, so that spawned processes open the same one."""
+
+    kind: str
+    location: str  # the root directory, or the Redis URL
+    prefix: str = ""
+
+    def open(self, clock: Callable[[], float] = time.time, **kwargs: Any) -> JobStore:
+        if self.kind == "file":
+            return FileJobStore(Path(self.location), clock=clock)
+        client = redis.Redis.from_url(self.location)
+        return RedisJobStore(client, self.prefix, clock=clock, **kwargs)
+
+
+def redis_client() -> redis.Redis:
+    """A client of the test Redis; fails the test (never skips) when there is no server."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        problem = str(exc)
+    else:
+        return client
+    client.close()
+    pytest.fail(
+        f"the Redis job store tests need a Redis server at {REDIS_URL} ({problem}); "
+        "start redis-server or set LISTEN_TEST_REDIS_URL",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def file_spec(tmp_path: Path) -> StoreSpec:
+    return StoreSpec("file", str(tmp_path))
+
+
+@pytest.fixture
+def redis_spec() -> Iterator[StoreSpec]:
+    client = redis_client()
+    prefix = f"listen-test:{uuid.uuid4().hex}:"
+    yield StoreSpec("redis", REDIS_URL, prefix)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["file", "redis"])
+def spec(request: pytest.FixtureRequest) -> StoreSpec:
+    result: StoreSpec = request.getfixturevalue(f"{request.param}_spec")
+    return result
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(spec: StoreSpec, clock: FakeClock) -> Iterator[JobStore]:
+    s = spec.open(clock)
+    yield s
+    if isinstance(s, RedisJobStore):
+        s.client.close()
+
+
+@pytest.fixture
+def job_id() -> str:
+    return secrets.token_hex(32)
+
+
+PAYLOAD = {"text": "Hello there. General Kenobi.", "voice": "en-gb", "rate": 170, "fmt": "mp3"}
+
+
+def run_threads(n: int, fn: Callable[[], bool]) -> list[bool]:
+    """Run ``fn`` in ``n`` threads released together; their results."""
+    barrier = threading.Barrier(n)
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def target() -> None:
+        barrier.wait()
+        result = fn()
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == n, "a thread did not finish"
+    return results
+
+
+# Targets of spawned processes: module level, so that spawn can import them.
+
+
+def accept_in_child(spec: StoreSpec, job_id: str, barrier: Any, results: Any) -> None:
+    store = spec.open()
+    barrier.wait()
+    results.put(store.accept(job_id, {"text": f"from {os.getpid()}"}))
+
+
+def hold_lease_in_child(spec: StoreSpec, job_id: str, ttl: float, ready: Any) -> None:
+    lease = spec.open().lease(job_id, f"child-{os.getpid()}", ttl)
+    ready.put(lease is not None)
+    time.sleep(60)  # killed by the test long before
+
+
+# --------------------------------------------------------------------------- accept
+
+
+def test_accept_creates_a_queued_job_with_its_payload(store: JobStore, job_id: str) -> None:
+    assert store.get(job_id) is None
+    assert store.payload(job_id) is None
+
+    assert store.accept(job_id, PAYLOAD) is True
+
+    assert store.get(job_id) == Job(
+        id=job_id,
+        status="queued",
+        progress=0.0,
+        error=None,
+        duration_s=None,
+        created=T0,
+        updated=T0,
+        attempts=1,
+    )
+    assert store.payload(job_id) == PAYLOAD
+
+
+def test_accept_has_one_winner_among_20_threads(store: JobStore) -> None:
+    for _ in range(5):
+        job_id = secrets.token_hex(32)
+        results = run_threads(20, lambda: store.accept(job_id, PAYLOAD))  # noqa: B023
+        assert results.count(True) == 1
+        job = store.get(job_id)
+        assert job is not None
+        assert (job.status, job.attempts) == ("queued", 1)
+
+
+def test_accept_has_one_winner_among_4_processes(spec: StoreSpec, job_id: str) -> None:
+    barrier = SPAWN.Barrier(4)
+    results = SPAWN.Queue()
+    procs = [
+        SPAWN.Process(target=accept_in_child, args=(spec, job_id, barrier, results))
+        for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+
+    assert sorted(outcomes) == [False, False, False, True]
+    job = spec.open().get(job_id)
+    assert job is not None
+    assert (job.status, job.attempts) == ("queued", 1)
+
+
+@pytest.mark.parametrize("status", ["queued", "working", "ready"])
+def test_accept_is_refused_while_the_job_is_alive_or_done(
+    store: JobStore, job_id: str, clock: FakeClock, status: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    if status in ("working", "ready"):
+        store.start(job_id, "w1")
+    if status == "ready":
+        store.finish(job_id, 3.5)
+    before = store.get(job_id)
+    assert before is not None and before.status == status
+    clock.advance(10)
+
+    assert store.accept(job_id, {"text": "other"}) is False
+
+    assert store.get(job_id) == before
+    assert store.payload(job_id) == PAYLOAD
+
+
+def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeClock) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    store.fail(job_id, "engine_failed", "espeak died")
+    later = clock.advance(30)
+
+    assert store.accept(job_id, {**PAYLOAD, "rate": 171}) is True
+    assert store.accept(job_id, PAYLOAD) is False
+
+    assert store.get(job_id) == Job(
+        id=job_id,
+        status="queued",
+        progress=0.0,
+        error=None,
+        duration_s=None,
+        created=T0,
+        updated=later,
+        attempts=2,
+    )
+    assert store.payload(job_id) == {**PAYLOAD, "rate": 171}
+
+
+def test_retry_of_a_failed_job_has_one_winner(store: JobStore, job_id: str) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.fail(job_id, "engine_failed", "boom")
+
+    assert run_threads(20, lambda: store.accept(job_id, PAYLOAD)).count(True) == 1
+    job = store.get(job_id)
+    assert job is not None and job.attempts == 2
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def test_lifecycle_start_heartbeat_finish(store: JobStore, job_id: str, clock: FakeClock) -> None:
+    assert store.accept(job_id, PAYLOAD)
+
+    t1 = clock.advance(1)
+    store.start(job_id, "worker-1@host")
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.status, job.progress, job.updated) == ("working", 0.0, t1)
+
+    t2 = clock.advance(2)
+    store.heartbeat(job_id, 0.25)
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.status, job.progress, job.updated) == ("working", 0.25, t2)
+
+    t3 = clock.advance(3)
+    store.finish(job_id, 42.125)
+    job = store.get(job_id)
+    assert job is not None
+    expected = {
+        "id": job_id,
+        "status": "ready",
+        "progress": 1.0,
+        "error": None,
+        "duration_s": 42.125,
+        "created": T0,
+        "updated": t3,
+        "attempts": 1,
+    }
+    assert job.as_dict() == expected
+    assert json.loads(json.dumps(job.as_dict())) == expected
+
+
+def test_fail_records_the_error(store: JobStore, job_id: str, clock: FakeClock) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    store.heartbeat(job_id, 0.5)
+    t = clock.advance(5)
+
+    store.fail(job_id, "engine_timeout", "no audio after 30 s — «Ωμέγα»")
+
+    job = store.get(job_id)
+    assert job is not None
+    assert job.as_dict() == {
+        "id": job_id,
+        "status": "failed",
+        "progress": 0.5,
+        "error": {"code": "engine_timeout", "message": "no audio after 30 s — «Ωμέγα»"},
+        "duration_s": None,
+        "created": T0,
+        "updated": t,
+        "attempts": 1,
+    }
+
+
+def test_writes_to_a_missing_job_raise_and_create_nothing(store: JobStore, job_id: str) -> None:
+    with pytest.raises(KeyError):
+        store.start(job_id, "w1")
+    with pytest.raises(KeyError):
+        store.heartbeat(job_id, 0.5)
+    with pytest.raises(KeyError):
+        store.finish(job_id, 1.0)
+    with pytest.raises(KeyError):
+        store.fail(job_id, "x", "y")
+    assert store.get(job_id) is None
+    assert store.counts() == {"queued": 0, "working": 0, "ready": 0, "failed": 0}
+
+
+@pytest.mark.parametrize("progress", [-0.1, 1.5, float("nan")])
+def test_heartbeat_rejects_progress_outside_0_1(
+    store: JobStore, job_id: str, progress: float
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    with pytest.raises(ValueError):
+        store.heartbeat(job_id, progress)
+
+
+def test_forget_removes_the_job_and_a_new_accept_starts_afresh(
+    store: JobStore, job_id: str, clock: FakeClock
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+
+    store.forget(job_id)
+    store.forget(job_id)  # harmless twice
+
+    assert store.get(job_id) is None
+    assert store.payload(job_id) is None
+    t = clock.advance(1)
+    assert store.accept(job_id, PAYLOAD)
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.attempts, job.created) == (1, t)
+
+
+# --------------------------------------------------------------------------- take-over
+
+
+def test_take_over_stale_only_when_stale(store: JobStore, job_id: str, clock: FakeClock) -> None:
+    assert store.take_over_stale(job_id, T0 + 1) is False  # no job
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    store.heartbeat(job_id, 0.75)
+
+    assert store.take_over_stale(job_id, T0) is False  # updated == stale_before: not stale
+    now = clock.advance(120)
+    assert store.take_over_stale(job_id, now - 60) is True
+
+    assert store.get(job_id) == Job(
+        id=job_id,
+        status="queued",
+        progress=0.0,
+        error=None,
+        duration_s=None,
+        created=T0,
+        updated=now,
+        attempts=2,
+    )
+    assert store.take_over_stale(job_id, now - 60) is False  # fresh again
+    assert store.payload(job_id) == PAYLOAD
+
+
+def test_take_over_stale_also_requeues_a_lost_queued_job(
+    store: JobStore, job_id: str, clock: FakeClock
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    now = clock.advance(600)
+    assert store.take_over_stale(job_id, now - 300) is True
+    job = store.get(job_id)
+    assert job is not None and (job.status, job.attempts) == ("queued", 2)
+
+
+@pytest.mark.parametrize("final", ["ready", "failed"])
+def test_take_over_stale_never_touches_finished_jobs(
+    store: JobStore, job_id: str, clock: FakeClock, final: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    if final == "ready":
+        store.finish(job_id, 1.0)
+    else:
+        store.fail(job_id, "engine_failed", "boom")
+    before = store.get(job_id)
+    now = clock.advance(10_000)
+
+    assert store.take_over_stale(job_id, now) is False
+    assert store.get(job_id) == before
+
+
+def test_take_over_stale_has_one_winner_among_20_threads(
+    store: JobStore, job_id: str, clock: FakeClock
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    now = clock.advance(120)
+
+    assert run_threads(20, lambda: store.take_over_stale(job_id, now - 60)).count(True) == 1
+    job = store.get(job_id)
+    assert job is not None and job.attempts == 2
+
+
+# --------------------------------------------------------------------------- leases
+
+
+def test_lease_is_exclusive_until_released(store: JobStore, job_id: str) -> None:
+    first = store.lease(job_id, "w1", ttl=30)
+    assert first is not None
+    assert first.owner == "w1"
+    assert store.lease(job_id, "w2", ttl=30) is None
+    assert store.lease(job_id, "w1", ttl=30) is None  # not reentrant
+    assert first.renew() is True
+    assert store.lease(job_id, "w2", ttl=30) is None
+
+    first.release()
+    first.release()  # harmless twice
+    assert first.renew() is False
+
+    second = store.lease(job_id, "w2", ttl=30)
+    assert second is not None
+    with second as entered:
+        assert entered is second
+        assert store.lease(job_id, "w3", ttl=30) is None
+    third = store.lease(job_id, "w3", ttl=30)
+    assert third is not None
+    third.release()
+
+
+def test_lease_has_one_winner_among_20_threads(store: JobStore, job_id: str) -> None:
+    leases: list[Any] = []
+
+    def take() -> bool:
+        lease = store.lease(job_id, f"t{threading.get_ident()}", ttl=30)
+        leases.append(lease)
+        return lease is not None
+
+    assert run_threads(20, take).count(True) == 1
+    for lease in leases:
+        if lease is not None:
+            lease.release()
+
+
+def test_forget_leaves_a_held_lease_alone(store: JobStore, job_id: str) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    lease = store.lease(job_id, "w1", ttl=30)
+    assert lease is not None
+
+    store.forget(job_id)
+
+    assert store.lease(job_id, "w2", ttl=30) is None
+    assert lease.renew() is True
+    lease.release()
+    assert store.lease(job_id, "w2", ttl=30) is not None
+
+
+def test_redis_lease_expires_unless_renewed(redis_spec: StoreSpec, job_id: str) -> None:
+    store = redis_spec.open()
+    renewed = store.lease(job_id, "renewer", ttl=0.4)
+    assert renewed is not None
+    for _ in range(4):
+        time.sleep(0.2)
+        assert renewed.renew() is True
+    assert store.lease(job_id, "w2", ttl=0.4) is None  # 0.8 s in, still held
+    renewed.release()
+
+    other_id = secrets.token_hex(32)
+    lapsed = store.lease(job_id, "sleeper", ttl=0.3)
+    lapsed_too = store.lease(other_id, "sleeper", ttl=0.3)
+    assert lapsed is not None and lapsed_too is not None
+    assert store.lease(job_id, "w2", ttl=30) is None
+    time.sleep(0.5)
+    successor = store.lease(job_id, "w2", ttl=30)
+    other_successor = store.lease(other_id, "w2", ttl=30)
+    assert successor is not None and other_successor is not None
+
+    # The owner check: a holder that slept through its ttl can neither extend
+    # nor delete its successor's lease.
+    assert lapsed.renew() is False
+    lapsed_too.release()
+    assert store.lease(job_id, "w3", ttl=30) is None
+    assert store.lease(other_id, "w3", ttl=30) is None
+    assert isinstance(store, RedisJobStore)
+    assert store.client.pttl(f"{redis_spec.prefix}lease:{job_id}") > 25_000
+    successor.release()
+    other_successor.release()
+
+
+def test_lease_of_a_killed_holder(spec: StoreSpec, job_id: str) -> None:
+    """Files: freed as soon as the holder dies. Redis: held until its ttl runs out."""
+    ready = SPAWN.Queue()
+    child = SPAWN.Process(target=hold_lease_in_child, args=(spec, job_id, 1.5, ready))
+    child.start()
+    try:
+        assert ready.get(timeout=60) is True
+        store = spec.open()
+        assert store.lease(job_id, "parent", ttl=30) is None
+    finally:
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(timeout=30)
+    assert child.exitcode == -signal.SIGKILL
+
+    if spec.kind == "redis":
+        assert store.lease(job_id, "parent", ttl=30) is None
+        time.sleep(1.6)
+    lease = store.lease(job_id, "parent", ttl=30)
+    assert lease is not None
+    lease.release()
+
+
+# --------------------------------------------------------------------------- payloads, counts, ids
+
+
+def test_payload_roundtrips_100000_characters_of_unicode(store: JobStore, job_id: str) -> None:
+    alphabet = 'Grüße, 世界! مرحبا. Ελληνικά — e\u0301 🎧 \u200d\n\t"quotes" \\ '
+    text = (alphabet * (100_000 // len(alphabet) + 1))[:100_000]
+    payload = {"text": text, "voice": "zh", "volume": 0.5, "meta": {"title": "標題", "n": [1, 2]}}
+    assert len(text) == 100_000
+
+    assert store.accept(job_id, payload)
+
+    assert store.payload(job_id) == payload
+
+
+def test_payload_keeps_lone_surrogates(store: JobStore, job_id: str) -> None:
+    payload = {"text": "broken \ud83d pair"}
+    assert store.accept(job_id, payload)
+    assert store.payload(job_id) == payload
+
+
+def test_payload_must_be_json(store: JobStore, job_id: str) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        store.accept(job_id, {"text": object()})
+    with pytest.raises(ValueError):
+        store.accept(job_id, {"volume": float("nan")})
+    assert store.get(job_id) is None
+
+
+def test_counts_jobs_per_status(store: JobStore) -> None:
+    ids = [secrets.token_hex(32) for _ in range(7)]
+    for job_id in ids:
+        assert store.accept(job_id, PAYLOAD)
+    for job_id in ids[:5]:
+        store.start(job_id, "w1")
+    for job_id in ids[:3]:
+        store.finish(job_id, 1.0)
+    store.fail(ids[0], "engine_failed", "boom")
+    store.forget(ids[6])
+
+    assert store.counts() == {"queued": 1, "working": 2, "ready": 2, "failed": 1}
+
+
+BAD_IDS = [
+    "",
+    "abc",
+    "A" * 64,
+    "g" * 64,
+    "0" * 63,
+    "0" * 65,
+    "../" + "0" * 61,
+    "0" * 63 + "\n",
+    "*" * 64,
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_invalid_ids_are_rejected_by_every_method(store: JobStore, bad: str) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: store.get(bad),
+        lambda: store.payload(bad),
+        lambda: store.accept(bad, PAYLOAD),
+        lambda: store.take_over_stale(bad, T0),
+        lambda: store.start(bad, "w1"),
+        lambda: store.heartbeat(bad, 0.5),
+        lambda: store.finish(bad, 1.0),
+        lambda: store.fail(bad, "x", "y"),
+        lambda: store.forget(bad),
+        lambda: store.lease(bad, "w1", 30),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="invalid job id"):
+            call()
+    assert store.counts() == {"queued": 0, "working": 0, "ready": 0, "failed": 0}
+
+
+# --------------------------------------------------------------------------- back-end specifics
+
+
+def test_redis_keys_live_under_the_prefix_and_expire(redis_spec: StoreSpec, job_id: str) -> None:
+    store = redis_spec.open(ttl_seconds=60)
+    assert isinstance(store, RedisJobStore)
+    client = store.client
+    job_key, payload_key = (
+        f"{redis_spec.prefix}job:{job_id}",
+        f"{redis_spec.prefix}payload:{job_id}",
+    )
+
+    assert store.accept(job_id, PAYLOAD)
+    lease = store.lease(job_id, "w1", ttl=30)
+    assert lease is not None
+    assert {k.decode() for k in client.scan_iter(match=redis_spec.prefix + "*")} == {
+        job_key,
+        payload_key,
+        f"{redis_spec.prefix}lease:{job_id}",
+    }
+    for key in (job_key, payload_key):
+        assert 55_000 < client.pttl(key) <= 60_000
+
+    for key in (job_key, payload_key):
+        client.pexpire(key, 1_000)
+    store.heartbeat(job_id, 0.5)  # every write refreshes the expiry
+    for key in (job_key, payload_key):
+        assert client.pttl(key) > 55_000
+    lease.release()
+
+
+def test_redis_default_ttl_is_a_week(redis_spec: StoreSpec, job_id: str) -> None:
+    store = redis_spec.open()
+    assert isinstance(store, RedisJobStore)
+    assert store.accept(job_id, PAYLOAD)
+    assert DEFAULT_TTL_S == 7 * 24 * 3600
+    assert store.client.pttl(f"{redis_spec.prefix}job:{job_id}") > DEFAULT_TTL_S * 1000 - 60_000
+
+
+def test_file_layout_and_no_debris(file_spec: StoreSpec, job_id: str) -> None:
+    store = file_spec.open()
+    directory = Path(file_spec.location) / "jobs" / job_id[:2]
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    store.heartbeat(job_id, 0.5)
+    lease = store.lease(job_id, "w1", ttl=30)
+    assert lease is not None
+    with lease:
+        assert (directory / f"{job_id}.lease").read_text() == "w1"
+    store.finish(job_id, 2.0)
+
+    assert json.loads((directory / f"{job_id}.json").read_text())["status"] == "ready"
+    assert json.loads((directory / f"{job_id}.payload.json").read_text()) == PAYLOAD
+    assert not list(directory.glob(".tmp-*"))
+    assert not (directory / f"{job_id}.lease").exists()  # released leases leave nothing
+
+    store.forget(job_id)
+    assert list(directory.iterdir()) == []
+
+
+def test_open_store_picks_the_back_end(tmp_path: Path) -> None:
+    file_store = open_store("", tmp_path)
+    assert isinstance(file_store, FileJobStore)
+    assert file_store.root == tmp_path / "jobs"
+
+    redis_client().close()  # fail clearly, not deep inside, when there is no server
+    redis_store = open_store(REDIS_URL, tmp_path)
+    assert isinstance(redis_store, RedisJobStore)
+    assert redis_store.prefix == "listen:"
+    assert redis_store.client.ping()
+    redis_store.client.close()

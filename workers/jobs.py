@@ -1,0 +1,643 @@
+"""The job store: the shared record of synthesis jobs, read and written by the web
+process and by every worker process.
+
+A job is named by the cache key of the audio it produces, so a request that is
+already queued, running or done maps onto the existing job instead of a new one.
+Two implementations share one interface, :class:`JobStore`:
+
+``FileJobStore(root)``
+    Embedded single-machine mode. Under ``<root>/jobs/ab/`` (``ab`` = the id's
+    first two characters)::
+
+        <id>.json           the record, replaced atomically (temp file, fsync, os.replace)
+        <id>.payload.json   the request as accepted, so a lost job can be enqueued again
+        <id>.lock           flock'd around every write; removed only by forget()
+        <id>.lease          flock'd by the worker executing the job; removed on release
+        .tmp-*              files being written
+
+    Readers take no lock: every file is replaced whole, so a reader sees the old
+    record or the new one. Writers read-modify-write under the per-job lock, which
+    is what makes ``accept`` and ``take_over_stale`` check-and-set operations and
+    keeps a heartbeat from overwriting a concurrent take-over. A lock file is only
+    ever unlinked by a holder of its lock, and a locker checks after locking that
+    the path still names the file it locked (else it retries), so removing lock
+    files never lets two holders in.
+
+``RedisJobStore(client, prefix="listen:")``
+    Several machines. The record is a hash ``<prefix>job:<id>``, the payload a
+    JSON string ``<prefix>payload:<id>``, the execution lease ``<prefix>lease:<id>``.
+    Every write is one Lua script, so check-and-set is atomic on the server, and
+    every write refreshes the expiry of the record and payload (``ttl_seconds``,
+    7 days by default) so that abandoned jobs age out.
+
+Times are wall-clock Unix seconds (``time.time``) because several machines
+compare them. This module imports neither Flask nor Celery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, get_args
+
+import redis
+
+from audio_cache import is_valid_key
+
+JobStatus = Literal["queued", "working", "ready", "failed"]
+STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
+DEFAULT_TTL_S = 7 * 24 * 3600.0
+"""How long a Redis job record outlives its last write."""
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One synthesis job as last written by any process."""
+
+    id: str
+    status: JobStatus
+    progress: float
+    error: dict[str, str] | None
+    duration_s: float | None
+    created: float
+    updated: float
+    attempts: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (the API's job representation)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "progress": self.progress,
+            "error": dict(self.error) if self.error is not None else None,
+            "duration_s": self.duration_s,
+            "created": self.created,
+            "updated": self.updated,
+            "attempts": self.attempts,
+        }
+
+
+class Lease(ABC):
+    """An execution lock on one job; a context manager that releases on exit."""
+
+    def __init__(self, job_id: str, owner: str) -> None:
+        self.job_id = job_id
+        self.owner = owner
+
+    @abstractmethod
+    def renew(self) -> bool:
+        """Extend the lease; False if it is no longer held (released or expired and taken)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give the lease up; harmless if already released or lost."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class JobStore(Protocol):
+    """What the web side and the workers need; both stores below satisfy it.
+
+    Every method raises ``ValueError`` for an id that is not a 64-hex cache key.
+    ``start``, ``heartbeat``, ``finish`` and ``fail`` raise ``KeyError`` when
+    there is no such job (it was forgotten or expired): they never recreate one.
+    """
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None if there is none."""
+
+    def payload(self, job_id: str) -> dict[str, Any] | None:
+        """The request stored by the accepting ``accept`` call, or None."""
+
+    def accept(self, job_id: str, payload: Mapping[str, Any]) -> bool:
+        """Create a queued job (attempts=1), or reset a failed one (attempts+1).
+
+        True only for the one caller that did so, which must enqueue the task;
+        False while the job is queued, working or ready. ``payload`` must be
+        JSON-serialisable; it replaces any stored payload.
+        """
+
+    def take_over_stale(self, job_id: str, stale_before: float) -> bool:
+        """Requeue a queued or working job whose ``updated`` is before ``stale_before``.
+
+        Sets it queued, progress 0, attempts+1, updated=now. True only for the one
+        caller that did so, which must enqueue the task again.
+        """
+
+    def start(self, job_id: str, worker: str) -> None:
+        """Mark the job working (progress 0) by ``worker``."""
+
+    def heartbeat(self, job_id: str, progress: float) -> None:
+        """Record progress (0..1) and a sign of life; cheap enough for every sentence."""
+
+    def finish(self, job_id: str, duration_s: float) -> None:
+        """Mark the job ready (progress 1) with the audio's duration."""
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        """Mark the job failed with an error code and message; ``accept`` may retry it."""
+
+    def forget(self, job_id: str) -> None:
+        """Remove the job and its payload (not a held lease). Harmless if absent."""
+
+    def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
+        """Take the execution lock, or None if another live holder has it. Not reentrant."""
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status, every status present (approximate for Redis)."""
+
+
+def open_store(redis_url: str, data_dir: Path) -> JobStore:
+    """A RedisJobStore when ``redis_url`` is set, else a FileJobStore under ``data_dir``."""
+    if redis_url:
+        return RedisJobStore(redis.Redis.from_url(redis_url))
+    return FileJobStore(data_dir)
+
+
+def _check_id(job_id: str) -> str:
+    if not is_valid_key(job_id):
+        raise ValueError(f"invalid job id: {job_id!r}")
+    return job_id
+
+
+def _check_fraction(progress: float) -> float:
+    if not 0.0 <= progress <= 1.0:  # also rejects NaN
+        raise ValueError(f"progress must be within 0..1, not {progress!r}")
+    return float(progress)
+
+
+def _check_duration(duration_s: float) -> float:
+    if not (math.isfinite(duration_s) and duration_s >= 0):
+        raise ValueError(f"duration_s must be a finite number >= 0, not {duration_s!r}")
+    return float(duration_s)
+
+
+def _check_ttl(ttl: float) -> float:
+    if not (math.isfinite(ttl) and ttl > 0):
+        raise ValueError(f"ttl must be a finite number > 0, not {ttl!r}")
+    return float(ttl)
+
+
+def _dump_payload(payload: Mapping[str, Any]) -> bytes:
+    text = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: \u-escape them so the bytes stay valid UTF-8 for every reader.
+        return json.dumps(dict(payload), allow_nan=False).encode("ascii")
+
+
+def _load_payload(data: bytes | str) -> dict[str, Any]:
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise ValueError("stored payload is not a JSON object")
+    return value
+
+
+def _status(value: object) -> JobStatus:
+    if value not in STATUSES:
+        raise ValueError(f"unknown job status in store: {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _flock(path: Path, *, blocking: bool) -> int | None:
+    """Open ``path`` (creating it) and flock it exclusively; the fd, or None if busy.
+
+    Retries when the path was unlinked or replaced between open and lock, so the
+    returned fd's lock is on the file the path names now.
+    """
+    flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, flags)
+            held = os.fstat(fd)
+            current = os.stat(path)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino):
+            return fd
+        os.close(fd)
+
+
+def _write_json(path: Path, value: Any, *, durable: bool = True) -> None:
+    data = value if isinstance(value, bytes) else json.dumps(value).encode()
+    fd, name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+
+
+class _FileLease(Lease):
+    def __init__(self, job_id: str, owner: str, path: Path, fd: int) -> None:
+        super().__init__(job_id, owner)
+        self._path = path
+        self._fd: int | None = fd
+
+    def renew(self) -> bool:
+        # The kernel holds the lock until the fd closes or the process dies: no expiry.
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self._path.unlink(missing_ok=True)  # we hold the lock, so it is our file
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+class FileJobStore:
+    """Job records as JSON files under ``<root>/jobs``; safe across processes on one machine."""
+
+    def __init__(self, root: Path | str, *, clock: Clock = time.time) -> None:
+        self.root = Path(root) / "jobs"
+        self._clock = clock
+
+    def _path(self, job_id: str, suffix: str) -> Path:
+        return self.root / _check_id(job_id)[:2] / f"{job_id}{suffix}"
+
+    def _read(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            data = self._path(job_id, ".json").read_bytes()
+        except FileNotFoundError:
+            return None
+        record: dict[str, Any] = json.loads(data)
+        return record
+
+    @contextlib.contextmanager
+    def _locked(self, job_id: str) -> Iterator[Path]:
+        lock = self._path(job_id, ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = _flock(lock, blocking=True)
+        assert fd is not None  # a blocking flock returns only when held
+        try:
+            yield lock
+        finally:
+            os.close(fd)
+
+    def _update(self, job_id: str, changes: Mapping[str, Any], *, durable: bool = True) -> None:
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is None:
+                raise KeyError(job_id)
+            record.update(changes, updated=self._clock())
+            _write_json(self._path(job_id, ".json"), record, durable=durable)
+
+    def get(self, job_id: str) -> Job | None:
+        record = self._read(job_id)
+        if record is None:
+            return None
+        return Job(
+            id=job_id,
+            status=_status(record["status"]),
+            progress=float(record["progress"]),
+            error=record.get("error"),
+            duration_s=record.get("duration_s"),
+            created=float(record["created"]),
+            updated=float(record["updated"]),
+            attempts=int(record["attempts"]),
+        )
+
+    def payload(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            return _load_payload(self._path(job_id, ".payload.json").read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def accept(self, job_id: str, payload: Mapping[str, Any]) -> bool:
+        data = _dump_payload(payload)
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is not None and record["status"] != "failed":
+                return False
+            now = self._clock()
+            # Payload first: the record is the commit marker, so a queued job always has one.
+            _write_json(self._path(job_id, ".payload.json"), data)
+            _write_json(
+                self._path(job_id, ".json"),
+                {
+                    "status": "queued",
+                    "progress": 0.0,
+                    "error": None,
+                    "duration_s": None,
+                    "created": now if record is None else record["created"],
+                    "updated": now,
+                    "attempts": 1 if record is None else int(record["attempts"]) + 1,
+                    "worker": None,
+                },
+            )
+            return True
+
+    def take_over_stale(self, job_id: str, stale_before: float) -> bool:
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is None or record["status"] not in ("queued", "working"):
+                return False
+            if float(record["updated"]) >= stale_before:
+                return False
+            record.update(
+                status="queued",
+                progress=0.0,
+                attempts=int(record["attempts"]) + 1,
+                updated=self._clock(),
+                worker=None,
+            )
+            _write_json(self._path(job_id, ".json"), record)
+            return True
+
+    def start(self, job_id: str, worker: str) -> None:
+        self._update(job_id, {"status": "working", "progress": 0.0, "worker": worker})
+
+    def heartbeat(self, job_id: str, progress: float) -> None:
+        # No fsync: a heartbeat lost in a power cut only makes the job look stale
+        # sooner, and an fsync per sentence would cost more than the sentence.
+        self._update(job_id, {"progress": _check_fraction(progress)}, durable=False)
+
+    def finish(self, job_id: str, duration_s: float) -> None:
+        changes = {"status": "ready", "progress": 1.0, "duration_s": _check_duration(duration_s)}
+        self._update(job_id, {**changes, "error": None})
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        error = {"code": str(code), "message": str(message)}
+        self._update(job_id, {"status": "failed", "error": error, "duration_s": None})
+
+    def forget(self, job_id: str) -> None:
+        with self._locked(job_id) as lock:
+            self._path(job_id, ".json").unlink(missing_ok=True)
+            self._path(job_id, ".payload.json").unlink(missing_ok=True)
+            lock.unlink()  # while holding it: waiters notice and lock a fresh file
+        lease = self._path(job_id, ".lease")
+        if lease.exists():  # left behind by a holder that died; a held one stays
+            fd = _flock(lease, blocking=False)
+            if fd is not None:
+                lease.unlink(missing_ok=True)
+                os.close(fd)
+
+    def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
+        _check_ttl(ttl)  # unused: the OS drops the lock when its holder dies
+        path = self._path(job_id, ".lease")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _flock(path, blocking=False)
+        if fd is None:
+            return None
+        os.ftruncate(fd, 0)
+        os.write(fd, owner.encode())  # for operators: who holds it
+        return _FileLease(job_id, owner, path, fd)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        for path in self.root.glob("*/*.json"):
+            name = path.name
+            if name.startswith(".") or name.endswith(".payload.json"):
+                continue
+            try:
+                record = json.loads(path.read_bytes())
+            except FileNotFoundError:
+                continue  # forgotten while we listed
+            counts[_status(record["status"])] += 1
+        return counts
+
+
+# --------------------------------------------------------------------------- Redis
+
+# KEYS: job, payload. ARGV: now, ttl_ms, payload.
+_ACCEPT = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and status ~= 'failed' then return 0 end
+if status then
+  redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'duration_s', 'worker')
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+else
+  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'attempts', 1)
+end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS: job, payload. ARGV: stale_before, now, ttl_ms.
+_TAKE_OVER = """
+local rec = redis.call('HMGET', KEYS[1], 'status', 'updated')
+if rec[1] ~= 'queued' and rec[1] ~= 'working' then return 0 end
+if (tonumber(rec[2]) or 0) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[2])
+redis.call('HDEL', KEYS[1], 'worker')
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: job, payload. ARGV: ttl_ms, n, n field names to delete, then field/value pairs.
+# Updates only an existing record: a late heartbeat must not resurrect a forgotten job.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: lease. ARGV: owner, ttl_ms.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# KEYS: lease. ARGV: owner.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+_Arg = bytes | str | int | float
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _glob_escape(s: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in s)
+
+
+class _RedisLease(Lease):
+    def __init__(self, store: RedisJobStore, job_id: str, owner: str, ttl: float) -> None:
+        super().__init__(job_id, owner)
+        self._store = store
+        self._ttl_ms = _ms(ttl)
+        self._held = True
+
+    def renew(self) -> bool:
+        if self._held:
+            key = self._store.key("lease", self.job_id)
+            self._held = bool(self._store._renew(keys=[key], args=[self.owner, self._ttl_ms]))
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._store._release(keys=[self._store.key("lease", self.job_id)], args=[self.owner])
+
+
+class RedisJobStore:
+    """Job records in Redis, shared by every machine; ``client`` is the explicit connection."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "listen:",
+        *,
+        ttl_seconds: float = DEFAULT_TTL_S,
+        clock: Clock = time.time,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_ms = _ms(_check_ttl(ttl_seconds))
+        self._clock = clock
+        self._accept = client.register_script(_ACCEPT)
+        self._take_over = client.register_script(_TAKE_OVER)
+        self._update_script = client.register_script(_UPDATE)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    def key(self, kind: str, job_id: str) -> str:
+        """The Redis key of a job's ``job``, ``payload`` or ``lease``."""
+        return f"{self.prefix}{kind}:{_check_id(job_id)}"
+
+    def _update(
+        self, job_id: str, changes: Mapping[str, Any], delete: tuple[str, ...] = ()
+    ) -> None:
+        pairs: list[_Arg] = [x for item in changes.items() for x in item]
+        args: list[_Arg] = [
+            self.ttl_ms,
+            len(delete),
+            *delete,
+            *pairs,
+            "updated",
+            repr(self._clock()),
+        ]
+        keys = [self.key("job", job_id), self.key("payload", job_id)]
+        if not self._update_script(keys=keys, args=args):
+            raise KeyError(job_id)
+
+    def get(self, job_id: str) -> Job | None:
+        raw: dict[bytes | str, bytes | str] = self.client.hgetall(self.key("job", job_id))
+        if not raw:
+            return None
+        rec = {_text(k): _text(v) for k, v in raw.items()}
+        error = None
+        if "error_code" in rec:
+            error = {"code": rec["error_code"], "message": rec.get("error_message", "")}
+        return Job(
+            id=job_id,
+            status=_status(rec["status"]),
+            progress=float(rec["progress"]),
+            error=error,
+            duration_s=float(rec["duration_s"]) if "duration_s" in rec else None,
+            created=float(rec["created"]),
+            updated=float(rec["updated"]),
+            attempts=int(rec["attempts"]),
+        )
+
+    def payload(self, job_id: str) -> dict[str, Any] | None:
+        data: bytes | str | None = self.client.get(self.key("payload", job_id))
+        return None if data is None else _load_payload(data)
+
+    def accept(self, job_id: str, payload: Mapping[str, Any]) -> bool:
+        keys = [self.key("job", job_id), self.key("payload", job_id)]
+        args: list[_Arg] = [repr(self._clock()), self.ttl_ms, _dump_payload(payload)]
+        return bool(self._accept(keys=keys, args=args))
+
+    def take_over_stale(self, job_id: str, stale_before: float) -> bool:
+        keys = [self.key("job", job_id), self.key("payload", job_id)]
+        args: list[_Arg] = [repr(float(stale_before)), repr(self._clock()), self.ttl_ms]
+        return bool(self._take_over(keys=keys, args=args))
+
+    def start(self, job_id: str, worker: str) -> None:
+        self._update(job_id, {"status": "working", "progress": 0, "worker": worker})
+
+    def heartbeat(self, job_id: str, progress: float) -> None:
+        self._update(job_id, {"progress": repr(_check_fraction(progress))})
+
+    def finish(self, job_id: str, duration_s: float) -> None:
+        changes = {
+            "status": "ready",
+            "progress": 1,
+            "duration_s": repr(_check_duration(duration_s)),
+        }
+        self._update(job_id, changes, delete=("error_code", "error_message"))
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        changes = {"status": "failed", "error_code": str(code), "error_message": str(message)}
+        self._update(job_id, changes, delete=("duration_s",))
+
+    def forget(self, job_id: str) -> None:
+        # The lease stays: its holder may still be running, and it expires by itself.
+        self.client.delete(self.key("job", job_id), self.key("payload", job_id))
+
+    def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
+        key = self.key("lease", job_id)
+        if not self.client.set(key, owner, nx=True, px=_ms(_check_ttl(ttl))):
+            return None
+        return _RedisLease(self, job_id, owner, ttl)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        keys = list(self.client.scan_iter(match=_glob_escape(self.prefix) + "job:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys[start : start + 1000]:
+                pipe.hget(key, "status")
+            for status in pipe.execute():
+                if status is not None:  # expired or forgotten since the scan
+                    counts[_status(_text(status))] += 1
+        return counts
