@@ -1,0 +1,161 @@
+"""Every error a client can cause gets the right status and the one JSON error shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from listen_service import create_app
+from listen_service.openapi import openapi_document
+
+ID = "ab" * 32
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return create_app(
+        {"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_MAX_BODY_BYTES": 50_000, "LISTEN_MAX_CHARS": 500}
+    )
+
+
+def error_of(response: Any, status: int) -> dict[str, str]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code", "words"),
+    [
+        (
+            {"data": "{not json", "content_type": "application/json"},
+            400,
+            "malformed_json",
+            "not valid JSON",
+        ),
+        (
+            {"data": "text=hi", "content_type": "application/x-www-form-urlencoded"},
+            415,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        (
+            {"data": "x" * 60_000, "content_type": "application/json"},
+            413,
+            "request_entity_too_large",
+            "",
+        ),
+        ({"json": {"text": "word " * 200}}, 413, "text_too_long", "the limit is 500"),
+        ({"json": ["a list"]}, 422, "invalid_field", "must be an object"),
+        ({"json": {}}, 422, "invalid_field", "text is required"),
+        ({"json": {"text": "Hi.", "speed": 2}}, 422, "invalid_field", "unknown field(s): speed"),
+        ({"json": {"text": 42}}, 422, "invalid_field", "text must be of type str"),
+        (
+            {"json": {"text": "Hi.", "rate": "fast"}},
+            422,
+            "invalid_field",
+            "rate must be of type int",
+        ),
+        ({"json": {"text": "Hi.", "rate": True}}, 422, "invalid_field", "rate must be of type int"),
+        (
+            {"json": {"text": "Hi.", "rate": 10}},
+            422,
+            "invalid_setting",
+            "rate must be between 80 and 450",
+        ),
+        ({"json": {"text": "Hi.", "volume": 3}}, 422, "invalid_setting", "volume"),
+        (
+            {"json": {"text": "Hi.", "format": "flac"}},
+            422,
+            "invalid_setting",
+            "format must be one of",
+        ),
+        (
+            {"json": {"text": "Hi.", "voice": "no-such-voice"}},
+            422,
+            "unknown_voice",
+            "no-such-voice",
+        ),
+        ({"json": {"text": "Hi.", "lang": "xx-nowhere"}}, 422, "unknown_voice", "xx-nowhere"),
+        ({"json": {"text": "   \u200b\x00 "}}, 422, "empty_text", "no letters"),
+        ({"json": {"text": "Hi.", "title": "t" * 301}}, 422, "invalid_field", "title"),
+    ],
+)
+def test_listen_rejects(
+    app: Flask, kwargs: dict[str, Any], status: int, code: str, words: str
+) -> None:
+    error = error_of(app.test_client().post("/api/v1/listen", **kwargs), status)
+    assert error["code"] == code
+    assert words in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", f"/api/v1/jobs/{ID}", 404),
+        ("get", "/api/v1/jobs/not-an-id", 404),
+        ("get", f"/api/v1/jobs/{ID.upper()}", 404),
+        ("get", f"/api/v1/jobs/{ID}/events", 404),
+        ("get", "/api/v1/nowhere", 404),
+        ("get", "/api/v1/listen", 405),
+        ("delete", f"/api/v1/jobs/{ID}", 405),
+        ("get", f"/audio/{ID}.mp3", 404),
+        ("get", "/audio/..%2f..%2fetc%2fpasswd.mp3", 404),
+    ],
+)
+def test_other_errors_share_the_shape(app: Flask, method: str, path: str, status: int) -> None:
+    error_of(getattr(app.test_client(), method)(path), status)
+
+
+def test_wait_must_be_a_number(app: Flask) -> None:
+    assert (
+        error_of(app.test_client().get(f"/api/v1/jobs/{ID}?wait=soon"), 422)["code"]
+        == "invalid_field"
+    )
+
+
+def test_broker_unreachable_is_503_with_retry_after(tmp_path: Path) -> None:
+    app = create_app(
+        {"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_BROKER_URL": "redis://127.0.0.1:1/0"}
+    )
+    response = app.test_client().post("/api/v1/listen", json={"text": "Is anybody there?"})
+    error = error_of(response, 503)
+    assert response.headers["Retry-After"].isdigit()
+    assert "try again" in error["message"]
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+
+
+def test_no_500_for_garbage_bodies(app: Flask) -> None:
+    client = app.test_client()
+    for body in [b"\xff\xfe\x00", b"null", b"[]", b'"text"', b'{"text": null}', b"1e999"]:
+        response = client.post("/api/v1/listen", data=body, content_type="application/json")
+        assert 400 <= response.status_code < 500, (body, response.status_code)
+
+
+def _openapi_path(rule: Rule) -> str:
+    path = rule.rule.replace("<job_id>", "{job_id}")
+    return path.replace("/audio/<string:name>", "/audio/{id}.{ext}")
+
+
+def test_openapi_matches_the_routes(app: Flask) -> None:
+    doc = openapi_document()
+    served = {
+        (_openapi_path(rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ("static", "ops.index")
+        for method in rule.methods or ()
+        # Flask answers HEAD for every GET; only the audio documents it.
+        if method != "OPTIONS" and (method != "HEAD" or rule.endpoint.startswith("audio."))
+    }
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    documented_audio = {p for p in documented if p[0] == "/audio/{id}.json"}
+    assert served == documented - documented_audio
+    assert app.test_client().get("/api/v1/openapi.json").get_json() == doc
