@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from audio_cache import AudioCache
-from listen_service import config, errors
-from listen_service.celery import celery_init_app
-from workers.jobs import open_store
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app, configured from defaults ← ``LISTEN_*`` environment ← ``test_config``."""
+    # Imported here so that the CLI's synth/voices/cache commands, which share
+    # this package, do not pay for Flask and Celery at start-up.
+    from flask import Flask
+
+    from listen_service import config, errors
+    from listen_service.celery import celery_init_app
+    from workers.jobs import open_store
+
     app = Flask(__name__)
     app.config.update(config.load(test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["LISTEN_MAX_BODY_BYTES"]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    data_dir = app.config["LISTEN_DATA_DIR"]
-    app.extensions["listen_cache"] = AudioCache(
-        data_dir, max_bytes=app.config["LISTEN_CACHE_MAX_BYTES"] or None
+    app.extensions["listen_cache"] = config.open_cache(app.config)
+    app.extensions["listen_jobs"] = open_store(
+        app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
     )
-    app.extensions["listen_jobs"] = open_store(app.config["LISTEN_REDIS_URL"], data_dir)
     errors.init_app(app)
     celery_init_app(app)
 

@@ -15,16 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from audio_cache import AudioCache
+from listen_service import config
 from workers.errors import ConfigError, InputError, ListenError
 from workers.voices import PITCH_DEFAULT, RATE_DEFAULT, VOLUME_DEFAULT
-
-
-def _max_chars() -> int:
-    from workers.text import DEFAULT_MAX_CHARS
-
-    raw = os.environ.get("LISTEN_MAX_CHARS", "")
-    return int(raw) if raw.strip() else DEFAULT_MAX_CHARS
 
 
 def _progress_printer(enabled: bool):  # type: ignore[no-untyped-def]
@@ -57,10 +50,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
         fmt=args.format,
         bitrate_kbps=args.bitrate,
     )
+    settings = config.load()
     engine = get_engine()
-    job = plan(request, engine.voices(), max_chars=_max_chars())
+    job = plan(request, engine.voices(), max_chars=settings["LISTEN_MAX_CHARS"])
     show = _progress_printer(not args.json and sys.stderr.isatty())
-    entry, cached = synthesize(job, cache=AudioCache.from_env(), engine=engine, progress=show)
+    cache = config.open_cache(settings)
+    entry, cached = synthesize(job, cache=cache, engine=engine, progress=show)
     if show:
         print(file=sys.stderr)
     path = entry.audio_path
@@ -104,7 +99,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    cache = AudioCache.from_env()
+    cache = config.open_cache(config.load())
     if args.action == "prune":
         limit = args.max_bytes if args.max_bytes is not None else cache.max_bytes
         if limit is None:

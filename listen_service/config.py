@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audio_cache import AudioCache
 from audio_cache.store import default_data_dir
 from workers.errors import ConfigError
 
@@ -100,6 +101,18 @@ SETTINGS: tuple[Setting, ...] = (
         "internal URL prefix under which the front server maps <data dir>/audio (X-Accel-Redirect only)",
     ),
     Setting(
+        "LISTEN_ESPEAK",
+        "auto",
+        str,
+        "espeak-ng library: 'system' (Debian's), 'bundled' (espeakng-loader's) or 'auto' (system first); read from the environment by each process",
+    ),
+    Setting(
+        "LISTEN_FFMPEG",
+        "auto",
+        str,
+        "ffmpeg binary: 'system', 'bundled' (imageio-ffmpeg's), 'auto' (system first) or a path; read from the environment by each process",
+    ),
+    Setting(
         "LISTEN_PUBLIC_URL",
         "",
         str,
@@ -141,6 +154,11 @@ def load(
     if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):
         raise ConfigError("LISTEN_SENDFILE_HEADER must be empty, X-Accel-Redirect or X-Sendfile")
     return config
+
+
+def open_cache(config: Mapping[str, Any]) -> AudioCache:
+    """The audio cache these settings describe (one place, for the app and the CLI)."""
+    return AudioCache(config["LISTEN_DATA_DIR"], max_bytes=config["LISTEN_CACHE_MAX_BYTES"] or None)
 
 
 def embedded(config: Mapping[str, Any]) -> bool:
