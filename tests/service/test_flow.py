@@ -188,3 +188,36 @@ def test_curl_sees_ranges_and_conditional_requests(app: Flask, worker: Worker, s
     ).stdout
     assert code == "304"
     assert shutil.which("curl")
+
+
+def test_engine_lives_in_pool_processes_never_in_the_parent(app: Flask, worker: Worker) -> None:
+    client = app.test_client()
+    body = client.post("/api/v1/listen", json={"text": "Where does the engine live?"}).get_json()
+    assert wait_ready(client, body["status_url"])["status"] == "ready"
+
+    def has_espeak(pid: int) -> bool:
+        return "libespeak-ng" in Path(f"/proc/{pid}/maps").read_text()
+
+    assert not has_espeak(worker.proc.pid)
+    assert any(has_espeak(pid) for pid in worker.pool_children())
+
+
+def test_transient_failures_are_retried_then_reported(app: Flask, tmp_path: Path) -> None:
+    broken = tmp_path / "ffmpeg"
+    broken.write_text("#!/bin/sh\necho 'encoder on fire' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    app.config["LISTEN_FFMPEG"] = str(broken)
+    app.config["LISTEN_TASK_MAX_RETRIES"] = 1
+    w = start_worker(app, tmp_path / "retry.log")
+    client = app.test_client()
+    try:
+        body = client.post("/api/v1/listen", json={"text": "This will not encode."}).get_json()
+        done = wait_ready(client, body["status_url"], timeout=60)
+    finally:
+        w.stop()
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "encoder_failed"
+    assert "gave up after 2 attempts" in done["error"]["message"]
+    assert "encoder on fire" in done["error"]["message"]
+    assert w.text().count("Retry in 2s") == 1
+    assert app.extensions["listen_cache"].get(body["id"]) is None
