@@ -47,6 +47,9 @@ def fsync_dir(path: Path) -> None:
 def make_temp(directory: Path, suffix: str) -> Path:
     """Create an empty, uniquely named ``.tmp-*`` file in ``directory`` and return its path."""
     fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix, dir=directory)
+    # mkstemp makes 0600 files; cached audio is public, and a front server
+    # (nginx with X-Accel-Redirect) running as another user must read it.
+    os.fchmod(fd, 0o644)
     os.close(fd)
     return Path(name)
 

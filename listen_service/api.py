@@ -28,7 +28,7 @@ from workers.voices import Voice
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 TERMINAL = ("ready", "failed")
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.05
 SSE_KEEPALIVE_SECONDS = 15.0
 
 # Request field → (accepted JSON types, ``Request`` attribute).

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 
 from listen_service.celery import QUEUE
@@ -20,8 +21,13 @@ def queue_depth(app: Flask) -> int:
     if embedded(app.config):
         folder = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
         return sum(1 for name in os.listdir(folder) if name.endswith(f".{QUEUE}.msg"))
-    with app.extensions["celery"].connection_for_write() as conn:
-        return int(conn.default_channel.client.llen(QUEUE))
+    # A direct client with short timeouts: Celery's connection retries for
+    # seconds, too long for a health check.
+    client = redis.Redis.from_url(
+        app.config["LISTEN_BROKER_URL"], socket_connect_timeout=1, socket_timeout=1
+    )
+    with client:
+        return int(client.llen(QUEUE))
 
 
 def health(app: Flask) -> tuple[dict[str, Any], bool]:

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from werkzeug.serving import WSGIRequestHandler
+
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
 
@@ -39,6 +41,12 @@ def exec_web(bind: str, workers: int, threads: int) -> NoReturn:
     os.execv(sys.executable, cmd)
 
 
+class _KeepAliveHandler(WSGIRequestHandler):
+    # HTTP/1.1 keeps connections open between requests (players fetch audio
+    # in many range requests); werkzeug's default closes after each one.
+    protocol_version = "HTTP/1.1"
+
+
 def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
     """The web app and a Celery worker on this machine, until Ctrl-C or SIGTERM."""
     from werkzeug.serving import make_server
@@ -48,7 +56,7 @@ def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
     app = create_app()
     env = {**os.environ, "LISTEN_DATA_DIR": str(app.config["LISTEN_DATA_DIR"])}
     worker = subprocess.Popen(worker_command(app.config, concurrency, loglevel), env=env)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

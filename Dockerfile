@@ -1,0 +1,50 @@
+# One image for every role: `listen-service web` (the default), `listen-service
+# worker`, and Flower (`celery -A workers.celery_app flower`). See
+# docker-compose.yml and docs/operations.md.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# Debian's espeak-ng and ffmpeg rather than the builds inside the
+# espeakng-loader and imageio-ffmpeg wheels; curl is for health checks.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends espeak-ng ffmpeg curl \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin listen \
+ && mkdir /data \
+ && chown listen:listen /data
+
+WORKDIR /src
+
+# Dependencies in their own layer, taken from pyproject.toml alone, so that a
+# change to the code does not reinstall them.
+COPY pyproject.toml README.md ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['flower']))" > /tmp/requirements.txt \
+ && pip install --no-cache-dir -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt
+
+COPY listen_service ./listen_service
+COPY workers ./workers
+COPY audio_cache ./audio_cache
+RUN pip install --no-cache-dir '.[flower]' \
+ && rm -rf build *.egg-info
+
+# Fail loudly rather than fall back to the wheels' builds if a Debian package
+# goes missing from the image.
+ENV LISTEN_ESPEAK=system \
+    LISTEN_FFMPEG=system \
+    LISTEN_DATA_DIR=/data
+
+# Out of /src, so that `python -m celery` (which puts the working directory on
+# sys.path) imports the installed packages, not the copied sources.
+WORKDIR /home/listen
+# Numeric, so that "run as non-root" checks (Kubernetes runAsNonRoot) can verify it.
+USER 10001:10001
+VOLUME /data
+EXPOSE 8000 5555
+
+CMD ["listen-service", "web", "--bind", "0.0.0.0:8000"]

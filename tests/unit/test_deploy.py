@@ -1,0 +1,185 @@
+"""The deployment files agree with the code they deploy.
+
+``docker-compose.yml`` is valid for Compose, keeps the worker scalable and
+gives every service what it needs; the ``Dockerfile`` installs every package;
+and every setting in ``listen_service.config.SETTINGS`` is documented, since
+a setting nobody can find is one nobody can use.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from listen_service.cli import build_parser
+from listen_service.config import SETTINGS
+from listen_service.run import worker_command
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+IMAGE_SERVICES = ("web", "worker", "flower")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    try:
+        import yaml
+    except ImportError:
+        pytest.fail("PyYAML is required to read docker-compose.yml; it is in the dev extras")
+    document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return document
+
+
+def service(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    services: dict[str, dict[str, Any]] = compose["services"]
+    return services[name]
+
+
+def environment(svc: dict[str, Any]) -> dict[str, str]:
+    """A service's environment, in either of Compose's two spellings."""
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def mounts(svc: dict[str, Any]) -> dict[str, str]:
+    """Named volume or host path → mount path, in either of Compose's two spellings."""
+    found = {}
+    for volume in svc.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        found[source] = target
+    return found
+
+
+def command(svc: dict[str, Any]) -> list[str]:
+    cmd = svc["command"]
+    return shlex.split(cmd) if isinstance(cmd, str) else [str(part) for part in cmd]
+
+
+def healthcheck(svc: dict[str, Any]) -> str:
+    test = svc.get("healthcheck", {}).get("test")
+    assert test, "no healthcheck"
+    return test if isinstance(test, str) else " ".join(test)
+
+
+def celery_target() -> str:
+    """The ``-A`` app target that ``listen-service worker`` runs."""
+    cmd = worker_command({"LISTEN_BROKER_URL": "redis://redis:6379/0"}, 1, "INFO")
+    return cmd[cmd.index("-A") + 1]
+
+
+def test_compose_file_is_valid_for_compose() -> None:
+    # The same check as .ci/run; it needs no Docker engine.
+    result = subprocess.run(
+        [require("docker-compose"), "-f", str(COMPOSE), "config", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_runs_redis_web_workers_and_flower_from_one_image(
+    compose: dict[str, Any],
+) -> None:
+    assert set(compose["services"]) == {"redis", *IMAGE_SERVICES}
+    images = {
+        (service(compose, name).get("image"), repr(service(compose, name).get("build")))
+        for name in IMAGE_SERVICES
+    }
+    assert len(images) == 1, images
+
+
+def test_the_worker_can_be_scaled(compose: dict[str, Any]) -> None:
+    # A fixed name or published port would clash between replicas, and a fixed
+    # hostname would give every replica the same Celery node name.
+    worker = service(compose, "worker")
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert "hostname" not in worker
+
+
+def test_commands_are_ones_the_cli_accepts(compose: dict[str, Any]) -> None:
+    parser = build_parser()
+    web = command(service(compose, "web"))
+    assert web[:2] == ["listen-service", "web"]
+    assert parser.parse_args(web[1:]).bind.startswith("0.0.0.0:")
+    worker = command(service(compose, "worker"))
+    assert worker[:2] == ["listen-service", "worker"]
+    parser.parse_args(worker[1:])
+    flower = command(service(compose, "flower"))
+    assert flower[:3] == ["celery", "-A", celery_target()]
+    assert "flower" in flower
+
+
+def test_web_and_workers_share_the_audio_volume_and_data_dir(compose: dict[str, Any]) -> None:
+    assert "audio" in compose["volumes"]
+    pair = ("web", "worker")
+    data_dirs = {name: environment(service(compose, name)).get("LISTEN_DATA_DIR") for name in pair}
+    targets = {name: mounts(service(compose, name)).get("audio") for name in pair}
+    assert targets["web"] is not None
+    assert data_dirs["web"] == data_dirs["worker"] == targets["web"] == targets["worker"]
+    # The image's own default agrees, for anyone running it without Compose.
+    assert f"LISTEN_DATA_DIR={targets['web']}" in DOCKERFILE.read_text(encoding="utf-8")
+
+
+def test_every_image_service_reaches_the_compose_redis(compose: dict[str, Any]) -> None:
+    for name in IMAGE_SERVICES:
+        svc = service(compose, name)
+        broker = environment(svc).get("LISTEN_BROKER_URL", "")
+        assert broker.startswith("redis://redis:"), name
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy", name
+
+
+def test_redis_keeps_queued_jobs_across_restarts(compose: dict[str, Any]) -> None:
+    redis = service(compose, "redis")
+    assert "--appendonly yes" in " ".join(command(redis))
+    assert mounts(redis).get("redis") == "/data"
+    assert "redis" in compose["volumes"]
+
+
+def test_health_checks(compose: dict[str, Any]) -> None:
+    assert "redis-cli ping" in healthcheck(service(compose, "redis"))
+    assert "/healthz" in healthcheck(service(compose, "web"))
+    worker = healthcheck(service(compose, "worker"))
+    # Its own node only: a ping of any node would pass while this one is dead.
+    assert f"-A {celery_target()} inspect ping" in worker
+    assert "HOSTNAME" in worker
+
+
+def test_the_image_installs_every_package() -> None:
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "flower" in pyproject["project"]["optional-dependencies"]
+    copied = set(re.findall(r"^COPY\s+(\S+)", dockerfile, flags=re.MULTILINE))
+    for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
+        package = pattern.rstrip("*")
+        assert package in copied, f"the Dockerfile does not COPY {package}"
+        assert f"!{package}" in dockerignore, f".dockerignore leaves {package} out"
+    assert re.search(r"^USER\s+10001", dockerfile, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
+def test_setting_is_documented_in_operations_guide(setting: str) -> None:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert f"| `{setting}` |" in text
+
+
+@pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
+def test_setting_is_documented_in_readme(setting: str) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"| `{setting}` |" in text
