@@ -15,7 +15,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # this package, do not pay for Flask and Celery at start-up.
     from flask import Flask
 
-    from listen_service import config, errors
+    from listen_service import config, cors, errors
     from listen_service.celery import celery_init_app
     from workers.jobs import open_store
 
@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
     )
     errors.init_app(app)
+    cors.init_app(app)
     celery_init_app(app)
 
     from listen_service import api, audio, ops

@@ -69,11 +69,30 @@ def _public(path: str) -> str:
 
 
 def _urls(job_id: str, fmt: str) -> dict[str, str]:
+    embed_url = _public(f"/embed/{job_id}")
     return {
         "status_url": _public(f"/api/v1/jobs/{job_id}"),
         "audio_url": _public(f"/audio/{job_id}.{fmt}"),
         "timings_url": _public(f"/audio/{job_id}.json"),
+        "embed_url": embed_url,
+        "embed_html": (
+            f'<iframe src="{embed_url}" title="Listen to this article" width="100%" '
+            'height="120" style="border:0" loading="lazy" allow="autoplay"></iframe>'
+        ),
     }
+
+
+def _site() -> str | None:
+    """The site posting, from its key; ``ApiError`` when keys are required and it has none."""
+    keys: dict[str, str] = current_app.config["LISTEN_SITE_KEYS"]
+    if not keys:
+        return None
+    key = request.headers.get("X-Listen-Key", "")
+    if not key:
+        raise ApiError(401, "missing_site_key", "send your site key in the X-Listen-Key header")
+    if key not in keys:
+        raise ApiError(403, "unknown_site_key", "this site key is not configured on the server")
+    return keys[key]
 
 
 def parse_request() -> dict[str, Any]:
@@ -186,7 +205,10 @@ def _fmt_of(job_id: str) -> str:
 
 @bp.post("/listen")
 def listen() -> tuple[Response, int] | Response:
+    site = _site()
     payload = parse_request()
+    if site is not None:
+        payload.setdefault("artist", site)
     job = plan(Request(**payload), voices(), max_chars=current_app.config["LISTEN_MAX_CHARS"])
     job_id, fmt = job.key, job.encode.fmt
     entry, record = current_state(job_id)

@@ -113,6 +113,18 @@ SETTINGS: tuple[Setting, ...] = (
         "ffmpeg binary: 'system', 'bundled' (imageio-ffmpeg's), 'auto' (system first) or a path; read from the environment by each process",
     ),
     Setting(
+        "LISTEN_ALLOWED_ORIGINS",
+        "",
+        str,
+        "comma-separated origins (https://news.example) whose pages may call the API and frame /embed; empty = this server's own pages only",
+    ),
+    Setting(
+        "LISTEN_SITE_KEYS",
+        "",
+        str,
+        "comma-separated site:key pairs; when set, POST /api/v1/listen needs a known key (X-Listen-Key header; public identifiers, not secrets) and the site names the audio's artist tag",
+    ),
+    Setting(
         "LISTEN_PUBLIC_URL",
         "",
         str,
@@ -151,9 +163,39 @@ def load(
     broker = config["LISTEN_BROKER_URL"]
     if not config["LISTEN_REDIS_URL"] and broker.startswith(("redis://", "rediss://")):
         config["LISTEN_REDIS_URL"] = broker
+    config["LISTEN_ALLOWED_ORIGINS"] = _origins(config["LISTEN_ALLOWED_ORIGINS"])
+    config["LISTEN_SITE_KEYS"] = _site_keys(config["LISTEN_SITE_KEYS"])
     if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):
         raise ConfigError("LISTEN_SENDFILE_HEADER must be empty, X-Accel-Redirect or X-Sendfile")
     return config
+
+
+def _origins(raw: str | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(raw, tuple):
+        return raw
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, host = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not host or "/" in host:
+            raise ConfigError(
+                f"LISTEN_ALLOWED_ORIGINS: {origin!r} is not an origin like https://host"
+            )
+    return origins
+
+
+def _site_keys(raw: str | dict[str, str]) -> dict[str, str]:
+    """``site:key,…`` → {key: site}."""
+    if isinstance(raw, dict):
+        return raw
+    keys: dict[str, str] = {}
+    for pair in (p.strip() for p in raw.split(",") if p.strip()):
+        site, sep, key = pair.partition(":")
+        if not sep or not site.strip() or len(key.strip()) < 8:
+            raise ConfigError(
+                f"LISTEN_SITE_KEYS: {pair!r} must be site:key with a key of 8 or more characters"
+            )
+        keys[key.strip()] = site.strip()
+    return keys
 
 
 def open_cache(config: Mapping[str, Any]) -> AudioCache:
