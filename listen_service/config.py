@@ -198,6 +198,20 @@ def _site_keys(raw: str | dict[str, str]) -> dict[str, str]:
     return keys
 
 
+def to_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """The settings as ``LISTEN_*`` environment strings, for a child process."""
+    env: dict[str, str] = {}
+    for setting in SETTINGS:
+        value = config.get(setting.name)
+        if isinstance(value, tuple):
+            value = ",".join(value)
+        elif isinstance(value, dict):
+            value = ",".join(f"{site}:{key}" for key, site in value.items())
+        if value not in (None, ""):
+            env[setting.name] = str(value)
+    return env
+
+
 def open_cache(config: Mapping[str, Any]) -> AudioCache:
     """The audio cache these settings describe (one place, for the app and the CLI)."""
     return AudioCache(config["LISTEN_DATA_DIR"], max_bytes=config["LISTEN_CACHE_MAX_BYTES"] or None)

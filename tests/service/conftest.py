@@ -23,6 +23,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from listen_service import create_app
+from listen_service.config import to_env
 from listen_service.run import worker_command
 
 REDIS_URL = os.environ.get("LISTEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -86,10 +87,7 @@ class Worker:
 
 def start_worker(app: Flask, log: Path, concurrency: int = 1) -> Worker:
     """A real ``celery worker`` process with the app's settings; waits until it is ready."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for name, value in app.config.items():
-        if name.startswith("LISTEN_") and value not in (None, ""):
-            env[name] = str(value)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **to_env(app.config)}
     cmd = worker_command(app.config, concurrency, "INFO")
     handle = log.open("wb")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)

@@ -93,3 +93,11 @@ def test_known_key_names_the_artist(app: Flask) -> None:
 def test_bad_settings_are_config_errors(tmp_path: Path, setting: str, value: str) -> None:
     with pytest.raises(ConfigError, match=setting):
         create_app({"LISTEN_DATA_DIR": str(tmp_path), setting: value})
+
+
+def test_settings_survive_the_trip_to_a_child_process(app: Flask) -> None:
+    from listen_service.config import load, to_env
+
+    again = load(env=to_env(app.config))
+    for name in ("LISTEN_ALLOWED_ORIGINS", "LISTEN_SITE_KEYS", "LISTEN_DATA_DIR"):
+        assert again[name] == app.config[name]
