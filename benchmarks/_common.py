@@ -13,6 +13,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,20 +37,25 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.split("\n\n") if p.strip()]
 
 
-def build_text(words: int, source: Path = ARTICLE) -> str:
+def build_text(
+    words: int, source: Path = ARTICLE, *, title: str | None = None, shift: int = 0
+) -> str:
     """About ``words`` words made from ``source``'s paragraphs, repeated with variation.
 
-    Each repetition after the first starts with a "Part N." paragraph and
-    rotates the paragraph order by N-1, so no two blocks are byte-identical
-    (the cache and the engine see a fresh text). Paragraphs are added until
-    the count (``str.split``) reaches ``words``.
+    An optional ``title`` paragraph comes first. Each block of paragraphs is
+    rotated by ``shift`` plus its number, and each block after the first
+    starts with a "Part N." paragraph, so no two blocks (nor two texts with
+    different ``title``/``shift``) are byte-identical: the cache and the
+    engine see fresh text. Paragraphs are added until the count
+    (``str.split``) reaches ``words``.
     """
     paras = paragraphs(source.read_text(encoding="utf-8"))
-    out: list[str] = []
-    count = 0
+    out = [title] if title else []
+    count = len(title.split()) if title else 0
     block = 0
     while count < words:
-        rotated = paras[block % len(paras) :] + paras[: block % len(paras)]
+        k = (shift + block) % len(paras)
+        rotated = paras[k:] + paras[:k]
         chunk = rotated if block == 0 else [f"Part {block + 1}.", *rotated]
         for para in chunk:
             out.append(para)
@@ -58,6 +64,11 @@ def build_text(words: int, source: Path = ARTICLE) -> str:
                 break
         block += 1
     return "\n\n".join(out) + "\n"
+
+
+def log(message: str) -> None:
+    """Progress for the person running a benchmark (stdout is kept for results)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def reap(proc: subprocess.Popen[bytes]) -> Reaped:

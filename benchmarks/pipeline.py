@@ -37,6 +37,7 @@ from benchmarks._common import (
     REPO_ROOT,
     build_text,
     ffprobe_duration,
+    log,
     machine_info,
     median,
     now,
@@ -257,10 +258,6 @@ def report(results: dict[int, SizeResult], settings: Settings, reps: int) -> dic
         "targets": met,
         "machine": machine_info(),
     }
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

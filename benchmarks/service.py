@@ -63,12 +63,12 @@ from typing import Any
 import redis
 
 from benchmarks._common import (
-    ARTICLE,
     REPO_ROOT,
+    build_text,
+    log,
     machine_info,
     median,
     now,
-    paragraphs,
     utc_now,
 )
 from benchmarks.pipeline import Settings, run_project, run_reference
@@ -90,19 +90,7 @@ BURST_FIRST_INDEX = 1001
 
 def article(index: int, words: int = 500) -> str:
     """About ``words`` words: "Article N." then the fixture's paragraphs, rotated by N."""
-    paras = paragraphs(ARTICLE.read_text(encoding="utf-8"))
-    out = [f"Article {index}."]
-    count = 2
-    block = 0
-    while count < words:
-        shift = (index + block) % len(paras)
-        for para in paras[shift:] + paras[:shift]:
-            out.append(para)
-            count += len(para.split())
-            if count >= words:
-                break
-        block += 1
-    return "\n\n".join(out) + "\n"
+    return build_text(words, title=f"Article {index}.", shift=index)
 
 
 def write_article(index: int, work: Path) -> tuple[str, Path]:
@@ -795,10 +783,6 @@ def report(
         "targets": met,
         "machine": machine_info(),
     }
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
