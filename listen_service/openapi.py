@@ -122,6 +122,25 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json("Timings", "timings"), **_errors(404)},
                 }
             },
+            "/player.js": {
+                "get": {
+                    "summary": "The embeddable player: defines <listen-button> (see the README)",
+                    "responses": {
+                        "200": {"description": "the script", "content": {"text/javascript": {}}},
+                        "304": {"description": "not modified (If-None-Match)"},
+                    },
+                }
+            },
+            "/embed/{job_id}": {
+                "get": {
+                    "summary": "A one-player page for an iframe; framable by LISTEN_ALLOWED_ORIGINS",
+                    "parameters": [ID],
+                    "responses": {
+                        "200": {"description": "the page", "content": {"text/html": {}}},
+                        **_errors(404),
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Health, queue depth, job counts, cache size",
@@ -187,6 +206,8 @@ def openapi_document() -> dict[str, Any]:
                         "status_url": {"type": "string"},
                         "audio_url": {"type": "string"},
                         "timings_url": {"type": "string"},
+                        "embed_url": {"type": "string", "description": "the /embed page"},
+                        "embed_html": {"type": "string", "description": "an iframe snippet"},
                         "error": {"$ref": "#/components/schemas/ErrorBody"},
                     },
                 },

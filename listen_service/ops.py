@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
@@ -50,13 +50,6 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
     report["checked_in_ms"] = round((time.perf_counter() - started) * 1000, 1)
     report["status"] = "ok" if ok else "unavailable"
     return report, ok
-
-
-@bp.get("/")
-def index() -> str:
-    """A page to try the service: paste text, press Listen."""
-    sample = (Path(__file__).parent / "sample_article.txt").read_text(encoding="utf-8")
-    return render_template("index.html", sample=sample)
 
 
 @bp.get("/healthz")

@@ -1,0 +1,113 @@
+"""What readers see: the embeddable ``/player.js``, the ``/embed/<id>`` page and the demo at ``/``.
+
+``player.js`` defines ``<listen-button>``, a custom element whose whole UI
+lives in a shadow root; it talks to this server's API from any site on
+``LISTEN_ALLOWED_ORIGINS``. ``/embed/<id>`` is a one-player page for sites
+that frame an audio instead; only the server itself and the allowed origins
+may frame it (``Content-Security-Policy: frame-ancestors``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Final, cast
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from audio_cache import AudioCache, is_valid_key
+from listen_service.errors import ApiError
+
+bp = Blueprint("player", __name__)
+
+HERE: Final = Path(__file__).parent
+PLAYER_JS: Final = HERE / "static" / "player.js"
+SAMPLE: Final = HERE / "sample_article.txt"
+SCRIPT_MAX_AGE: Final = 3600
+NOT_FOUND: Final = "no audio with this id; POST /api/v1/listen to create it"
+# The embed page's only style, allowed by its hash rather than 'unsafe-inline'.
+EMBED_STYLE: Final = "html,body{margin:0;background:transparent}body{padding:6px}"
+EMBED_STYLE_HASH: Final = base64.b64encode(hashlib.sha256(EMBED_STYLE.encode()).digest()).decode()
+# Where the demo article's aside and figure go: after these paragraphs (0-based).
+FIGURE_AFTER: Final = 1
+ASIDE_AFTER: Final = 5
+
+
+@cache
+def _script(mtime_ns: int) -> tuple[bytes, str]:
+    """The script's bytes and strong ETag, read again only when the file changes."""
+    body = PLAYER_JS.read_bytes()
+    return body, hashlib.sha256(body).hexdigest()[:32]
+
+
+@bp.get("/player.js")
+def player_js() -> Response:
+    body, etag = _script(PLAYER_JS.stat().st_mtime_ns)
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}"
+    response.set_etag(etag)
+    response.make_conditional(request)
+    return response
+
+
+def frame_ancestors() -> str:
+    """``'self'`` and every configured site origin: who may put ``/embed`` in an iframe."""
+    origins: tuple[str, ...] = current_app.config["LISTEN_ALLOWED_ORIGINS"]
+    return " ".join(("'self'", *origins))
+
+
+def embed_csp() -> str:
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src 'self' 'sha256-{EMBED_STYLE_HASH}'",
+            "connect-src 'self'",
+            "media-src 'self'",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {frame_ancestors()}",
+        )
+    )
+
+
+@bp.get("/embed/<job_id>")
+def embed(job_id: str) -> Response:
+    """A minimal page with one player for an existing audio, made to live in an iframe."""
+    if not is_valid_key(job_id):
+        raise ApiError(404, "not_found", NOT_FOUND)
+    entry = cast(AudioCache, current_app.extensions["listen_cache"]).get(job_id)
+    if entry is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    html = render_template(
+        "embed.html",
+        id=entry.key,
+        title=entry.title or "Listen",
+        duration=entry.duration_s,
+        style=EMBED_STYLE,
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = embed_csp()
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/")
+def demo() -> str:
+    """A publisher's article page with the Listen button: what a newcomer sees first."""
+    paragraphs = [p.strip() for p in SAMPLE.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    keys: dict[str, str] = current_app.config["LISTEN_SITE_KEYS"]
+    return render_template(
+        "demo.html",
+        paragraphs=paragraphs,
+        figure_after=FIGURE_AFTER,
+        aside_after=ASIDE_AFTER,
+        # Site keys are public identifiers; the server's own demo uses the first.
+        site_key=next(iter(keys), ""),
+        minutes=max(1, round(sum(len(p.split()) for p in paragraphs) / 175)),
+    )

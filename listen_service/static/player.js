@@ -1,0 +1,745 @@
+/* Listen player: <listen-button data-for="#article-body"></listen-button>
+ * Dependency-free; all UI lives in a shadow root. No network until the
+ * button scrolls into view or is pressed. Untrusted text only ever goes
+ * through textContent. */
+(() => {
+  "use strict";
+  if (customElements.get("listen-button")) return;
+  const SRC = (document.currentScript && document.currentScript.src) || location.href;
+  const BASE = new URL(".", SRC);
+  const abs = (u) => new URL(u, BASE).href;
+  const SKIP =
+    "script,style,noscript,template,nav,aside,figure,figcaption,button,select,textarea,input," +
+    "svg,iframe,audio,video,listen-button,[data-listen-skip],[hidden],[aria-hidden=true]";
+  const BLOCK =
+    /^(P|H[1-6]|LI|BLOCKQUOTE|PRE|DD|DT|TD|TH|DIV|SECTION|ARTICLE|HEADER|FOOTER|MAIN|UL|OL|DL|TABLE|TR|HR|CAPTION|DETAILS|SUMMARY)$/;
+  const RATES = [0.75, 1, 1.25, 1.5, 1.75, 2];
+  const WPM = 175;
+  const SEP = "\u00b7";
+  const store = {
+    get: (k) => {
+      try {
+        return localStorage.getItem(k);
+      } catch {
+        return null;
+      }
+    },
+    set: (k, v) => {
+      try {
+        localStorage.setItem(k, String(v));
+      } catch {}
+    },
+    del: (k) => {
+      try {
+        localStorage.removeItem(k);
+      } catch {}
+    },
+  };
+  const reduced = () => matchMedia("(prefers-reduced-motion: reduce)").matches;
+  const clock = (s) => {
+    s = Math.max(0, Math.floor(s || 0));
+    const h = Math.floor(s / 3600),
+      m = Math.floor(s / 60) % 60,
+      x = String(s % 60).padStart(2, "0");
+    return h ? `${h}:${String(m).padStart(2, "0")}:${x}` : `${m}:${x}`;
+  };
+  const spoken = (s) => {
+    s = Math.max(0, Math.round(s || 0));
+    const m = Math.floor(s / 60);
+    return (m ? `${m} min ` : "") + `${s % 60} s`;
+  };
+
+  // Icons are static path data, never data from a page or the server.
+  const ICONS = {
+    play: "M8 5.14v13.72c0 .79.87 1.27 1.54.84l10.8-6.86a1 1 0 0 0 0-1.68L9.54 4.3A1 1 0 0 0 8 5.14z",
+    pause: "M7 5h3.5v14H7zM13.5 5H17v14h-3.5z",
+    back: "M12 5V2L7 6l5 4V7a6 6 0 1 1-6 6H4a8 8 0 1 0 8-8z",
+    prev: "M6 6h2v12H6zm3.5 6 8.5 6V6z",
+    next: "M6 18l8.5-6L6 6zM16 6h2v12h-2z",
+    vol: "M3 9v6h4l5 5V4L7 9H3zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z",
+    mute: "M3 9v6h4l5 5V4L7 9H3zm12.3.3 1.4-1.4 2.3 2.3 2.3-2.3 1.4 1.4-2.3 2.3 2.3 2.3-1.4 1.4-2.3-2.3-2.3 2.3-1.4-1.4 2.3-2.3z",
+    dl: "M5 20h14v-2H5zm14-11h-4V3H9v6H5l7 7z",
+    close:
+      "M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z",
+    follow: "M4 5h16v2H4zm0 4h10v2H4zm0 4h16v2H4zm0 4h10v2H4zm14-2 4 3-4 3z",
+  };
+  const NS = "http://www.w3.org/2000/svg";
+  const icon = (name, label, flip) => {
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const p = document.createElementNS(NS, "path");
+    p.setAttribute("d", ICONS[name]);
+    if (flip) p.setAttribute("transform", "matrix(-1 0 0 1 24 0)");
+    svg.append(p);
+    if (label) {
+      const t = document.createElementNS(NS, "text");
+      t.setAttribute("x", "12");
+      t.setAttribute("y", "16.2");
+      t.setAttribute("text-anchor", "middle");
+      t.textContent = label;
+      svg.append(t);
+    }
+    return svg;
+  };
+  const h = (tag, attrs, ...kids) => {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") el.textContent = v;
+      else if (typeof v === "function") el.addEventListener(k, v);
+      else if (v !== false && v != null) el.setAttribute(k, v === true ? "" : v);
+    }
+    el.append(...kids);
+    return el;
+  };
+
+  const STYLE = `
+:host{all:initial!important;display:inline-block!important;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif!important;color:#1f2328!important;--a:var(--listen-accent,#0b57d0)}
+:host([hidden]){display:none!important}
+:host([data-audio-id]){display:block!important}
+*{box-sizing:border-box}[hidden]{display:none!important}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+button,a{font:inherit;color:inherit;cursor:pointer;-webkit-tap-highlight-color:transparent}
+:focus{outline:none}:focus-visible{outline:3px solid var(--a);outline-offset:2px}
+svg{fill:currentColor;display:block}svg text{font:700 7px system-ui,sans-serif}
+.main{display:inline-flex;align-items:center;gap:.5em;min-height:40px;padding:.5em 1.15em .5em .85em;border:0;border-radius:999px;background:var(--a);color:#fff;font-weight:600;letter-spacing:.01em;background-image:linear-gradient(90deg,rgba(255,255,255,.28) var(--p,0%),transparent 0);box-shadow:0 1px 2px rgba(0,0,0,.2);transition:filter .15s,transform .15s}
+.main:hover{filter:brightness(1.1)}.main:active{transform:scale(.98)}
+.main:focus-visible{outline-color:#1f2328}
+.main svg{width:1.25em;height:1.25em}
+.main[aria-busy=true] svg{animation:pulse 1s ease-in-out infinite alternate}
+.main.err{background:#b3261e}
+@keyframes pulse{to{opacity:.35}}
+.bar{z-index:2147483000}
+.dock{position:fixed;left:50%;bottom:16px;transform:translateX(-50%);width:min(780px,calc(100vw - 24px));animation:up .2s ease-out}
+@keyframes up{from{transform:translate(-50%,20px);opacity:0}}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:16px;box-shadow:0 12px 32px rgba(17,24,39,.2),0 2px 6px rgba(17,24,39,.08);padding:10px 14px;display:grid;grid-template-columns:auto minmax(0,1fr) auto;gap:4px 14px;align-items:center}
+:host([data-audio-id]) .card{box-shadow:none}
+.ctl{display:flex;align-items:center;gap:2px}
+.ib{width:36px;height:36px;padding:0;border:0;border-radius:50%;background:transparent;display:inline-grid;place-items:center;color:#1f2328;flex:none}
+.ib:hover{background:#eef1f4}
+.ib svg{width:22px;height:22px}
+.ib.play{width:46px;height:46px;background:var(--a);color:#fff;margin:0 4px}
+.ib.play svg{width:26px;height:26px}
+.ib.play:hover{background:var(--a);filter:brightness(1.12)}
+.ib[aria-pressed=true]{color:var(--a);background:#e8f0fe}
+.mid{min-width:0}
+.top{display:flex;gap:8px;align-items:baseline;min-width:0}
+.title{font-weight:650;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;flex:1;min-width:0}
+.st{color:#57606a;font-size:12.5px;white-space:nowrap}
+.seek{display:flex;align-items:center;gap:8px;font-size:12.5px;font-variant-numeric:tabular-nums;color:#57606a}
+input[type=range]{flex:1;min-width:50px;height:22px;margin:0;accent-color:var(--a);cursor:pointer;background:transparent}
+.vol{flex:none;width:64px}
+.rate{height:30px;min-width:3.6em;padding:0 10px;border:1px solid #d0d7de;border-radius:999px;background:#fff;font-weight:650;font-size:13px;font-variant-numeric:tabular-nums}
+.rate:hover{background:#eef1f4}
+a.ib{text-decoration:none}
+@media (max-width:640px){.card{grid-template-columns:auto auto;justify-content:space-between;padding:8px 10px}.mid{grid-column:1/-1;grid-row:1}.vol{display:none}.ib{width:32px;height:32px}.ib.play{width:40px;height:40px}}
+@media (max-width:480px){.mu,a.ib{display:none}.ctl{gap:0}.card{gap:4px 8px}}
+@media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}`;
+  let sheet = null;
+  const styles = (root) => {
+    if (root.adoptedStyleSheets && "replaceSync" in CSSStyleSheet.prototype) {
+      sheet = sheet || new CSSStyleSheet();
+      if (!sheet.cssRules.length) sheet.replaceSync(STYLE);
+      root.adoptedStyleSheets = [sheet];
+    } else root.append(h("style", { text: STYLE }));
+  };
+  let globalDone = false;
+  const globalStyle = () => {
+    // The one rule outside the shadow root: the sentence highlight in the article.
+    if (globalDone || !document.adoptedStyleSheets) return;
+    globalDone = true;
+    const s = new CSSStyleSheet();
+    s.replaceSync(
+      "::highlight(listen-sentence){background-color:var(--listen-highlight,rgba(255,213,79,.6));color:inherit}",
+    );
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
+  };
+
+  /* The article's text as sent to the server: paragraphs joined by blank
+   * lines, whitespace collapsed. nodes/offs map each UTF-16 unit of the text
+   * back to its DOM text node (null for inserted separators). */
+  const extract = (root) => {
+    let text = "",
+      open = false,
+      space = false;
+    const nodes = [],
+      offs = [],
+      paras = [];
+    const brk = () => {
+      if (open) {
+        text += "\n\n";
+        nodes.push(null, null);
+        offs.push(0, 0);
+      }
+      open = space = false;
+    };
+    const blockOf = (n) => {
+      for (let e = n.parentElement; e && e !== root; e = e.parentElement)
+        if (BLOCK.test(e.tagName)) return e;
+      return root;
+    };
+    const walk = (el) => {
+      for (let n = el.firstChild; n; n = n.nextSibling) {
+        if (n.nodeType === 3) {
+          const s = n.data;
+          for (let i = 0; i < s.length; i++) {
+            const c = s[i];
+            if (c <= " " || /\s/.test(c)) {
+              space = open;
+              continue;
+            }
+            if (!open) {
+              open = true;
+              paras.push({ el: blockOf(n), start: text.length });
+            } else if (space) {
+              text += " ";
+              nodes.push(null);
+              offs.push(0);
+            }
+            space = false;
+            text += c;
+            nodes.push(n);
+            offs.push(i);
+          }
+        } else if (n.nodeType === 1) {
+          if (n.tagName === "BR") space = open;
+          else if (!n.matches(SKIP) && getComputedStyle(n).display !== "none") {
+            const b = BLOCK.test(n.tagName);
+            if (b) brk();
+            walk(n);
+            if (b) brk();
+          }
+        }
+      }
+    };
+    walk(root);
+    text = text.replace(/\s+$/, "");
+    // Server offsets count code points; JS strings count UTF-16 units.
+    const cp = [];
+    let u = 0;
+    for (const ch of text) {
+      cp.push(u);
+      u += ch.length;
+    }
+    cp.push(u);
+    return { text, nodes, offs, paras, cp };
+  };
+  const words = (t) => (t.match(/[\p{L}\p{N}][^\s]*/gu) || []).length;
+
+  const rangeFor = (x, t) => {
+    let a = x.cp[t.char_start],
+      b = x.cp[t.char_end] - 1;
+    if (a == null || isNaN(b)) return null;
+    while (a <= b && !x.nodes[a]) a++;
+    while (b >= a && !x.nodes[b]) b--;
+    if (a > b) return null;
+    const r = document.createRange();
+    r.setStart(x.nodes[a], x.offs[a]);
+    r.setEnd(x.nodes[b], x.offs[b] + 1);
+    return r;
+  };
+
+  const getJSON = async (url, opts) => {
+    const r = await fetch(url, opts);
+    let body = null;
+    try {
+      body = await r.json();
+    } catch {}
+    if (!r.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+    return body;
+  };
+
+  class ListenButton extends HTMLElement {
+    connectedCallback() {
+      if (this.shadowRoot) return;
+      const root = this.attachShadow({ mode: "open" });
+      styles(root);
+      this.solo = this.hasAttribute("data-audio-id");
+      const b = (cls, label, ic, fn) =>
+        h("button", { type: "button", class: `ib ${cls}`, "aria-label": label, title: label, click: fn }, ic);
+      this.btn = h("button", { type: "button", class: "main", click: () => this.press() });
+      this.btnIcon = h("span", {}, icon("play"));
+      this.btnText = h("span", { text: "Listen" });
+      this.btn.append(this.btnIcon, this.btnText);
+      this.live = h("div", { class: "sr", role: "status", "aria-live": "polite" });
+      this.a = h("audio", { preload: "metadata" });
+      this.playBtn = b("play", "Play", icon("play"), () => this.press());
+      this.ttl = h("div", { class: "title" });
+      this.st = h("div", { class: "st", "aria-hidden": "true" });
+      this.el = h("span", { text: "0:00" });
+      this.tot = h("span", { text: "0:00" });
+      this.seek = h("input", {
+        type: "range",
+        min: "0",
+        max: "0",
+        step: "1",
+        value: "0",
+        "aria-label": "Seek",
+        input: () => this.jump(+this.seek.value),
+      });
+      this.rate = h("button", {
+        type: "button",
+        class: "rate",
+        click: () => this.setRate(RATES[(RATES.indexOf(this.a.playbackRate) + 1) % RATES.length] || 1, true),
+      });
+      this.follow = b("", "Follow the text", icon("follow"), () => {
+        const on = this.follow.getAttribute("aria-pressed") !== "true";
+        this.follow.setAttribute("aria-pressed", String(on));
+        store.set("listen:follow", on ? "1" : "0");
+        this.say(on ? "Following the text" : "Not following the text");
+        if (on) this.reveal();
+      });
+      this.follow.setAttribute("aria-pressed", String(store.get("listen:follow") !== "0"));
+      this.follow.hidden = this.solo;
+      this.muteBtn = b("mu", "Mute", icon("vol"), () => (this.a.muted = !this.a.muted));
+      this.vol = h("input", {
+        type: "range",
+        class: "vol",
+        min: "0",
+        max: "1",
+        step: "0.05",
+        value: "1",
+        "aria-label": "Volume",
+        input: () => {
+          this.a.volume = +this.vol.value;
+          this.a.muted = false;
+        },
+      });
+      this.dl = h("a", { class: "ib", download: "", "aria-label": "Download audio", title: "Download audio", hidden: true }, icon("dl"));
+      const close = b("", "Close player", icon("close"), () => this.close());
+      close.hidden = this.solo;
+      this.bar = h(
+        "div",
+        { class: this.solo ? "bar" : "bar dock", role: "region", "aria-label": "Listen: audio player", hidden: !this.solo },
+        h(
+          "div",
+          { class: "card" },
+          h(
+            "div",
+            { class: "ctl" },
+            b("", "Previous sentence", icon("prev"), () => this.sentence(-1)),
+            b("", "Back 10 seconds", icon("back", "10"), () => this.skip(-10)),
+            this.playBtn,
+            b("", "Forward 10 seconds", icon("back", "10", true), () => this.skip(10)),
+            b("", "Next sentence", icon("next"), () => this.sentence(1)),
+          ),
+          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, this.seek, this.tot)),
+          h("div", { class: "ctl" }, this.rate, this.follow, this.muteBtn, this.vol, this.dl, close),
+        ),
+      );
+      this.btn.hidden = this.solo;
+      root.append(this.btn, this.bar, this.live, this.a);
+      this.wireAudio();
+      this.setRate(+store.get("listen:rate") || 1, false);
+      const v = store.get("listen:vol");
+      if (v != null) this.a.volume = this.vol.value = +v;
+      root.addEventListener("keydown", (e) => this.key(e));
+      this.state = "idle";
+      this.cur = -1;
+      if (this.solo) {
+        this.ttl.textContent = this.dataset.title || "Listen";
+        this.tot.textContent = clock(+this.dataset.duration || 0);
+        this.seek.max = String(+this.dataset.duration || 0);
+      }
+      this.io = new IntersectionObserver((es) => {
+        if (es.some((e) => e.isIntersecting)) this.wake();
+      });
+      this.io.observe(this);
+    }
+
+    disconnectedCallback() {
+      if (this.io) this.io.disconnect();
+    }
+
+    wake() {
+      if (this.io) this.io.disconnect();
+      this.io = null;
+      if (this.solo || this.estimate) return;
+      const t = this.target();
+      const n = t ? words(extract(t).text) : 0;
+      if (!n) return;
+      this.estimate = Math.max(1, Math.round(n / WPM));
+      this.idleLabel();
+    }
+
+    target() {
+      const sel = this.dataset.for;
+      return sel ? document.querySelector(sel) : this.closest("article") || document.querySelector("article, main");
+    }
+
+    idleLabel() {
+      this.setMain("play", this.estimate ? `Listen ${SEP} ${this.estimate} min` : "Listen");
+      this.btn.setAttribute("aria-label", this.estimate ? `Listen to this article, about ${this.estimate} minutes` : "Listen to this article");
+    }
+
+    setMain(ic, text) {
+      this.btnIcon.replaceChildren(icon(ic));
+      this.btnText.textContent = text;
+      this.btn.removeAttribute("aria-label");
+    }
+
+    say(msg) {
+      // Cleared first so that repeating a message is announced again.
+      this.live.textContent = "";
+      setTimeout(() => (this.live.textContent = msg), 30);
+    }
+
+    press() {
+      this.wake();
+      if (this.state === "preparing") return;
+      if (this.state === "ready") {
+        this.open();
+        this.toggle();
+      } else this.start();
+    }
+
+    toggle() {
+      if (this.a.paused || this.a.ended) this.play();
+      else this.a.pause();
+    }
+
+    play() {
+      this.open();
+      const p = this.a.play();
+      if (p) p.catch((e) => e.name === "NotAllowedError" && this.say("Ready. Press play to listen."));
+    }
+
+    open() {
+      this.bar.hidden = false;
+    }
+
+    close() {
+      this.a.pause();
+      this.bar.hidden = true;
+      this.clearMark();
+      this.idleLabel();
+      this.say("Player closed");
+      this.btn.focus({ preventScroll: true });
+    }
+
+    async start() {
+      this.state = "preparing";
+      this.btn.classList.remove("err");
+      this.btn.setAttribute("aria-busy", "true");
+      this.setMain("play", "Preparing\u2026");
+      this.st.textContent = "Preparing\u2026";
+      this.say("Preparing audio\u2026");
+      try {
+        let meta;
+        if (this.solo) {
+          meta = await getJSON(abs(`audio/${encodeURIComponent(this.dataset.audioId)}.json`));
+        } else {
+          const t = this.target();
+          this.x = t ? extract(t) : null;
+          if (!this.x || !this.x.text) throw new Error("no article text was found on this page");
+          const body = { text: this.x.text, title: this.dataset.title || document.title || undefined };
+          for (const k of ["voice", "lang"]) if (this.dataset[k]) body[k] = this.dataset[k];
+          const headers = { "Content-Type": "application/json" };
+          if (this.dataset.key) headers["X-Listen-Key"] = this.dataset.key;
+          let job = await getJSON(abs("api/v1/listen"), { method: "POST", headers, body: JSON.stringify(body) });
+          job = await this.track(job);
+          meta = await getJSON(abs(job.timings_url));
+          this.hook(t);
+        }
+        this.load(meta);
+      } catch (e) {
+        this.state = "error";
+        this.btn.removeAttribute("aria-busy");
+        this.btn.classList.add("err");
+        this.setMain("play", "Couldn\u2019t prepare audio \u2014 retry");
+        this.say(`Error: ${e.message}`);
+        if (this.solo) this.st.textContent = "Unavailable";
+      }
+    }
+
+    async track(job) {
+      const busy = (j) => j.status === "queued" || j.status === "working";
+      if (!busy(job)) return this.done(job);
+      this.progress(job);
+      if (window.EventSource) {
+        try {
+          job = await new Promise((ok, fail) => {
+            const es = new EventSource(`${abs(job.status_url)}/events`);
+            es.addEventListener("status", (e) => {
+              const j = JSON.parse(e.data);
+              this.progress(j);
+              if (!busy(j)) {
+                es.close();
+                ok(j);
+              }
+            });
+            es.onerror = () => {
+              es.close();
+              fail(new Error("stream"));
+            };
+          });
+        } catch {}
+      }
+      while (busy(job)) {
+        job = await getJSON(`${abs(job.status_url)}?wait=20`);
+        this.progress(job);
+      }
+      return this.done(job);
+    }
+
+    done(job) {
+      if (job.status !== "ready") throw new Error((job.error && job.error.message) || "the audio could not be made");
+      return job;
+    }
+
+    progress(j) {
+      const pct = Math.round(100 * (j.progress || 0));
+      this.btn.style.setProperty("--p", `${pct}%`);
+      const msg = j.status === "queued" ? "Waiting for a worker\u2026" : `Preparing audio\u2026 ${pct}%`;
+      this.setMain("play", j.status === "queued" ? "Waiting\u2026" : `Preparing\u2026 ${pct}%`);
+      if (msg !== this.lastMsg && (j.status === "queued" || pct - (this.lastPct || 0) >= 20 || pct === 100)) {
+        this.lastPct = pct;
+        this.say(msg);
+      }
+      this.lastMsg = msg;
+    }
+
+    load(meta) {
+      this.meta = meta;
+      this.timings = meta.timings || [];
+      this.ranges = this.x ? this.timings.map((t) => rangeFor(this.x, t)) : [];
+      this.posKey = `listen:pos:${meta.id}`;
+      this.state = "ready";
+      this.btn.removeAttribute("aria-busy");
+      this.btn.style.removeProperty("--p");
+      this.ttl.textContent = meta.title || this.dataset.title || document.title || "Listen";
+      this.tot.textContent = clock(meta.duration_s);
+      this.seek.max = String(meta.duration_s || 0);
+      this.dl.href = abs(meta.audio_url);
+      this.dl.hidden = false;
+      const pos = +store.get(this.posKey) || 0;
+      this.resume = pos > 3 && pos < (meta.duration_s || 0) - 3 ? pos : 0;
+      this.a.src = abs(meta.audio_url);
+      this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
+      if (this.resume) this.a.currentTime = this.resume;
+      this.play();
+    }
+
+    hook(t) {
+      if (this.hooked === t) return;
+      this.hooked = t;
+      globalStyle();
+      t.addEventListener("click", (e) => {
+        if (this.state !== "ready" || e.defaultPrevented || e.button || e.metaKey || e.ctrlKey || e.shiftKey) return;
+        if (e.target.closest("a,button,input,select,textarea,label,summary,[data-listen-skip],listen-button")) return;
+        const sel = getSelection();
+        if (sel && !sel.isCollapsed) return;
+        for (let el = e.target; el && el !== t.parentElement; el = el.parentElement) {
+          const p = this.x.paras.find((q) => q.el === el);
+          if (!p) continue;
+          const i = this.timings.findIndex((s) => this.x.cp[s.char_end] > p.start);
+          if (i < 0) return;
+          this.jump(this.timings[i].start_ms / 1000);
+          this.play();
+          this.say(`Playing from paragraph ${this.timings[i].paragraph + 1}`);
+          return;
+        }
+      });
+    }
+
+    wireAudio() {
+      const a = this.a;
+      let saved = 0;
+      const tick = () => {
+        this.paint();
+        if (!a.paused) this.raf = requestAnimationFrame(tick);
+      };
+      a.addEventListener("loadedmetadata", () => {
+        if (this.resume && Math.abs(a.currentTime - this.resume) > 1) a.currentTime = this.resume;
+        if (this.resume) this.say(`Resuming at ${spoken(this.resume)}`);
+        this.resume = 0;
+        this.seek.max = String(a.duration || this.seek.max);
+        this.tot.textContent = clock(a.duration);
+      });
+      a.addEventListener("play", () => {
+        this.playBtn.replaceChildren(icon("pause"));
+        this.playBtn.setAttribute("aria-label", "Pause");
+        this.playBtn.title = "Pause";
+        this.setMain("pause", "Pause");
+        this.session();
+        this.say("Playing");
+        cancelAnimationFrame(this.raf);
+        tick();
+      });
+      a.addEventListener("pause", () => {
+        this.playBtn.replaceChildren(icon("play"));
+        this.playBtn.setAttribute("aria-label", "Play");
+        this.playBtn.title = "Play";
+        if (!this.bar.hidden) this.setMain("play", "Resume");
+        this.paint();
+        this.savePos();
+        if (!a.ended) this.say("Paused");
+      });
+      a.addEventListener("ended", () => {
+        store.del(this.posKey);
+        this.say("Finished");
+        this.setMain("play", "Play again");
+      });
+      a.addEventListener("timeupdate", () => {
+        this.paint();
+        const ms = navigator.mediaSession;
+        if (ms && ms.setPositionState && a.duration) {
+          try {
+            ms.setPositionState({ duration: a.duration, playbackRate: a.playbackRate, position: Math.min(a.currentTime, a.duration) });
+          } catch {}
+        }
+        if (Math.abs(a.currentTime - saved) >= 1) {
+          saved = a.currentTime;
+          this.savePos();
+        }
+      });
+      a.addEventListener("seeked", () => this.paint());
+      a.addEventListener("waiting", () => (this.st.textContent = "Loading\u2026"));
+      a.addEventListener("playing", () => (this.st.textContent = ""));
+      a.addEventListener("volumechange", () => {
+        const m = a.muted || !a.volume;
+        this.muteBtn.replaceChildren(icon(m ? "mute" : "vol"));
+        this.muteBtn.setAttribute("aria-label", m ? "Unmute" : "Mute");
+        this.muteBtn.title = m ? "Unmute" : "Mute";
+        this.vol.value = String(a.muted ? 0 : a.volume);
+        store.set("listen:vol", a.volume);
+      });
+      a.addEventListener("error", () => {
+        if (!a.getAttribute("src")) return;
+        this.say("Error: the audio could not be played");
+        this.st.textContent = "Playback error";
+      });
+    }
+
+    savePos() {
+      if (this.posKey && this.a.currentTime > 0 && !this.a.ended) store.set(this.posKey, this.a.currentTime.toFixed(1));
+    }
+
+    paint() {
+      const t = this.a.currentTime;
+      this.el.textContent = clock(t);
+      if (this.shadowRoot.activeElement !== this.seek) this.seek.value = String(t);
+      this.seek.setAttribute("aria-valuetext", `${clock(t)} of ${clock(+this.seek.max)}`);
+      const i = this.at(t);
+      if (i !== this.cur) {
+        this.cur = i;
+        this.mark();
+      }
+    }
+
+    at(t) {
+      const ms = t * 1000,
+        ts = this.timings || [];
+      let lo = 0,
+        hi = ts.length - 1,
+        r = -1;
+      while (lo <= hi) {
+        const m = (lo + hi) >> 1;
+        if (ts[m].start_ms <= ms) {
+          r = m;
+          lo = m + 1;
+        } else hi = m - 1;
+      }
+      return r;
+    }
+
+    mark() {
+      const r = this.ranges && this.ranges[this.cur];
+      if (!r || this.bar.hidden || !window.CSS || !CSS.highlights) return;
+      CSS.highlights.set("listen-sentence", new Highlight(r));
+      if (!this.a.paused) this.reveal();
+    }
+
+    clearMark() {
+      if (window.CSS && CSS.highlights) CSS.highlights.delete("listen-sentence");
+      this.cur = -1;
+    }
+
+    reveal() {
+      const r = this.ranges && this.ranges[this.cur];
+      if (!r || this.follow.getAttribute("aria-pressed") !== "true") return;
+      const box = r.getBoundingClientRect();
+      const bottom = innerHeight - (this.bar.getBoundingClientRect().height || 0) - 24;
+      if (box.top < 16 || box.bottom > bottom)
+        scrollBy({ top: box.top - innerHeight / 3, behavior: reduced() ? "auto" : "smooth" });
+    }
+
+    jump(t) {
+      if (!this.meta) return;
+      const d = this.a.duration || this.meta.duration_s || 0;
+      this.a.currentTime = Math.max(0, Math.min(t, d ? d - 0.05 : t));
+      this.paint();
+    }
+
+    skip(s) {
+      this.jump(this.a.currentTime + s);
+      this.say(`${s < 0 ? "Back" : "Forward"} ${Math.abs(s)} seconds, ${clock(this.a.currentTime)}`);
+    }
+
+    sentence(d) {
+      const ts = this.timings;
+      if (!ts || !ts.length) return;
+      let i = this.at(this.a.currentTime);
+      // "Previous" first goes back to the start of the current sentence.
+      if (d < 0 && i >= 0 && this.a.currentTime - ts[i].start_ms / 1000 > 1.5) d = 0;
+      i = Math.max(0, Math.min(ts.length - 1, i + d));
+      this.jump(ts[i].start_ms / 1000 + 0.001);
+      this.say(`Sentence ${i + 1} of ${ts.length}`);
+    }
+
+    setRate(r, announce) {
+      this.rateValue = r;
+      this.a.playbackRate = this.a.defaultPlaybackRate = r;
+      this.rate.textContent = `${r}\u00d7`;
+      this.rate.setAttribute("aria-label", `Playback speed ${r}\u00d7, press to change`);
+      this.rate.title = "Playback speed";
+      if (announce) {
+        store.set("listen:rate", r);
+        this.say(`Speed ${r}\u00d7`);
+      }
+    }
+
+    key(e) {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const el = e.target,
+        k = e.key,
+        range = el.type === "range",
+        clickable = el.tagName === "BUTTON" || el.tagName === "A";
+      let f = null;
+      if (k === "k" || (k === " " && !clickable)) f = () => this.press();
+      else if (!this.meta) return;
+      else if (k === "j" || (k === "ArrowLeft" && !e.shiftKey && !range)) f = () => this.skip(-10);
+      else if (k === "l" || (k === "ArrowRight" && !e.shiftKey && !range)) f = () => this.skip(10);
+      else if (k === "," || (k === "ArrowLeft" && e.shiftKey)) f = () => this.sentence(-1);
+      else if (k === "." || (k === "ArrowRight" && e.shiftKey)) f = () => this.sentence(1);
+      else if (k === "m") f = () => (this.a.muted = !this.a.muted);
+      if (f) {
+        e.preventDefault();
+        f();
+      }
+    }
+
+    session() {
+      const ms = navigator.mediaSession;
+      if (!ms) return;
+      try {
+        ms.metadata = new MediaMetadata({ title: this.ttl.textContent, artist: location.hostname, album: "Listen" });
+      } catch {}
+      const acts = {
+        play: () => this.play(),
+        pause: () => this.a.pause(),
+        seekbackward: (d) => this.skip(-(d.seekOffset || 10)),
+        seekforward: (d) => this.skip(d.seekOffset || 10),
+        previoustrack: () => this.sentence(-1),
+        nexttrack: () => this.sentence(1),
+        seekto: (d) => this.jump(d.seekTime),
+      };
+      for (const [k, fn] of Object.entries(acts)) {
+        try {
+          ms.setActionHandler(k, fn);
+        } catch {}
+      }
+    }
+  }
+  customElements.define("listen-button", ListenButton);
+})();

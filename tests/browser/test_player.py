@@ -1,0 +1,331 @@
+"""The Listen button as a reader meets it, in real Chromium against the real service."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab
+
+MAIN = "listen-button button.main"
+HIGHLIGHT = (
+    "(() => { const h = CSS.highlights.get('listen-sentence');"
+    " return h ? [...h][0].toString() : null; })()"
+)
+X = "\N{MULTIPLICATION SIGN}"
+LABEL = f"{SHADOW}.querySelector('button.main').textContent"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _sentence_at(meta: dict[str, Any], seconds: float) -> dict[str, Any]:
+    ms = seconds * 1000
+    return [t for t in meta["timings"] if t["start_ms"] <= ms][-1]  # type: ignore[no-any-return]
+
+
+def _play_demo(live: Live, tab: Tab) -> dict[str, Any]:
+    """Open the demo, press Listen, wait for sound; the audio's metadata."""
+    tab.page.goto(live.url + "/")
+    tab.page.click(MAIN)
+    tab.wait_time(0.3)
+    src = tab.audio("src")
+    audio_id = re.search(r"/audio/([0-9a-f]{64})\.mp3$", src)
+    assert audio_id, src
+    return live.get_json(f"/audio/{audio_id.group(1)}.json")
+
+
+def _highlight(tab: Tab) -> str | None:
+    return tab.page.evaluate(HIGHLIGHT)  # type: ignore[no-any-return]
+
+
+def _screenshots(tmp_path: Path) -> Path:
+    """docs/ with LISTEN_UPDATE_SCREENSHOTS=1 (refreshes the README pictures), else a temp dir."""
+    return DOCS if os.environ.get("LISTEN_UPDATE_SCREENSHOTS") == "1" else tmp_path
+
+
+def test_demo_page_plays_and_highlights_the_spoken_sentence(
+    live: Live, tab: Tab, tmp_path: Path
+) -> None:
+    shots = _screenshots(tmp_path)
+    page = tab.page
+    page.goto(live.url + "/")
+    page.wait_for_function(f"() => {LABEL}.includes('min')")
+    assert tab.shadow("root.querySelector('button.main').textContent") == "Listen · 3 min"
+    assert not [u for u in tab.requests if "/api/" in u], "an estimate needs no network"
+    assert page.locator("script[src$='/player.js']").get_attribute("defer") is not None
+    page.screenshot(path=str(shots / "screenshot-demo.png"))
+
+    page.click(MAIN)
+    tab.wait_time(1.0)
+    posted = tab.posted[0]["text"]
+    assert "Hong Kong recently hosted" in posted
+    # The aside and the figure are skipped; every paragraph of the body is read.
+    assert "Beijing in numbers" not in posted and "Illustration" not in posted
+    assert posted.count("\n\n") == len(page.locator("#article-body p").all()) - 1
+    meta = live.get_json(f"/audio/{tab.audio('src').rsplit('/', 1)[1].split('.')[0]}.json")
+
+    # The highlight is the sentence the timings place at the current time…
+    page.evaluate(f"{AUDIO}.pause()")
+    page.wait_for_timeout(150)
+    now = tab.audio("currentTime")
+    spoken = _sentence_at(meta, now)
+    assert _norm(_highlight(tab) or "") == _norm(posted[spoken["char_start"] : spoken["char_end"]])
+
+    # …and it moves with the audio to the next one.
+    later = meta["timings"][spoken["index"] + 6]
+    page.evaluate(f"{AUDIO}.currentTime = {later['start_ms'] / 1000 - 0.4}")
+    page.evaluate(f"{AUDIO}.play()")
+    page.wait_for_function(f"() => {AUDIO}.currentTime > {later['start_ms'] / 1000 + 0.2}")
+    expected = _norm(posted[later["char_start"] : later["char_end"]])
+    page.wait_for_function(
+        f"() => ({HIGHLIGHT} || '').replace(/\\s+/g, ' ').trim() === {json.dumps(expected)}"
+    )
+    page.wait_for_timeout(800)  # let the smooth scroll settle
+    # Followed: the spoken sentence is on screen, above the docked player.
+    top = page.evaluate("[...CSS.highlights.get('listen-sentence')][0].getBoundingClientRect().top")
+    assert 0 <= top < 860 - 100
+    page.screenshot(path=str(shots / "screenshot-playing.png"))
+    for name in ("screenshot-demo.png", "screenshot-playing.png"):
+        assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seek_is_served_by_range_requests_and_speed_is_remembered(live: Live, tab: Tab) -> None:
+    meta = _play_demo(live, tab)
+    page = tab.page
+    seek = page.locator("listen-button input[aria-label='Seek']")
+    box = seek.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    target = meta["duration_s"] * 0.75
+    assert abs(tab.audio("currentTime") - target) < meta["duration_s"] * 0.05
+    tab.wait_time(target + 0.5)
+    assert any(status == 206 for _, status in tab.ranges), tab.ranges
+
+    speed = page.locator("listen-button button.rate")
+    assert speed.text_content() == f"1{X}"
+    speed.click()
+    assert speed.text_content() == f"1.25{X}" and tab.audio("playbackRate") == 1.25
+    assert f"Speed 1.25{X}" in _live_text(tab)
+
+    page.reload()
+    assert page.locator("listen-button button.rate").text_content() == f"1.25{X}"
+    page.click(MAIN)
+    tab.wait_time(0.3)
+    assert tab.audio("playbackRate") == 1.25
+
+
+def _live_text(tab: Tab) -> str:
+    tab.page.wait_for_timeout(100)
+    return str(tab.shadow("root.querySelector('[aria-live]').textContent"))
+
+
+def test_clicking_a_paragraph_plays_from_it(live: Live, tab: Tab) -> None:
+    meta = _play_demo(live, tab)
+    posted = tab.posted[0]["text"]
+    paragraph = tab.page.locator("#article-body p").nth(4)
+    start = posted.index(_norm(paragraph.text_content() or "")[:40])
+    first = next(t for t in meta["timings"] if t["char_end"] > start)
+    paragraph.click()
+    assert abs(tab.audio("currentTime") - first["start_ms"] / 1000) < 0.5
+    tab.wait_time(first["start_ms"] / 1000 + 0.3)
+    assert _norm(_highlight(tab) or "") == _norm(posted[first["char_start"] : first["char_end"]])
+
+
+def test_reload_resumes_where_the_reader_left_off(live: Live, tab: Tab) -> None:
+    meta = _play_demo(live, tab)
+    tab.page.focus("listen-button button.play")
+    for _ in range(6):
+        tab.page.keyboard.press("l")
+    tab.wait_time(61)
+    tab.page.keyboard.press("k")  # pause: the position is stored
+    left_at = tab.audio("currentTime")
+    stored = tab.page.evaluate(f"localStorage.getItem('listen:pos:{meta['id']}')")
+    assert abs(float(stored) - left_at) < 1.0
+
+    tab.page.reload()
+    tab.page.click(MAIN)
+    tab.wait_time(left_at - 0.1, timeout_s=30)
+    assert tab.audio("currentTime") < left_at + 5
+
+
+def test_everything_works_from_the_keyboard(live: Live, tab: Tab) -> None:
+    page = tab.page
+    page.goto(live.url + "/")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "LISTEN-BUTTON":
+            break
+    else:
+        raise AssertionError("Tab never reached the Listen button")
+    outline = tab.shadow("getComputedStyle(root.activeElement).outlineStyle")
+    assert outline != "none", "the focused button shows a focus ring"
+    page.keyboard.press("Enter")
+    tab.wait_time(0.5)
+    assert _live_text(tab) == "Playing"  # announced
+
+    page.keyboard.press("k")
+    assert tab.audio("paused") is True and _live_text(tab) == "Paused"
+    page.keyboard.press("k")
+    tab.wait_time(0.6)
+    before = tab.audio("currentTime")
+    page.keyboard.press("l")
+    assert tab.audio("currentTime") >= before + 9.5
+    page.keyboard.press("j")
+    assert abs(tab.audio("currentTime") - before) < 1.5
+    meta = live.get_json(f"/audio/{tab.audio('src').rsplit('/', 1)[1][:64]}.json")
+    page.keyboard.press("k")
+    current = _sentence_at(meta, tab.audio("currentTime"))["index"]
+    page.keyboard.press(".")
+    assert _sentence_at(meta, tab.audio("currentTime"))["index"] == current + 1
+    page.keyboard.press("k")
+
+    # Every control of the docked player is reachable and labelled.
+    labels = []
+    for _ in range(14):
+        page.keyboard.press("Tab")
+        labels.append(
+            tab.shadow("root.activeElement && root.activeElement.getAttribute('aria-label')")
+        )
+    for label in ["Previous sentence", "Back 10 seconds", "Pause", "Seek", "Close player"]:
+        assert label in labels, labels
+    page.evaluate(f"{SHADOW}.querySelector('[aria-label=\"Close player\"]').focus()")
+    page.keyboard.press("Enter")
+    assert tab.audio("paused") is True
+    assert tab.shadow("root.querySelector('.bar').hidden") is True
+
+
+def test_the_iframe_embed_plays(live: Live, site: Site, tab: Tab) -> None:
+    job = live.post({"text": "An embedded player. It plays in a frame.", "title": "Embedded"})
+    assert job["embed_url"].endswith(f"/embed/{job['id']}") and "<iframe" in job["embed_html"]
+    site.pages["/framed.html"] = "<!doctype html><title>Host</title><h1>Host page</h1>" + job[
+        "embed_html"
+    ].replace('src="/embed/', f'src="{live.url}/embed/')
+    tab.page.goto(site.origin + "/framed.html")
+    frame = tab.page.frame_locator("iframe")
+    frame.locator("listen-button button[aria-label='Play']").click()
+    inner = next(f for f in tab.page.frames if "/embed/" in f.url)
+    inner.wait_for_function(
+        f"() => {AUDIO}.currentTime > 0.5",
+        timeout=30_000,
+    )
+    assert inner.evaluate(f"{SHADOW}.querySelector('.title').textContent") == "Embedded"
+
+
+HOSTILE_TITLE = '<img src=x onerror=alert("title")>'
+HOSTILE_PAGE = """<!doctype html><html><head><title>Hostile</title>
+<script src="{server}/player.js" defer></script></head><body>
+<listen-button data-for="#story" data-title="{title}"></listen-button>
+<div id="story">
+<p>&lt;img src=x onerror=alert(1)&gt; Hello &lt;script&gt;alert(2)&lt;/script&gt; world.</p>
+<p>Then &lt;svg onload=alert(3)&gt; and &lt;iframe src=javascript:alert(4)&gt; end.</p></div>
+</body></html>"""
+
+
+def test_hostile_text_is_shown_as_text(live: Live, site: Site, tab: Tab) -> None:
+    title = HOSTILE_TITLE.replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    site.pages["/hostile.html"] = HOSTILE_PAGE.format(server=live.url, title=title)
+    page = tab.page
+    page.goto(site.origin + "/hostile.html")
+    story = page.inner_html("#story")
+    page.click(MAIN)  # a cross-origin POST, allowed for this site
+    tab.wait_time(0.3)
+    assert tab.shadow("root.querySelector('.title').textContent") == HOSTILE_TITLE
+    assert tab.shadow("root.querySelectorAll('img, script, iframe, object').length") == 0
+    assert page.inner_html("#story") == story, "the article is not modified"
+    assert "<img src=x onerror=alert(1)>" in tab.posted[0]["text"]
+    job_id = tab.audio("src").rsplit("/", 1)[1][:64]
+
+    page.goto(f"{live.url}/embed/{job_id}")
+    page.click("listen-button button[aria-label='Play']")
+    tab.wait_time(0.3)
+    assert tab.shadow("root.querySelector('.title').textContent") == HOSTILE_TITLE
+    assert page.evaluate("document.querySelectorAll('img, iframe').length") == 0
+    assert tab.dialogs == []
+
+
+def test_no_network_until_the_button_is_seen_or_pressed(live: Live, site: Site, tab: Tab) -> None:
+    site.pages["/long.html"] = f"""<!doctype html><title>Long read</title>
+<script src="{live.url}/player.js" defer></script>
+<h1>A long read</h1><div style="height: 3000px">Scroll down.</div>
+<listen-button data-for="#body"></listen-button>
+<div id="body"><p>Short article text, below the fold. It has two sentences.</p></div>"""
+    page = tab.page
+    page.goto(site.origin + "/long.html")
+    page.wait_for_timeout(800)
+    to_service = [u for u in tab.requests if u.startswith(live.url)]
+    assert to_service == [f"{live.url}/player.js"]
+    assert tab.shadow("root.querySelector('button.main').textContent") == "Listen"
+
+    page.locator("listen-button").scroll_into_view_if_needed()
+    page.wait_for_function(f"() => {LABEL}.includes('1 min')")
+    assert [u for u in tab.requests if u.startswith(live.url)] == to_service
+    page.click(MAIN)
+    tab.wait_time(0.2)
+    assert f"{live.url}/api/v1/listen" in tab.requests
+
+
+def test_script_size_headers_cors_and_frame_ancestors(live: Live, site: Site) -> None:
+    with urllib.request.urlopen(live.url + "/player.js") as response:
+        body = response.read()
+        assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert response.headers["Cache-Control"] == "public, max-age=3600"
+        etag = response.headers["ETag"]
+    assert len(gzip.compress(body, 9)) < 15 * 1024
+    assert b"innerHTML" not in body
+    again = urllib.request.Request(live.url + "/player.js", headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(again)
+        raise AssertionError("expected 304")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 304
+
+    def preflight(origin: str) -> tuple[int, str | None]:
+        request = urllib.request.Request(
+            live.url + "/api/v1/listen",
+            method="OPTIONS",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, x-listen-key",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, response.headers["Access-Control-Allow-Origin"]
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers["Access-Control-Allow-Origin"]
+
+    assert preflight(site.origin) == (204, site.origin)
+    assert preflight("https://evil.example") == (403, None)
+
+    job = live.post({"text": "Framing rules."})
+    with urllib.request.urlopen(f"{live.url}/embed/{job['id']}") as response:
+        csp = response.headers["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {site.origin}" in csp
+    assert "default-src 'none'" in csp
+
+
+def test_the_player_keeps_its_looks_on_a_hostile_stylesheet(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    site.pages["/styled.html"] = f"""<!doctype html><title>Styled</title>
+<style>* {{ color: red !important; font-size: 40px !important; }}
+button {{ display: none !important; }} listen-button {{ color: lime; }}</style>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#a"></listen-button><div id="a"><p>Styles stay apart.</p></div>"""
+    tab.page.goto(site.origin + "/styled.html")
+    shown = tab.shadow(
+        "(() => { const s = getComputedStyle(root.querySelector('button.main'));"
+        " return [s.display, s.color, s.fontSize]; })()"
+    )
+    assert shown == ["inline-flex", "rgb(255, 255, 255)", "15px"]
+    # And the player adds nothing to the page's own styles but the highlight rule.
+    assert tab.page.evaluate("document.styleSheets.length") == 1
