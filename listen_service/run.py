@@ -68,6 +68,8 @@ def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, stop)
+    # Explicitly, because a shell starting us in the background ignores SIGINT.
+    signal.signal(signal.SIGINT, stop)
     threading.Thread(target=watch_worker, daemon=True).start()
     mode = (
         "embedded broker"

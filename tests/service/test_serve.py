@@ -1,0 +1,76 @@
+"""`listen-service serve`, the README's first command, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    env = {**os.environ, "LISTEN_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    env.pop("LISTEN_BROKER_URL", None)
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listen_service.cli", "serve", "--port", "0"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"Listen is running at (http://\S+)", _read(tmp_path))):
+            assert proc.poll() is None and time.monotonic() < deadline, _read(tmp_path)
+            time.sleep(0.1)
+        url = found.group(1).rstrip("/")
+        with urllib.request.urlopen(url + "/", timeout=10) as page:
+            assert b"<listen-button" in page.read()
+        request = urllib.request.Request(
+            url + "/api/v1/listen",
+            data=json.dumps({"text": "Served on one machine."}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            job = json.load(response)
+        for _ in range(20):
+            with urllib.request.urlopen(f"{url}{job['status_url']}?wait=10", timeout=30) as r:
+                job = json.load(r)
+            if job["status"] in ("ready", "failed"):
+                break
+        assert job["status"] == "ready"
+        worker = _worker_pids(proc.pid)
+        assert worker, "serve started no worker process"
+        proc.send_signal(sig)
+        assert proc.wait(60) == 0
+        time.sleep(0.5)
+        assert not [pid for pid in worker if Path(f"/proc/{pid}").exists()]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+
+
+def _read(tmp_path: Path) -> str:
+    return (tmp_path / "serve.log").read_text(errors="replace")
+
+
+def _worker_pids(parent: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
+    children = [int(pid) for pid in out.split()]
+    grandchildren = [
+        int(pid)
+        for child in children
+        for pid in subprocess.run(
+            ["pgrep", "-P", str(child)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    return children + grandchildren
