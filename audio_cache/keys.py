@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 
-KEY_SCHEMA = "listen-key-v1"
+KEY_SCHEMA = "listen-key-v2"
 
 _KEY_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -36,12 +37,14 @@ def cache_key(
     fmt: str,
     bitrate: str,
     pipeline_version: str,
+    tags: Mapping[str, str] | None = None,
 ) -> str:
     """Return the 64-character lowercase hex SHA-256 key for these inputs.
 
     The same inputs give the same key in every process and on every machine;
     changing any single field gives a different key. ``text`` is hashed exactly
     as given: normalising it (whitespace, Unicode form) is the pipeline's job.
+    ``tags`` (title, artist…) are written into the file, so they are part of it.
     Raises ``ValueError`` for a non-finite ``volume``.
     """
     fields = {
@@ -54,6 +57,7 @@ def cache_key(
         "fmt": fmt,
         "bitrate": bitrate,
         "pipeline_version": pipeline_version,
+        "tags": dict(tags or {}),
     }
     body = json.dumps(
         fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False

@@ -78,7 +78,10 @@ def plan(request: Request, voices: Sequence[Voice], *, max_chars: int = DEFAULT_
     prepared = prepare(request.text, max_chars=max_chars)
     speech = SpeechSettings(voice.id, int(request.rate), int(request.pitch), float(request.volume))
     key = cache_key(
-        text=prepared.text,
+        # The submitted text, not the prepared one: the timings' character
+        # offsets index it, so two texts that differ only in whitespace or
+        # Unicode form need entries of their own.
+        text=request.text,
         voice=speech.voice_id,
         rate=speech.rate,
         pitch=speech.pitch,
@@ -86,6 +89,7 @@ def plan(request: Request, voices: Sequence[Voice], *, max_chars: int = DEFAULT_
         fmt=encode.fmt,
         bitrate=str(encode.effective_bitrate),
         pipeline_version=PIPELINE_VERSION,
+        tags={"title": encode.title or "", "artist": encode.artist or ""},
     )
     return Plan(key, prepared, speech, encode)
 

@@ -138,8 +138,11 @@ def test_every_output_setting_changes_the_key(engine) -> None:  # type: ignore[n
     ]
     keys = {plan(r, voices).key for r in [base, *variants]}
     assert len(keys) == 1 + len(variants)
-    # Whitespace and Unicode normalisation do not make new audio.
-    assert plan(Request(text="Same   words.\n"), voices).key == plan(base, voices).key
+    # Timings index the submitted text, so even a whitespace change is a new entry.
+    assert plan(Request(text="Same   words.\n"), voices).key != plan(base, voices).key
+    # Title and artist are written into the file's tags.
+    assert plan(Request(text="Same words.", title="T"), voices).key != plan(base, voices).key
+    assert plan(Request(text="Same words.", artist="A"), voices).key != plan(base, voices).key
 
 
 def test_bad_input_gets_a_clear_error(engine) -> None:  # type: ignore[no-untyped-def]

@@ -73,7 +73,7 @@ def test_key_is_stable_hex_sha256() -> None:
     assert is_valid_key(key)
     # Pinned: changing the encoding silently orphans every cached file, so it
     # must be a deliberate change (bump the schema tag) that updates this test.
-    assert key == "4564a6f7a6514be62ff851a03b6d5ce46d6828c5784a3bcc3b85bba20f5902ba"
+    assert key == "1fd6d731c84ee9924fef1c9fcb25101b261a7f87c331c7186a5e7cdabe56b22d"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +87,7 @@ def test_key_is_stable_hex_sha256() -> None:
         ("fmt", "ogg"),
         ("bitrate", "96k"),
         ("pipeline_version", "2"),
+        ("tags", {"title": "A title"}),
     ],
 )
 def test_key_changes_with_every_field(field: str, value: Any) -> None:
