@@ -28,6 +28,8 @@ from workers.voices import Voice
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 TERMINAL = ("ready", "failed")
+# A job whose message is lost this many times is failed instead of enqueued again.
+MAX_ENQUEUES = 5
 POLL_SECONDS = 0.05
 SSE_KEEPALIVE_SECONDS = 15.0
 
@@ -117,10 +119,23 @@ def parse_request() -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, types):
             kind = " or ".join(t.__name__ for t in types)
             raise ApiError(422, "invalid_field", f"{name} must be of type {kind}")
+        if isinstance(value, str) and not _encodable(value):
+            raise ApiError(
+                422, "invalid_field", f"{name} holds invalid Unicode (an unpaired surrogate)"
+            )
         payload[attribute] = value
     if len(payload.get("title") or "") > TITLE_MAX:
         raise ApiError(422, "invalid_field", f"title must be at most {TITLE_MAX} characters")
     return payload
+
+
+def _encodable(text: str) -> bool:
+    # JSON may carry "\\ud83d" alone; no engine or encoder can take it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:
@@ -157,22 +172,31 @@ def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
     if job.status == "ready":
         store.forget(job_id)
         if store.accept(job_id, payload):
-            _enqueue_or_forget(job_id, payload)
+            _enqueue_or_fail(job_id, payload)
         return None, store.get(job_id)
     stale_before = time.time() - current_app.config["LISTEN_STALE_SECONDS"]
     if job.status in ("queued", "working") and job.updated < stale_before:
-        if store.take_over_stale(job_id, stale_before):
+        if job.attempts >= MAX_ENQUEUES:
+            store.fail(
+                job_id,
+                "job_lost",
+                f"the job was lost {job.attempts} times (workers crashing?); post it again",
+            )
+        elif store.take_over_stale(job_id, stale_before):
             current_app.logger.warning("job %s was stale; enqueued again", job_id)
             enqueue(job_id, payload)
         job = store.get(job_id)
     return None, job
 
 
-def _enqueue_or_forget(job_id: str, payload: Mapping[str, Any]) -> None:
+def _enqueue_or_fail(job_id: str, payload: Mapping[str, Any]) -> None:
     try:
         enqueue(job_id, payload)
-    except ApiError:
-        _store().forget(job_id)  # not accepted after all: nothing to lose
+    except ApiError as exc:
+        # Not accepted after all. Recorded as failed rather than forgotten:
+        # another client may already be following this id, and a failed job
+        # is started afresh by the next POST.
+        _store().fail(job_id, exc.code, exc.message)
         raise
 
 
@@ -217,7 +241,7 @@ def listen() -> tuple[Response, int] | Response:
     store = _store()
     if record is None or record.status == "failed":
         if store.accept(job_id, payload):
-            _enqueue_or_forget(job_id, payload)
+            _enqueue_or_fail(job_id, payload)
         record = store.get(job_id)
     body = job_body(job_id, None, record, fmt)
     response = Response(json.dumps(body, ensure_ascii=False), 202, mimetype="application/json")
@@ -276,8 +300,13 @@ def job_events(job_id: str) -> Response:
         last = (body["status"], body["progress"])
         while body["status"] not in TERMINAL and time.monotonic() - started < limit:
             time.sleep(POLL_SECONDS)
-            with app.app_context():
-                body = job_body(job_id, *current_state(job_id), fmt)
+            try:
+                with app.app_context():
+                    body = job_body(job_id, *current_state(job_id), fmt)
+            except ApiError as exc:  # the job vanished or the queue went down
+                error = {"error": {"code": exc.code, "message": exc.message}}
+                yield f"event: error\ndata: {json.dumps(error)}\n\n"
+                return
             if (body["status"], body["progress"]) != last:
                 last = (body["status"], body["progress"])
                 sent_at = time.monotonic()

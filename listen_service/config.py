@@ -69,9 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LISTEN_WAIT_MAX_SECONDS", 30.0, float, "cap on ?wait= long polls of job status"),
     Setting(
         "LISTEN_SSE_MAX_SECONDS",
-        600.0,
+        55.0,
         float,
-        "an event stream is closed after this long (clients reconnect)",
+        "an event stream is closed after this long, freeing its web thread (EventSource reconnects by itself)",
     ),
     Setting(
         "LISTEN_TASK_SOFT_TIME_LIMIT",

@@ -21,7 +21,7 @@ from workers.pipeline import Request, plan, synthesize
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["cached", "busy", "synthesised", "failed"]
+Outcome = Literal["cached", "busy", "synthesised", "failed", "gone"]
 
 # Progress and liveness are written at most this often (seconds).
 HEARTBEAT_EVERY = 0.5
@@ -48,6 +48,15 @@ def run_job(
     other exception propagates for the caller to retry, with the job record
     left as it was.
     """
+    record = store.get(job_id)
+    if record is None:
+        # Forgotten since it was enqueued (e.g. its publish was reported failed).
+        log.info("job %s no longer exists; nothing to do", job_id)
+        return "gone"
+    if record.status == "failed":
+        # A redelivered message for a job already given up on (for example one
+        # that hung the engine): a new POST starts it again, this does not.
+        return "failed"
     entry = cache.get(job_id)
     if entry is not None:
         store.finish(job_id, entry.duration_s)

@@ -8,6 +8,7 @@ imports this module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from typing import Any
@@ -18,6 +19,7 @@ from flask import current_app
 
 from workers.engine import get_engine
 from workers.errors import EngineTimeout, InputError, SynthesisError
+from workers.jobs import JobStore
 from workers.runner import Outcome, run_job
 
 RETRY_BACKOFF_MAX = 60
@@ -29,8 +31,10 @@ RETRY_BACKOFF_MAX = 60
 def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outcome:
     app = current_app
     store = app.extensions["listen_jobs"]
+    max_retries = app.config["LISTEN_TASK_MAX_RETRIES"]
+    lease_ttl = app.config["LISTEN_STALE_SECONDS"]
     try:
-        return run_job(
+        outcome = run_job(
             job_id,
             payload,
             cache=app.extensions["listen_cache"],
@@ -38,20 +42,38 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
             engine=get_engine,
             owner=f"{socket.gethostname()}:{os.getpid()}",
             max_chars=app.config["LISTEN_MAX_CHARS"],
-            lease_ttl=app.config["LISTEN_STALE_SECONDS"],
+            lease_ttl=lease_ttl,
         )
     except InputError:
         return "failed"  # recorded by run_job; retrying cannot help
-    except EngineTimeout:
+    except EngineTimeout as exc:
         # The engine is wedged and espeak-ng cannot be re-initialised in this
-        # process: leave it. acks_late + reject_on_worker_lost put the message
-        # back for a fresh pool process.
+        # process: record the failure (so the redelivered message is dropped
+        # rather than hanging the next process too) and leave; acks_late +
+        # reject_on_worker_lost hand the message back and the pool replaces us.
+        _fail(store, job_id, exc.code, f"the speech engine hung on this text: {exc}")
         app.logger.error("speech engine hung on %s; replacing this worker process", job_id)
         os._exit(70)
     except (SynthesisError, SoftTimeLimitExceeded, OSError) as exc:
         retries = self.request.retries
-        if retries >= app.config["LISTEN_TASK_MAX_RETRIES"]:
+        if retries >= max_retries:
             code = getattr(exc, "code", "synthesis_failed")
-            store.fail(job_id, code, f"gave up after {retries + 1} attempts: {exc}")
+            _fail(store, job_id, code, f"gave up after {retries + 1} attempts: {exc}")
             raise
-        raise self.retry(exc=exc, countdown=min(2 ** (retries + 1), RETRY_BACKOFF_MAX)) from exc
+        countdown = min(2 ** (retries + 1), RETRY_BACKOFF_MAX)
+        raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
+    except Exception as exc:
+        # Not a failure we know how to retry: report it rather than leave the
+        # job "working" for ever, then let Celery log the traceback.
+        _fail(store, job_id, "internal_error", f"synthesis failed: {type(exc).__name__}")
+        raise
+    if outcome == "busy":
+        # Another process holds the lease. If it died (its lease outlives it
+        # by up to lease_ttl), look again after that rather than drop the job.
+        raise self.retry(countdown=lease_ttl, max_retries=None)
+    return outcome
+
+
+def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:
+    with contextlib.suppress(KeyError):  # the job was forgotten meanwhile
+        store.fail(job_id, code, message)

@@ -63,3 +63,13 @@ def test_input_errors_fail_the_job_for_good(tmp_path: Path) -> None:
     job = store.get(job_id)
     assert job is not None and job.status == "failed"
     assert job.error == {"code": "unknown_voice", "message": job.error["message"]}  # type: ignore[index]
+
+
+def test_forgotten_or_failed_jobs_are_not_run(tmp_path: Path) -> None:
+    payload = {"text": "Gone before it ran."}
+    cache, store, job_id = setup(tmp_path, payload)
+    store.fail(job_id, "engine_timeout", "hung")
+    assert run(cache, store, job_id, payload) == "failed"
+    store.forget(job_id)
+    assert run(cache, store, job_id, payload) == "gone"
+    assert cache.get(job_id) is None

@@ -86,6 +86,12 @@ def error_of(response: Any, status: int) -> dict[str, str]:
         ({"json": {"text": "Hi.", "lang": "xx-nowhere"}}, 422, "unknown_voice", "xx-nowhere"),
         ({"json": {"text": "   \u200b\x00 "}}, 422, "empty_text", "no letters"),
         ({"json": {"text": "Hi.", "title": "t" * 301}}, 422, "invalid_field", "title"),
+        (
+            {"data": '{"text": "Hello \\ud83d world."}', "content_type": "application/json"},
+            422,
+            "invalid_field",
+            "text holds invalid Unicode",
+        ),
     ],
 )
 def test_listen_rejects(
@@ -131,6 +137,41 @@ def test_broker_unreachable_is_503_with_retry_after(tmp_path: Path) -> None:
     assert "try again" in error["message"]
     health = app.test_client().get("/healthz")
     assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+
+
+def test_a_failed_publish_is_recorded_not_forgotten(tmp_path: Path) -> None:
+    import redis
+
+    from tests.service.conftest import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    app = create_app(
+        {
+            "LISTEN_DATA_DIR": str(tmp_path),
+            "LISTEN_BROKER_URL": "redis://127.0.0.1:1/0",
+            "LISTEN_REDIS_URL": REDIS_URL,
+        }
+    )
+    try:
+        response = app.test_client().post("/api/v1/listen", json={"text": "Queue is down."})
+        assert error_of(response, 503)["code"] == "broker_unavailable"
+        (job_id,) = [k.decode().rsplit(":", 1)[1] for k in client.keys("listen:job:*")]
+        status = app.test_client().get(f"/api/v1/jobs/{job_id}").get_json()
+        assert status["status"] == "failed"
+        assert status["error"]["code"] == "broker_unavailable"
+    finally:
+        client.flushdb()
+
+
+def test_a_job_lost_again_and_again_is_failed_not_requeued_for_ever(app: Flask) -> None:
+    app.config["LISTEN_STALE_SECONDS"] = 0.0
+    client = app.test_client()
+    job = client.post("/api/v1/listen", json={"text": "Nobody will ever run this."}).get_json()
+    statuses = [client.get(job["status_url"]).get_json() for _ in range(6)]
+    assert app.extensions["listen_jobs"].get(job["id"]).attempts == 5
+    assert statuses[-1]["status"] == "failed"
+    assert statuses[-1]["error"]["code"] == "job_lost"
 
 
 def test_no_500_for_garbage_bodies(app: Flask) -> None:

@@ -221,3 +221,16 @@ def test_transient_failures_are_retried_then_reported(app: Flask, tmp_path: Path
     assert "encoder on fire" in done["error"]["message"]
     assert w.text().count("Retry in 2s") == 1
     assert app.extensions["listen_cache"].get(body["id"]) is None
+
+
+def test_an_unexpected_error_is_reported_not_left_working(app: Flask, worker: Worker) -> None:
+    from listen_service.celery import SYNTHESIZE
+
+    job_id = "cd" * 32
+    store = app.extensions["listen_jobs"]
+    payload = {"text": 12345}  # not a string: the pipeline fails in a way it does not expect
+    assert store.accept(job_id, payload)
+    app.extensions["celery"].send_task(SYNTHESIZE, args=[job_id, payload])
+    done = wait_ready(app.test_client(), f"/api/v1/jobs/{job_id}", timeout=60)
+    assert done["status"] == "failed"
+    assert done["error"]["code"] == "internal_error"
