@@ -65,9 +65,29 @@ def utterance_timeout(text: str) -> float:
     return 15.0 + len(text) / 100.0
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _work_dir() -> Path:
-    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-    path = Path(tempfile.mkdtemp(prefix="listen-engine-", dir=base))
+    """A private directory for the engine's WAV, in RAM where there is /dev/shm.
+
+    Named after the process: Celery's pool processes end with ``os._exit``,
+    so atexit never runs there; each new engine removes the directories of
+    processes that are gone.
+    """
+    base = Path("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
+    for old in base.glob("listen-engine-*-*"):
+        pid = old.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"listen-engine-{os.getpid()}-", dir=base))
     atexit.register(shutil.rmtree, path, True)
     return path
 

@@ -234,8 +234,12 @@ a.ib{text-decoration:none}
     while (b >= a && !x.nodes[b]) b--;
     if (a > b) return null;
     const r = document.createRange();
-    r.setStart(x.nodes[a], x.offs[a]);
-    r.setEnd(x.nodes[b], x.offs[b] + 1);
+    try {
+      r.setStart(x.nodes[a], x.offs[a]);
+      r.setEnd(x.nodes[b], x.offs[b] + 1);
+    } catch {
+      return null; // the page changed that text since it was read: no highlight
+    }
     return r;
   };
 
@@ -432,7 +436,9 @@ a.ib{text-decoration:none}
           const t = this.target();
           this.x = t ? extract(t) : null;
           if (!this.x || !this.x.text) throw new Error("no article text was found on this page");
-          const body = { text: this.x.text, title: this.dataset.title || document.title || undefined };
+          // By code points, as the server counts (a cut pair would be rejected).
+          const title = Array.from(this.dataset.title || document.title || "").slice(0, 300).join("") || undefined;
+          const body = { text: this.x.text, title };
           for (const k of ["voice", "lang"]) if (this.dataset[k]) body[k] = this.dataset[k];
           const headers = { "Content-Type": "application/json" };
           if (this.dataset.key) headers["X-Listen-Key"] = this.dataset.key;
@@ -476,8 +482,11 @@ a.ib{text-decoration:none}
         } catch {}
       }
       while (busy(job)) {
+        const asked = Date.now();
         job = await getJSON(`${abs(job.status_url)}?wait=20`);
         this.progress(job);
+        // A server whose long polls return at once must not be polled in a tight loop.
+        if (busy(job) && Date.now() - asked < 1000) await new Promise((r) => setTimeout(r, 1000));
       }
       return this.done(job);
     }
