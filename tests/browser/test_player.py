@@ -113,7 +113,7 @@ def test_seek_is_served_by_range_requests_and_speed_is_remembered(live: Live, ta
     assert speed.text_content() == f"1{X}"
     speed.click()
     assert speed.text_content() == f"1.25{X}" and tab.audio("playbackRate") == 1.25
-    assert f"Speed 1.25{X}" in _live_text(tab)
+    assert _announced(tab, f"Speed 1.25{X}", exact=False)
 
     page.reload()
     assert page.locator("listen-button button.rate").text_content() == f"1.25{X}"
@@ -122,9 +122,14 @@ def test_seek_is_served_by_range_requests_and_speed_is_remembered(live: Live, ta
     assert tab.audio("playbackRate") == 1.25
 
 
-def _live_text(tab: Tab) -> str:
-    tab.page.wait_for_timeout(100)
-    return str(tab.shadow("root.querySelector('[aria-live]').textContent"))
+def _announced(tab: Tab, text: str, *, exact: bool = True) -> bool:
+    """True once the live region says ``text`` (announcements land a moment after the event)."""
+    region = f"{SHADOW}.querySelector('[aria-live]').textContent"
+    check = (
+        f"{region} === {json.dumps(text)}" if exact else f"{region}.includes({json.dumps(text)})"
+    )
+    tab.page.wait_for_function(f"() => {check}", timeout=5000)
+    return True
 
 
 def test_clicking_a_paragraph_plays_from_it(live: Live, tab: Tab) -> None:
@@ -169,10 +174,10 @@ def test_everything_works_from_the_keyboard(live: Live, tab: Tab) -> None:
     assert outline != "none", "the focused button shows a focus ring"
     page.keyboard.press("Enter")
     tab.wait_time(0.5)
-    assert _live_text(tab) == "Playing"  # announced
+    assert _announced(tab, "Playing")
 
     page.keyboard.press("k")
-    assert tab.audio("paused") is True and _live_text(tab) == "Paused"
+    assert tab.audio("paused") is True and _announced(tab, "Paused")
     page.keyboard.press("k")
     tab.wait_time(0.6)
     before = tab.audio("currentTime")
@@ -186,6 +191,11 @@ def test_everything_works_from_the_keyboard(live: Live, tab: Tab) -> None:
     page.keyboard.press(".")
     assert _sentence_at(meta, tab.audio("currentTime"))["index"] == current + 1
     page.keyboard.press("k")
+    # The label follows the media element's "play" event, which comes a moment
+    # after the key: wait for it instead of racing it.
+    page.wait_for_function(
+        f"() => !{AUDIO}.paused && {SHADOW}.querySelector('[aria-label=\"Pause\"]') !== null"
+    )
 
     # Every control of the docked player is reachable and labelled.
     labels = []
