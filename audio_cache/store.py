@@ -139,22 +139,6 @@ class AudioCache:
         self._verified: dict[tuple[str, int, int, int, int], str] = {}
         self._memo_lock = threading.Lock()
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AudioCache:
-        """Build from ``LISTEN_DATA_DIR`` and ``LISTEN_CACHE_MAX_BYTES`` (default: unlimited)."""
-        env = os.environ if env is None else env
-        data_dir = env.get("LISTEN_DATA_DIR") or default_data_dir(env)
-        raw = env.get("LISTEN_CACHE_MAX_BYTES", "").strip()
-        max_bytes = None
-        if raw:
-            try:
-                max_bytes = int(raw)
-            except ValueError:
-                raise ValueError(
-                    f"LISTEN_CACHE_MAX_BYTES must be a whole number of bytes, got {raw!r}"
-                ) from None
-        return cls(Path(data_dir).expanduser(), max_bytes=max_bytes)
-
     def _dir(self, key: str) -> Path:
         first, second, _ = key_path_parts(key)  # raises ValueError on a bad key
         return self.audio_root / first / second

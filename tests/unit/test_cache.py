@@ -422,30 +422,6 @@ def test_delete(cache: AudioCache) -> None:
 # -- configuration and validation ----------------------------------------------
 
 
-def test_from_env_uses_listen_data_dir(tmp_path: Path) -> None:
-    cache = AudioCache.from_env(
-        {"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "5000"}
-    )
-    assert cache.max_bytes == 5000
-    entry = put_bytes(cache, key_for(1))
-    assert entry.audio_path.is_relative_to(tmp_path / "audio")
-    assert cache.stats().root == str(tmp_path)
-
-
-@pytest.mark.skipif(os.uname().sysname == "Darwin", reason="XDG applies off macOS")
-def test_from_env_defaults_to_xdg_data_home(tmp_path: Path) -> None:
-    cache = AudioCache.from_env({"XDG_DATA_HOME": str(tmp_path / "xdg")})
-    assert cache.root == tmp_path / "xdg" / "listen"
-    assert cache.max_bytes is None
-    cache = AudioCache.from_env({"HOME": str(tmp_path), "XDG_DATA_HOME": "relative"})
-    assert cache.root == tmp_path / ".local" / "share" / "listen"
-
-
-def test_from_env_rejects_a_non_integer_cap(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="LISTEN_CACHE_MAX_BYTES"):
-        AudioCache.from_env({"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "1GB"})
-
-
 @pytest.mark.parametrize("bad", ["../x", "A" * 64, "abc", "../" + "a" * 61, "a" * 63 + "/"])
 def test_every_public_method_rejects_invalid_keys(
     cache: AudioCache, tmp_path: Path, bad: str

@@ -1,0 +1,39 @@
+"""Settings are loaded in one place; the cache the app and CLI open follows them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from listen_service.config import load, open_cache
+from workers.errors import ConfigError
+
+
+def test_data_dir_and_cache_cap_come_from_the_environment(tmp_path: Path) -> None:
+    cache = open_cache(
+        load(env={"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "5000"})
+    )
+    assert cache.max_bytes == 5000
+    assert cache.root == tmp_path
+    assert cache.audio_root == tmp_path / "audio"
+
+
+def test_zero_cap_means_unlimited(tmp_path: Path) -> None:
+    cache = open_cache(load(env={"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "0"}))
+    assert cache.max_bytes is None
+
+
+@pytest.mark.skipif(os.uname().sysname == "Darwin", reason="XDG applies off macOS")
+def test_data_dir_defaults_to_xdg_data_home(tmp_path: Path) -> None:
+    config = load(env={"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert config["LISTEN_DATA_DIR"] == tmp_path / "xdg" / "listen"
+    assert open_cache(config).max_bytes is None
+    config = load(env={"HOME": str(tmp_path), "XDG_DATA_HOME": "relative"})
+    assert config["LISTEN_DATA_DIR"] == tmp_path / ".local" / "share" / "listen"
+
+
+def test_a_non_integer_cap_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LISTEN_CACHE_MAX_BYTES"):
+        load(env={"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "1GB"})
