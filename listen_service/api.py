@@ -166,7 +166,13 @@ def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
     job = store.get(job_id)
     if job is None:
         return None, None
-    payload = store.payload(job_id)
+    stale_before = time.time() - current_app.config["LISTEN_STALE_SECONDS"]
+    lost = job.status == "ready" or (
+        job.status in ("queued", "working") and job.updated < stale_before
+    )
+    # The payload (up to the whole article) is read only for a job that must be
+    # enqueued again, not on each of the many polls of a healthy job.
+    payload = store.payload(job_id) if lost else None
     if payload is None:
         return None, job
     if job.status == "ready":
@@ -174,19 +180,16 @@ def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
         if store.accept(job_id, payload):
             _enqueue_or_fail(job_id, payload)
         return None, store.get(job_id)
-    stale_before = time.time() - current_app.config["LISTEN_STALE_SECONDS"]
-    if job.status in ("queued", "working") and job.updated < stale_before:
-        if job.attempts >= MAX_ENQUEUES:
-            store.fail(
-                job_id,
-                "job_lost",
-                f"the job was lost {job.attempts} times (workers crashing?); post it again",
-            )
-        elif store.take_over_stale(job_id, stale_before):
-            current_app.logger.warning("job %s was stale; enqueued again", job_id)
-            enqueue(job_id, payload)
-        job = store.get(job_id)
-    return None, job
+    if job.attempts >= MAX_ENQUEUES:
+        store.fail(
+            job_id,
+            "job_lost",
+            f"the job was lost {job.attempts} times (workers crashing?); post it again",
+        )
+    elif store.take_over_stale(job_id, stale_before):
+        current_app.logger.warning("job %s was stale; enqueued again", job_id)
+        enqueue(job_id, payload)
+    return None, store.get(job_id)
 
 
 def _enqueue_or_fail(job_id: str, payload: Mapping[str, Any]) -> None:
