@@ -81,8 +81,6 @@ def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
     print(f"  data in {app.config['LISTEN_DATA_DIR']} ({mode}); Ctrl-C to stop", flush=True)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         stopping.set()
         server.server_close()
