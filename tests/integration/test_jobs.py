@@ -178,7 +178,7 @@ def test_accept_creates_a_queued_job_with_its_payload(store: JobStore, job_id: s
         duration_s=None,
         created=T0,
         updated=T0,
-        attempts=1,
+        attempts=0,  # counts starts by a worker, not enqueues
     )
     assert store.payload(job_id) == PAYLOAD
 
@@ -190,7 +190,7 @@ def test_accept_has_one_winner_among_20_threads(store: JobStore) -> None:
         assert results.count(True) == 1
         job = store.get(job_id)
         assert job is not None
-        assert (job.status, job.attempts) == ("queued", 1)
+        assert (job.status, job.attempts) == ("queued", 0)
 
 
 def test_accept_has_one_winner_among_4_processes(spec: StoreSpec, job_id: str) -> None:
@@ -210,7 +210,7 @@ def test_accept_has_one_winner_among_4_processes(spec: StoreSpec, job_id: str) -
     assert sorted(outcomes) == [False, False, False, True]
     job = spec.open().get(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == ("queued", 1)
+    assert (job.status, job.attempts) == ("queued", 0)
 
 
 @pytest.mark.parametrize("status", ["queued", "working", "ready"])
@@ -234,7 +234,7 @@ def test_accept_is_refused_while_the_job_is_alive_or_done(
 
 def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeClock) -> None:
     assert store.accept(job_id, PAYLOAD)
-    store.start(job_id, "w1")
+    assert store.start(job_id, "w1") == 1
     store.fail(job_id, "engine_failed", "espeak died")
     later = clock.advance(30)
 
@@ -249,7 +249,7 @@ def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeCl
         duration_s=None,
         created=T0,
         updated=later,
-        attempts=2,
+        attempts=0,  # a new POST gives the job a fresh set of attempts
     )
     assert store.payload(job_id) == {**PAYLOAD, "rate": 171}
 
@@ -260,7 +260,7 @@ def test_retry_of_a_failed_job_has_one_winner(store: JobStore, job_id: str) -> N
 
     assert run_threads(20, lambda: store.accept(job_id, PAYLOAD)).count(True) == 1
     job = store.get(job_id)
-    assert job is not None and job.attempts == 2
+    assert job is not None and (job.status, job.attempts) == ("queued", 0)
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -358,7 +358,7 @@ def test_forget_removes_the_job_and_a_new_accept_starts_afresh(
     assert store.accept(job_id, PAYLOAD)
     job = store.get(job_id)
     assert job is not None
-    assert (job.attempts, job.created) == (1, t)
+    assert (job.attempts, job.created) == (0, t)
 
 
 # --------------------------------------------------------------------------- take-over
@@ -382,7 +382,7 @@ def test_take_over_stale_only_when_stale(store: JobStore, job_id: str, clock: Fa
         duration_s=None,
         created=T0,
         updated=now,
-        attempts=2,
+        attempts=1,  # a take-over is not an attempt; the next start is
     )
     assert store.take_over_stale(job_id, now - 60) is False  # fresh again
     assert store.payload(job_id) == PAYLOAD
@@ -395,7 +395,7 @@ def test_take_over_stale_also_requeues_a_lost_queued_job(
     now = clock.advance(600)
     assert store.take_over_stale(job_id, now - 300) is True
     job = store.get(job_id)
-    assert job is not None and (job.status, job.attempts) == ("queued", 2)
+    assert job is not None and (job.status, job.attempts) == ("queued", 0)
 
 
 @pytest.mark.parametrize("final", ["ready", "failed"])
@@ -424,7 +424,7 @@ def test_take_over_stale_has_one_winner_among_20_threads(
 
     assert run_threads(20, lambda: store.take_over_stale(job_id, now - 60)).count(True) == 1
     job = store.get(job_id)
-    assert job is not None and job.attempts == 2
+    assert job is not None and (job.status, job.attempts) == ("queued", 1)
 
 
 # --------------------------------------------------------------------------- leases
@@ -629,6 +629,7 @@ def test_redis_keys_live_under_the_prefix_and_expire(redis_spec: StoreSpec, job_
         job_key,
         payload_key,
         f"{redis_spec.prefix}lease:{job_id}",
+        f"{redis_spec.prefix}unfinished",
     }
     for key in (job_key, payload_key):
         assert 55_000 < client.pttl(key) <= 60_000
