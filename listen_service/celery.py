@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery, Task
 from flask import Flask
 
 from listen_service.config import embedded
+from workers.redrive import Waiting, folder_waiting, redis_waiting
 
 QUEUE = "listen"
 SYNTHESIZE = "listen.synthesize"
@@ -81,6 +83,24 @@ def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def send_synthesis(celery: Celery, job_id: str, payload: Mapping[str, Any]) -> None:
+    """Publish the job's task. Its task id is the job id, so the broker can be
+    asked whether a job's message is still waiting (``workers.redrive``)."""
+    celery.send_task(SYNTHESIZE, args=[job_id, dict(payload)], task_id=job_id)
+
+
+def waiting_probe(config: Mapping[str, Any]) -> Waiting:
+    """A function listing the task ids waiting in this deployment's queue."""
+    if embedded(config):
+        return folder_waiting(Path(config["LISTEN_DATA_DIR"]) / "broker" / "queue", QUEUE)
+    url: str = config["LISTEN_BROKER_URL"]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return redis_waiting(redis.Redis.from_url(url), QUEUE)
+    # A broker we cannot look into: every silent job counts as lost, so a lost
+    # one is re-driven at the price of an occasional duplicate (run once anyway).
+    return set
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: object, **kwargs: object) -> object:
@@ -91,4 +111,5 @@ def celery_init_app(app: Flask) -> Celery:
     celery.config_from_object(celery_settings(app.config))
     celery.set_default()
     app.extensions["celery"] = celery
+    app.extensions["listen_waiting"] = waiting_probe(app.config)
     return celery

@@ -202,6 +202,10 @@ class JobStore(Protocol):
     def lease_held(self, job_id: str) -> bool:
         """Whether a live process holds the job's lease (Redis: until its TTL lapses)."""
 
+    def lease_left(self, job_id: str) -> float | None:
+        """Seconds until the lease lapses unless renewed: 0 if not held, None if it
+        lasts as long as its holder lives (files)."""
+
     def unfinished(self) -> list[str]:
         """Ids in the unfinished index; entries whose job is finished or gone are pruned."""
 
@@ -550,6 +554,9 @@ class FileJobStore:
         os.close(fd)  # the file stays: a later lease() truncates and reuses it
         return False
 
+    def lease_left(self, job_id: str) -> float | None:
+        return None if self.lease_held(job_id) else 0.0
+
     def unfinished(self) -> list[str]:
         try:
             names = [n for n in os.listdir(self._index) if not n.startswith(".")]
@@ -852,6 +859,10 @@ class RedisJobStore:
 
     def lease_held(self, job_id: str) -> bool:
         return bool(self.client.exists(self.key("lease", job_id)))
+
+    def lease_left(self, job_id: str) -> float | None:
+        ms = int(self.client.pttl(self.key("lease", job_id)))
+        return max(ms, 0) / 1000  # -2: no lease; leases always have a TTL
 
     def unfinished(self) -> list[str]:
         ids = [_text(k) for k in self.client.hkeys(self.index_key)]

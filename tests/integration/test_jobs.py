@@ -525,6 +525,8 @@ def test_lease_of_a_killed_holder(spec: StoreSpec, job_id: str) -> None:
         store = spec.open()
         assert store.lease(job_id, "parent", ttl=30) is None
         assert store.lease_held(job_id) is True
+        if spec.kind == "file":
+            assert store.lease_left(job_id) is None  # held for as long as its holder lives
     finally:
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
@@ -534,8 +536,10 @@ def test_lease_of_a_killed_holder(spec: StoreSpec, job_id: str) -> None:
     if spec.kind == "redis":
         assert store.lease(job_id, "parent", ttl=30) is None
         assert store.lease_held(job_id) is True
+        assert 0 < (store.lease_left(job_id) or 0) <= 1.5
         time.sleep(1.6)
     assert store.lease_held(job_id) is False
+    assert store.lease_left(job_id) == 0
     lease = store.lease(job_id, "parent", ttl=30)
     assert lease is not None
     assert store.lease_held(job_id) is True
@@ -555,7 +559,7 @@ def test_a_heartbeat_thread_keeps_a_short_lease_without_progress(
     assert store.lease_held(job_id) is False  # released on exit, not left to expire
 
 
-# --------------------------------------------------------------------------- unfinished index and caps
+# ------------------------------------------------------------------ unfinished index and caps
 
 
 def test_unfinished_index_follows_the_jobs_life(store: JobStore, clock: FakeClock) -> None:
