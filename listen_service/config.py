@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "LISTEN_LEASE_SECONDS",
-        8.0,
+        6.0,
         float,
         "a worker's hold on a running job, renewed every quarter of it; a dead worker's job is taken over this long after its last renewal",
     ),
