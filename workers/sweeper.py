@@ -13,7 +13,9 @@ It reads only the index of unfinished jobs, never every record ever made.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -22,10 +24,21 @@ from celery.signals import worker_ready, worker_shutdown
 from flask import Flask
 
 from listen_service.celery import send_synthesis
-from workers.jobs import JobStore
+from workers.jobs import FileJobStore, JobStore
 from workers.redrive import redrive
 
 log = logging.getLogger(__name__)
+
+# The pool's processes are forked from this process, also while a sweep runs.
+# A child keeps copies of every open file, and an flock lasts while any copy
+# is open: a file-store lock held by the sweep at the fork would stay locked
+# for the child's whole life. So a fork waits for a file-store sweep to end.
+_FORK_GUARD = threading.Lock()
+os.register_at_fork(
+    before=_FORK_GUARD.acquire,
+    after_in_parent=_FORK_GUARD.release,
+    after_in_child=_FORK_GUARD.release,
+)
 
 
 def sweep(app: Flask) -> list[str]:
@@ -45,9 +58,11 @@ def sweep(app: Flask) -> list[str]:
 
 def _run(app: Flask, stop: threading.Event) -> None:
     every: float = app.config["LISTEN_SWEEP_SECONDS"]
+    uses_flock = isinstance(app.extensions["listen_jobs"], FileJobStore)
     while True:
         try:
-            enqueued = sweep(app)
+            with _FORK_GUARD if uses_flock else contextlib.nullcontext():
+                enqueued = sweep(app)
         except Exception:  # the store or broker is down: try again next time
             log.warning("the sweep for lost jobs failed", exc_info=True)
         else:
