@@ -18,7 +18,7 @@ from celery import Celery, Task
 from flask import Flask
 
 from listen_service.config import embedded
-from workers.redrive import Waiting, folder_waiting, redis_waiting
+from workers.redrive import Broker, FolderBroker, OpaqueBroker, RedisBroker
 
 QUEUE = "listen"
 SYNTHESIZE = "listen.synthesize"
@@ -89,16 +89,14 @@ def send_synthesis(celery: Celery, job_id: str, payload: Mapping[str, Any]) -> N
     celery.send_task(SYNTHESIZE, args=[job_id, dict(payload)], task_id=job_id)
 
 
-def waiting_probe(config: Mapping[str, Any]) -> Waiting:
-    """A function listing the task ids waiting in this deployment's queue."""
+def broker_of(config: Mapping[str, Any]) -> Broker:
+    """This deployment's broker, as re-driving lost jobs looks into it."""
     if embedded(config):
-        return folder_waiting(Path(config["LISTEN_DATA_DIR"]) / "broker" / "queue", QUEUE)
+        return FolderBroker(Path(config["LISTEN_DATA_DIR"]) / "broker" / "queue", QUEUE)
     url: str = config["LISTEN_BROKER_URL"]
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return redis_waiting(redis.Redis.from_url(url), QUEUE)
-    # A broker we cannot look into: every silent job counts as lost, so a lost
-    # one is re-driven at the price of an occasional duplicate (run once anyway).
-    return set
+        return RedisBroker(redis.Redis.from_url(url), QUEUE)
+    return OpaqueBroker()
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -111,5 +109,5 @@ def celery_init_app(app: Flask) -> Celery:
     celery.config_from_object(celery_settings(app.config))
     celery.set_default()
     app.extensions["celery"] = celery
-    app.extensions["listen_waiting"] = waiting_probe(app.config)
+    app.extensions["listen_broker"] = broker_of(app.config)
     return celery

@@ -140,7 +140,7 @@ def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
         now=now,
         stale_s=config["LISTEN_STALE_SECONDS"],
         lease_s=config["LISTEN_LEASE_SECONDS"],
-        waiting=current_app.extensions["listen_waiting"],
+        broker=current_app.extensions["listen_broker"],
         enqueue=enqueue,
     )
     return None, jobs.get(job_id) if redriven else job

@@ -51,7 +51,7 @@ def sweep(app: Flask) -> list[str]:
         now=time.time(),
         stale_s=app.config["LISTEN_STALE_SECONDS"],
         lease_s=app.config["LISTEN_LEASE_SECONDS"],
-        waiting=app.extensions["listen_waiting"],
+        broker=app.extensions["listen_broker"],
         enqueue=lambda job_id, payload: send_synthesis(celery, job_id, payload),
     )
 

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -661,11 +661,16 @@ def test_redrive_enqueues_only_lost_jobs_once(store: JobStore, clock: FakeClock)
     now = clock.advance(600)
     assert store.accept(fresh_id, {"text": fresh_id})
     enqueued: list[tuple[str, Any]] = []
-    asked: list[int] = []
+    asked: list[set[str]] = []
+    dropped: list[str] = []
 
-    def waiting() -> set[str]:
-        asked.append(1)
-        return {waiting_id}
+    class Broker:
+        def waiting(self, job_ids: Collection[str]) -> set[str]:
+            asked.append(set(job_ids))
+            return {waiting_id} & set(job_ids)
+
+        def drop_delivered(self, job_id: str) -> None:
+            dropped.append(job_id)
 
     def run() -> list[str]:
         return redrive(
@@ -674,7 +679,7 @@ def test_redrive_enqueues_only_lost_jobs_once(store: JobStore, clock: FakeClock)
             now=now,
             stale_s=120,
             lease_s=10,
-            waiting=waiting,
+            broker=Broker(),
             enqueue=lambda job_id, payload: enqueued.append((job_id, payload)),
         )
 
@@ -686,6 +691,8 @@ def test_redrive_enqueues_only_lost_jobs_once(store: JobStore, clock: FakeClock)
     assert job is not None and (job.status, job.attempts) == ("queued", 1)
     waited = store.get(waiting_id)
     assert waited is not None and (waited.status, waited.updated) == ("queued", now)  # touched
+    assert sorted(dropped) == sorted([lost_id, working_lost])
+    assert asked == [{waiting_id, lost_id, working_lost}]  # only about suspects
     assert run() == [] and len(enqueued) == 2  # a second sweep finds nothing more
     assert len(asked) == 1  # and, with no suspect left, does not even ask the broker
     lease.release()

@@ -7,6 +7,7 @@ the broker itself (the Redis list, or the embedded broker's queue folder).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -121,7 +122,7 @@ def test_a_killed_pool_process_is_replaced_within_15_seconds(
 
 
 def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_polls(
-    app: Flask, mode: str, tmp_path: Path
+    app: Flask, mode: str, tmp_path: Path, redis_client_or_none: Any
 ) -> None:
     app.config |= {"LISTEN_LEASE_SECONDS": 2.0, "LISTEN_SWEEP_SECONDS": 1.0}
     victim = start_worker(app, tmp_path / "victim.log")
@@ -141,6 +142,10 @@ def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_po
         wait_for("ready via the successor's sweep", lambda: is_ready(app, body["id"]), 120)
         assert successor.syntheses(body["id"]) == 1
         assert "enqueued again" in successor.text()
+        if mode == "redis":
+            # The dead worker's delivery is dropped, not put back later as a duplicate.
+            entries = redis_client_or_none.hvals("unacked")
+            assert not [e for e in entries if body["id"].encode() in e]
     finally:
         successor.stop()
     assert app.extensions["listen_jobs"].get(body["id"]).attempts == 2
@@ -180,3 +185,28 @@ def test_a_site_flooding_the_queue_gets_429_and_the_queue_stays_bounded(
     assert [post("blog-key-456", n).status_code for n in range(3)] == [202, 202, 429]
     assert post("blog-key-456", 2).get_json()["error"]["message"].startswith("the service")
     assert messages_waiting(app, mode, redis_client_or_none) == 5
+
+
+def test_the_broker_is_asked_by_job_id_about_real_messages(
+    app: Flask, mode: str, redis_client_or_none: Any
+) -> None:
+    from listen_service.celery import send_synthesis
+
+    broker = app.extensions["listen_broker"]
+    sent, other, never = "a1" * 32, "b2" * 32, "c3" * 32
+    for job_id in (sent, other):
+        send_synthesis(app.extensions["celery"], job_id, {"text": f"{never} in the text"})
+    assert broker.waiting([sent, never]) == {sent}
+    assert broker.waiting([]) == set()
+    if mode == "redis":
+        # A delivery to a worker that died, in kombu's own layout.
+        raw = redis_client_or_none.lpop(QUEUE)
+        delivered_id = json.loads(raw)["headers"]["id"]
+        entry = json.dumps([json.loads(raw), "", QUEUE])
+        redis_client_or_none.hset("unacked", "tag-1", entry)
+        redis_client_or_none.zadd("unacked_index", {"tag-1": time.time()})
+        broker.drop_delivered(never)
+        assert redis_client_or_none.hlen("unacked") == 1  # another job's delivery is kept
+        broker.drop_delivered(delivered_id)
+        assert redis_client_or_none.hlen("unacked") == 0
+        assert redis_client_or_none.zcard("unacked_index") == 0
