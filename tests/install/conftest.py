@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,24 @@ def run(cmd: Sequence[str | Path], cwd: Path, env: dict[str, str] | None = None)
             f"{' '.join(map(str, cmd))} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
         )
     return done.stdout
+
+
+def copy_sources(dest: Path, packages: bool = True) -> Path:
+    """What the Dockerfile copies: pyproject.toml, README.md and (if ``packages``) the packages.
+
+    Building from a copy keeps setuptools' ``build/`` out of the repository,
+    where files left by an earlier build would end up in the next wheel.
+    """
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, dest / name)
+    if packages:
+        config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        for pattern in config["tool"]["setuptools"]["packages"]["find"]["include"]:
+            package = pattern.rstrip("*")
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(ROOT / package, dest / package, ignore=ignore)
+    return dest
 
 
 def build_wheel(project: Path, out: Path) -> Path:
@@ -94,7 +114,7 @@ class Install:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
     work = tmp_path_factory.mktemp("clean-install")
     (work / "wheels").mkdir()
-    wheel = build_wheel(ROOT, work / "wheels")
+    wheel = build_wheel(copy_sources(work / "src"), work / "wheels")
     venv = work / "venv"
     run([sys.executable, "-m", "venv", venv], cwd=work)
     install = Install(venv, wheel)
