@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ffprobe
-from tests.install.conftest import ROOT, Install, Process, build_wheel
+from tests.install.conftest import Install, Process, build_wheel, copy_sources
 
 READY_WITHIN_S = 180
 
@@ -72,6 +72,15 @@ def test_embedded_serve_from_a_clean_install(
     )
     processes.append(serve)
     base = serve.wait_for(r"Listen is running at (http://\S+)/").group(1)
+    # The demo page and the files it loads are in the wheel.
+    for path, kind in [
+        ("/", "text/html"),
+        ("/player.js", "text/javascript"),
+        ("/static/demo.css", "text/css"),
+    ]:
+        with urllib.request.urlopen(base + path, timeout=60) as response:
+            assert response.headers["Content-Type"].startswith(kind), path
+            assert response.read(), path
     assert_speech(post_until_ready(base, serve, tmp_path))
 
 
@@ -98,10 +107,7 @@ def test_the_docker_dependency_layer_installs_what_the_wheel_declares(
     # The Dockerfile installs the project from pyproject.toml and README.md
     # alone before copying the code; that build must declare exactly the
     # dependencies of the real wheel, or the image's cached layer drifts.
-    stub = tmp_path / "stub"
-    stub.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        (stub / name).write_bytes((ROOT / name).read_bytes())
+    stub = copy_sources(tmp_path / "stub", packages=False)
     (tmp_path / "wheels").mkdir()
     layer = build_wheel(stub, tmp_path / "wheels")
     assert requires(layer) == requires(installed.wheel)
