@@ -24,6 +24,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -138,16 +139,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
 
 @pytest.fixture
 def redis_db() -> Iterator[str]:
-    """The test Redis database, empty; emptied again afterwards. Yields its URL."""
-    client = redis.Redis.from_url(REDIS_URL)
+    """The test Redis database, empty; emptied again afterwards. Yields its URL.
+
+    The next database is emptied too: job records may live there, apart from
+    the broker's (see ``LISTEN_REDIS_URL``).
+    """
+    url = urlsplit(REDIS_URL)
+    following = urlunsplit(url._replace(path=f"/{int(url.path.strip('/') or 0) + 1}"))
+    clients = [redis.Redis.from_url(REDIS_URL), redis.Redis.from_url(following)]
     try:
-        client.ping()
+        clients[0].ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"Redis is required at {REDIS_URL} (.ci/run starts it): {exc}")
-    client.flushdb()
+    for client in clients:
+        client.flushdb()
     yield REDIS_URL
-    client.flushdb()
-    client.close()
+    for client in clients:
+        client.flushdb()
+        client.close()
 
 
 class Process:
