@@ -120,8 +120,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Install:
     run([sys.executable, "-m", "venv", venv], cwd=work)
     install = Install(venv, wheel)
     python = install.bin("python")
-    # The wheel alone, no extras: pip brings exactly what it declares.
-    run([python, "-m", "pip", "install", "-q", wheel], cwd=work, env=install.env(work))
+    # The wheel alone, no extras: pip brings exactly what it declares (through
+    # the real HOME's pip cache, which only saves downloads).
+    run([python, "-m", "pip", "install", "-q", wheel], cwd=work, env=install.env(Path.home()))
     where = run(
         [python, "-c", "import listen_service; print(listen_service.__file__)"],
         cwd=work,
