@@ -43,6 +43,7 @@ RESPONSES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("GET", "/api/v1/openapi.json", {}, 200, "application/json"),
     ("POST", "/api/v1/listen", {"json": {"text": "Queued with headers."}}, 202, "application/json"),
     ("GET", "/api/v1/jobs/{id}", {}, 200, "application/json"),
+    ("GET", "/api/v1/jobs/{id}/events", {}, 200, "text/event-stream"),
     ("GET", "/healthz", {}, 200, "application/json"),
     ("GET", "/metrics", {}, 200, "text/plain"),
     ("GET", "/api/v1/jobs/" + "0" * 64, {}, 404, "application/json"),
