@@ -39,16 +39,16 @@ JSON = "application/json"
 PREFLIGHT = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
 # (method, path, request options, expected status, expected Content-Type prefix)
 RESPONSES: list[tuple[str, str, dict[str, Any], int, str]] = [
-    ("GET", "/api/v1/voices", {}, 200, "application/json"),
-    ("GET", "/api/v1/openapi.json", {}, 200, "application/json"),
-    ("POST", "/api/v1/listen", {"json": {"text": "Queued with headers."}}, 202, "application/json"),
-    ("GET", "/api/v1/jobs/{id}", {}, 200, "application/json"),
+    ("GET", "/api/v1/voices", {}, 200, JSON),
+    ("GET", "/api/v1/openapi.json", {}, 200, JSON),
+    ("POST", "/api/v1/listen", {"json": {"text": "Queued with headers."}}, 202, JSON),
+    ("GET", "/api/v1/jobs/{id}", {}, 200, JSON),
     ("GET", "/api/v1/jobs/{id}/events", {}, 200, "text/event-stream"),
-    ("GET", "/healthz", {}, 200, "application/json"),
+    ("GET", "/healthz", {}, 200, JSON),
     ("GET", "/metrics", {}, 200, "text/plain"),
-    ("GET", "/api/v1/jobs/" + "0" * 64, {}, 404, "application/json"),
-    ("GET", "/no/such/page", {}, 404, "application/json"),
-    ("DELETE", "/api/v1/voices", {}, 405, "application/json"),
+    ("GET", "/api/v1/jobs/" + "0" * 64, {}, 404, JSON),
+    ("GET", "/no/such/page", {}, 404, JSON),
+    ("DELETE", "/api/v1/voices", {}, 405, JSON),
     ("POST", "/api/v1/listen", {"data": "{", "content_type": JSON}, 400, JSON),
     ("OPTIONS", "/api/v1/listen", {"headers": PREFLIGHT}, 403, JSON),
     ("GET", "/", {}, 200, "text/html"),
@@ -57,7 +57,7 @@ RESPONSES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("GET", "/player.js", {}, 200, "text/javascript"),
     ("GET", "/audio/{id}.mp3", {}, 200, "audio/mpeg"),
     ("GET", "/audio/{id}.mp3", {"headers": {"Range": "bytes=0-99"}}, 206, "audio/mpeg"),
-    ("GET", "/audio/{id}.json", {}, 200, "application/json"),
+    ("GET", "/audio/{id}.json", {}, 200, JSON),
 ]  # fmt: skip
 
 
