@@ -37,3 +37,17 @@ def test_data_dir_defaults_to_xdg_data_home(tmp_path: Path) -> None:
 def test_a_non_integer_cap_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="LISTEN_CACHE_MAX_BYTES"):
         load(env={"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "1GB"})
+
+
+@pytest.mark.parametrize("keys", ["", "News Daily:news-key-123"])
+def test_the_demo_site_must_be_a_configured_site(tmp_path: Path, keys: str) -> None:
+    with pytest.raises(ConfigError, match="LISTEN_DEMO_SITE"):
+        load(
+            env={
+                "LISTEN_DATA_DIR": str(tmp_path),
+                "LISTEN_SITE_KEYS": keys,
+                "LISTEN_DEMO_SITE": "Demo",
+            }
+        )
+    config = load(env={"LISTEN_SITE_KEYS": "Demo:demo-key-789", "LISTEN_DEMO_SITE": "Demo"})
+    assert config["LISTEN_DEMO_SITE"] == "Demo"
