@@ -19,14 +19,16 @@ RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin lis
 
 WORKDIR /src
 
-# Dependencies in their own layer, taken from pyproject.toml alone, so that a
-# change to the code does not reinstall them.
+# Dependencies in their own layer, so that a change to the code does not
+# reinstall them. pip installs the project itself from pyproject.toml alone
+# (no packages copied yet, so the distribution is empty): the same resolution
+# as the install below and as `pip install .`, never a second list to keep.
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['flower']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+RUN pip install --no-cache-dir '.[flower]' \
+ && rm -rf build *.egg-info
 
+# pip always reinstalls a project given as a directory, now with its code;
+# the dependencies are already satisfied.
 COPY listen_service ./listen_service
 COPY workers ./workers
 COPY audio_cache ./audio_cache

@@ -15,7 +15,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # this package, do not pay for Flask and Celery at start-up.
     from flask import Flask
 
-    from listen_service import config, cors, errors
+    from listen_service import config, cors, errors, security
     from listen_service.celery import celery_init_app
     from workers.jobs import open_store
 
@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     errors.init_app(app)
     cors.init_app(app)
+    security.init_app(app)
     celery_init_app(app)
 
     from listen_service import api, audio, ops, player

@@ -161,6 +161,12 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "absolute base URL for audio links and embed snippets; empty = relative to the request",
     ),
+    Setting(
+        "LISTEN_DEMO_SITE",
+        "",
+        str,
+        "a site named in LISTEN_SITE_KEYS whose key the demo page at / shows and posts with (so make it a site of its own); empty = the demo shows no key",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -196,6 +202,9 @@ def load(
         config["LISTEN_REDIS_URL"] = next_db(broker)
     config["LISTEN_ALLOWED_ORIGINS"] = _origins(config["LISTEN_ALLOWED_ORIGINS"])
     config["LISTEN_SITE_KEYS"] = _site_keys(config["LISTEN_SITE_KEYS"])
+    demo_site = config["LISTEN_DEMO_SITE"]
+    if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
+        raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
     if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):
         raise ConfigError("LISTEN_SENDFILE_HEADER must be empty, X-Accel-Redirect or X-Sendfile")
     return config

@@ -4,7 +4,9 @@
 lives in a shadow root; it talks to this server's API from any site on
 ``LISTEN_ALLOWED_ORIGINS``. ``/embed/<id>`` is a one-player page for sites
 that frame an audio instead; only the server itself and the allowed origins
-may frame it (``Content-Security-Policy: frame-ancestors``).
+may frame it (``Content-Security-Policy: frame-ancestors``). Both pages keep
+to a Content-Security-Policy (``security.page_csp``) that their own scripts
+and styles satisfy.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Final, cast
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request
 
 from audio_cache import AudioCache, is_valid_key
 from listen_service.errors import ApiError
+from listen_service.security import page_csp
 
 bp = Blueprint("player", __name__)
 
@@ -53,26 +57,17 @@ def player_js() -> Response:
     return response
 
 
-def frame_ancestors() -> str:
-    """``'self'`` and every configured site origin: who may put ``/embed`` in an iframe."""
-    origins: tuple[str, ...] = current_app.config["LISTEN_ALLOWED_ORIGINS"]
-    return " ".join(("'self'", *origins))
-
-
 def embed_csp() -> str:
-    return "; ".join(
-        (
-            "default-src 'none'",
-            "script-src 'self'",
-            f"style-src 'self' 'sha256-{EMBED_STYLE_HASH}'",
-            "connect-src 'self'",
-            "media-src 'self'",
-            "img-src 'self' data:",
-            "base-uri 'none'",
-            "form-action 'none'",
-            f"frame-ancestors {frame_ancestors()}",
-        )
-    )
+    """``/embed``'s policy: framed by this server and every configured site origin."""
+    origins: tuple[str, ...] = current_app.config["LISTEN_ALLOWED_ORIGINS"]
+    return page_csp(frame_ancestors=("'self'", *origins), styles=(f"'sha256-{EMBED_STYLE_HASH}'",))
+
+
+def demo_csp() -> str:
+    """The demo's policy: its own stylesheet and scripts, the API at the public URL too."""
+    public = urlsplit(current_app.config["LISTEN_PUBLIC_URL"])
+    api = (f"{public.scheme}://{public.netloc}",) if public.scheme and public.netloc else ()
+    return page_csp(api_origins=api)
 
 
 @bp.get("/embed/<job_id>")
@@ -92,22 +87,31 @@ def embed(job_id: str) -> Response:
     )
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = embed_csp()
+    # Stricter than the server's default: a framed player tells nobody where it is.
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 @bp.get("/")
-def demo() -> str:
-    """A publisher's article page with the Listen button: what a newcomer sees first."""
+def demo() -> Response:
+    """A publisher's article page with the Listen button: what a newcomer sees first.
+
+    It shows the key of ``LISTEN_DEMO_SITE`` only, a site the operator made
+    for the demo; never the key of any other configured site.
+    """
     paragraphs = [p.strip() for p in SAMPLE.read_text(encoding="utf-8").split("\n\n") if p.strip()]
     keys: dict[str, str] = current_app.config["LISTEN_SITE_KEYS"]
-    return render_template(
+    demo_site: str = current_app.config["LISTEN_DEMO_SITE"]
+    site_key = next((key for key, site in keys.items() if demo_site and site == demo_site), "")
+    html = render_template(
         "demo.html",
         paragraphs=paragraphs,
         figure_after=FIGURE_AFTER,
         aside_after=ASIDE_AFTER,
-        # Site keys are public identifiers; the server's own demo uses the first.
-        site_key=next(iter(keys), ""),
+        site_key=site_key,
+        needs_key=bool(keys) and not site_key,
         minutes=max(1, round(sum(len(p.split()) for p in paragraphs) / 175)),
     )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = demo_csp()
+    return response

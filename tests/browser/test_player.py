@@ -97,6 +97,25 @@ def test_demo_page_plays_and_highlights_the_spoken_sentence(
         assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_demo_page_plays_within_its_content_security_policy(live: Live, tab: Tab) -> None:
+    # Recorded from the first script on, so nothing the page does escapes it.
+    tab.page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"
+    )
+    _play_demo(live, tab)
+    tab.page.locator("#email").press("Enter")  # the demo's sign-up form sends nothing
+    tab.wait_time(1.0)
+    assert tab.page.evaluate("window.cspViolations") == []
+    assert not [line for line in tab.console if "Content Security Policy" in line], tab.console
+    # The page's own stylesheet applies; so do the player's styles in its shadow root.
+    assert tab.page.evaluate("getComputedStyle(document.querySelector('.kicker')).color") == (
+        "rgb(200, 16, 46)"
+    )
+    assert tab.shadow("getComputedStyle(root.querySelector('button.main')).cursor") == "pointer"
+
+
 def test_seek_is_served_by_range_requests_and_speed_is_remembered(live: Live, tab: Tab) -> None:
     meta = _play_demo(live, tab)
     page = tab.page

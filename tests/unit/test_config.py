@@ -60,3 +60,17 @@ def test_job_records_default_to_the_db_after_the_brokers(broker: str, jobs: str)
 def test_a_broker_url_with_a_bad_db_number_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="database number"):
         load({"LISTEN_BROKER_URL": "redis://cache/zero"}, env={})
+
+
+@pytest.mark.parametrize("keys", ["", "News Daily:news-key-123"])
+def test_the_demo_site_must_be_a_configured_site(tmp_path: Path, keys: str) -> None:
+    with pytest.raises(ConfigError, match="LISTEN_DEMO_SITE"):
+        load(
+            env={
+                "LISTEN_DATA_DIR": str(tmp_path),
+                "LISTEN_SITE_KEYS": keys,
+                "LISTEN_DEMO_SITE": "Demo",
+            }
+        )
+    config = load(env={"LISTEN_SITE_KEYS": "Demo:demo-key-789", "LISTEN_DEMO_SITE": "Demo"})
+    assert config["LISTEN_DEMO_SITE"] == "Demo"

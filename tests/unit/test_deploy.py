@@ -1,21 +1,28 @@
 """The deployment files agree with the code they deploy.
 
 ``docker-compose.yml`` is valid for Compose, keeps the worker scalable and
-gives every service what it needs; the ``Dockerfile`` installs every package;
-and every setting in ``listen_service.config.SETTINGS`` is documented, since
+gives every service what it needs; the ``Dockerfile`` installs every package,
+with the dependencies pip resolves from ``pyproject.toml`` and no list of its
+own; ``pyproject.toml`` declares every module the product imports; and every
+setting in ``listen_service.config.SETTINGS`` is documented, since
 a setting nobody can find is one nobody can use.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
 import shlex
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from listen_service.cli import build_parser
 from listen_service.config import SETTINGS
@@ -163,14 +170,93 @@ def test_health_checks(compose: dict[str, Any]) -> None:
 def test_the_image_installs_every_package() -> None:
     dockerfile = DOCKERFILE.read_text(encoding="utf-8")
     dockerignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "flower" in pyproject["project"]["optional-dependencies"]
+    project = pyproject()
+    assert "flower" in project["project"]["optional-dependencies"]
     copied = set(re.findall(r"^COPY\s+(\S+)", dockerfile, flags=re.MULTILINE))
-    for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
+    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
         package = pattern.rstrip("*")
         assert package in copied, f"the Dockerfile does not COPY {package}"
         assert f"!{package}" in dockerignore, f".dockerignore leaves {package} out"
     assert re.search(r"^USER\s+10001", dockerfile, flags=re.MULTILINE)
+
+
+def pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def pip_installs(dockerfile: str) -> list[list[str]]:
+    """The arguments of every ``pip install`` the Dockerfile runs, continuation lines joined."""
+    text = dockerfile.replace("\\\n", " ")
+    found = []
+    for line in re.findall(r"^RUN\s+(.*)$", text, flags=re.MULTILINE):
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for word in [*lexer, ";"]:
+            if word not in ("&&", "||", ";", "|"):
+                words.append(word)
+                continue
+            if words[:2] == ["pip", "install"] or words[1:4] == ["-m", "pip", "install"]:
+                found.append(words[words.index("install") + 1 :])
+            words = []
+    return found
+
+
+def test_the_image_installs_the_project_and_no_list_of_its_own() -> None:
+    # What the image installs is what `pip install .` resolves from pyproject.toml,
+    # so the image cannot lack a dependency that a clean install has (tests/install).
+    extras = pyproject()["project"]["optional-dependencies"]
+    installs = pip_installs(DOCKERFILE.read_text(encoding="utf-8"))
+    assert installs, "the Dockerfile runs no pip install"
+    for args in installs:
+        targets = [arg for arg in args if not arg.startswith("-")]
+        assert targets and all(re.fullmatch(r"\.(\[[\w,-]+\])?", t) for t in targets), args
+        assert not {"-r", "--requirement", "-c", "--constraint", "--no-deps"} & set(args), args
+        for target in targets:
+            chosen = re.findall(r"[\w-]+", target)
+            assert "dev" not in chosen, "the image installs the test tools"
+            assert set(chosen) <= set(extras), f"{target}: no such extra"
+
+
+def test_the_image_gets_flower_as_well_as_every_runtime_dependency() -> None:
+    # An extra adds to `dependencies`, never replaces them; Flower runs from this image.
+    assert any(
+        target == ".[flower]"
+        for args in pip_installs(DOCKERFILE.read_text(encoding="utf-8"))
+        for target in args
+    )
+
+
+def imported_modules() -> dict[str, Path]:
+    """Top-level modules the shipped packages import, other than the stdlib and themselves."""
+    ours = {p.rstrip("*") for p in pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]}
+    found: dict[str, Path] = {}
+    for package in ours:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in ours:
+                        found.setdefault(top, path.relative_to(ROOT))
+    return found
+
+
+def test_every_imported_module_is_a_declared_dependency() -> None:
+    declared = {
+        canonicalize_name(Requirement(line).name) for line in pyproject()["project"]["dependencies"]
+    }
+    providers = importlib.metadata.packages_distributions()
+    modules = imported_modules()
+    assert {"flask", "celery", "redis", "pyttsx3"} <= set(modules)
+    for module, where in modules.items():
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        assert dists & declared, f"{where} imports {module}, which no dependency declares"
 
 
 @pytest.mark.parametrize("setting", [s.name for s in SETTINGS])
