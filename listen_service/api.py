@@ -36,11 +36,10 @@ def listen() -> tuple[Response, int] | Response:
     if entry is not None:
         body = jobflow.job_body(job_id, entry, None)
         return Response(json.dumps(body), 200, mimetype="application/json")
-    store = jobflow.store()
     if record is None or record.status == "failed":
-        if store.accept(job_id, payload):
+        if jobflow.accept(job_id, payload, site):
             jobflow.enqueue_or_fail(job_id, payload)
-        record = store.get(job_id)
+        record = jobflow.store().get(job_id)
     body = jobflow.job_body(job_id, None, record, fmt)
     response = Response(json.dumps(body, ensure_ascii=False), 202, mimetype="application/json")
     response.headers["Location"] = body["status_url"]

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery, Task
 from flask import Flask
 
 from listen_service.config import embedded
+from workers.redrive import Broker, FolderBroker, OpaqueBroker, RedisBroker
 
 QUEUE = "listen"
 SYNTHESIZE = "listen.synthesize"
@@ -81,6 +83,22 @@ def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def send_synthesis(celery: Celery, job_id: str, payload: Mapping[str, Any]) -> None:
+    """Publish the job's task. Its task id is the job id, so the broker can be
+    asked whether a job's message is still waiting (``workers.redrive``)."""
+    celery.send_task(SYNTHESIZE, args=[job_id, dict(payload)], task_id=job_id)
+
+
+def broker_of(config: Mapping[str, Any]) -> Broker:
+    """This deployment's broker, as re-driving lost jobs looks into it."""
+    if embedded(config):
+        return FolderBroker(Path(config["LISTEN_DATA_DIR"]) / "broker" / "queue", QUEUE)
+    url: str = config["LISTEN_BROKER_URL"]
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBroker(redis.Redis.from_url(url), QUEUE)
+    return OpaqueBroker()
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: object, **kwargs: object) -> object:
@@ -91,4 +109,5 @@ def celery_init_app(app: Flask) -> Celery:
     celery.config_from_object(celery_settings(app.config))
     celery.set_default()
     app.extensions["celery"] = celery
+    app.extensions["listen_broker"] = broker_of(app.config)
     return celery

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from audio_cache import AudioCache
 from audio_cache.store import default_data_dir
@@ -43,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_REDIS_URL",
         "",
         str,
-        "Redis for job records and locks; defaults to LISTEN_BROKER_URL when that is redis://",
+        "Redis for job records and locks; default: LISTEN_BROKER_URL (when redis://) with the next DB number (/0 → /1), so flushing the broker's DB keeps the jobs",
     ),
     Setting(
         "LISTEN_CACHE_MAX_BYTES",
@@ -64,7 +65,37 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_STALE_SECONDS",
         120.0,
         float,
-        "a queued/working job with no sign of life for this long is enqueued again",
+        "a queued job silent this long whose message is not in the broker is enqueued again",
+    ),
+    Setting(
+        "LISTEN_LEASE_SECONDS",
+        6.0,
+        float,
+        "a worker's hold on a running job, renewed every quarter of it; a dead worker's job is taken over this long after its last renewal",
+    ),
+    Setting(
+        "LISTEN_SWEEP_SECONDS",
+        10.0,
+        float,
+        "how often each worker looks for lost jobs (no message, no live worker) and enqueues them again; also at worker start",
+    ),
+    Setting(
+        "LISTEN_JOB_MAX_ATTEMPTS",
+        6,
+        int,
+        "a job started this many times without finishing (retries and worker crashes) is failed",
+    ),
+    Setting(
+        "LISTEN_SITE_MAX_QUEUED",
+        100,
+        int,
+        "unfinished jobs one site (of LISTEN_SITE_KEYS) may have; more → 429 queue_full; 0 = no cap",
+    ),
+    Setting(
+        "LISTEN_MAX_QUEUED",
+        1000,
+        int,
+        "unfinished jobs of all sites and of clients without a site together; more → 429 queue_full; 0 = no cap",
     ),
     Setting("LISTEN_WAIT_MAX_SECONDS", 30.0, float, "cap on ?wait= long polls of job status"),
     Setting(
@@ -168,7 +199,7 @@ def load(
     config["LISTEN_DATA_DIR"] = Path(config["LISTEN_DATA_DIR"]).expanduser().resolve()
     broker = config["LISTEN_BROKER_URL"]
     if not config["LISTEN_REDIS_URL"] and broker.startswith(("redis://", "rediss://")):
-        config["LISTEN_REDIS_URL"] = broker
+        config["LISTEN_REDIS_URL"] = next_db(broker)
     config["LISTEN_ALLOWED_ORIGINS"] = _origins(config["LISTEN_ALLOWED_ORIGINS"])
     config["LISTEN_SITE_KEYS"] = _site_keys(config["LISTEN_SITE_KEYS"])
     demo_site = config["LISTEN_DEMO_SITE"]
@@ -177,6 +208,18 @@ def load(
     if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):
         raise ConfigError("LISTEN_SENDFILE_HEADER must be empty, X-Accel-Redirect or X-Sendfile")
     return config
+
+
+def next_db(url: str) -> str:
+    """The Redis URL of the database after ``url``'s (``redis://h/0`` → ``redis://h/1``)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    raw = query.pop("db", [""])[0] or parts.path.strip("/") or "0"
+    try:
+        db = int(raw)
+    except ValueError:
+        raise ConfigError(f"LISTEN_BROKER_URL: {raw!r} is not a Redis database number") from None
+    return urlunsplit(parts._replace(path=f"/{db + 1}", query=urlencode(query, doseq=True)))
 
 
 def _origins(raw: str | tuple[str, ...]) -> tuple[str, ...]:

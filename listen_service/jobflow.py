@@ -1,8 +1,10 @@
-"""A job's life seen from the web side: enqueue it, find its state, re-drive it if lost.
+"""A job's life seen from the web side: accept and enqueue it, find its state, re-drive it if lost.
 
 A job id is the audio's cache key, so "the job" and "the audio" are one thing:
 ``current_state`` answers with the cached audio when it exists, else with the
-job record — after enqueueing the job again if its message was lost.
+job record — after enqueueing the job again if its message was lost
+(``workers.redrive`` says what "lost" means; the workers' sweep does the same
+without any client).
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from flask import current_app
 from kombu.exceptions import OperationalError
 
 from audio_cache import AudioCache, Entry
-from listen_service.celery import SYNTHESIZE
+from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError
-from workers.jobs import Job, JobStore
+from workers.jobs import Job, JobStore, QueueFull
+from workers.redrive import redrive
 from workers.voices import Voice
 
 TERMINAL = ("ready", "failed")
-# A job whose message is lost this many times is failed instead of enqueued again.
-MAX_ENQUEUES = 5
+# Seconds a client told "queue_full" should wait: about the time a worker
+# needs to finish a few articles.
+QUEUE_FULL_RETRY_AFTER = 30
 
 
 @cache
@@ -61,9 +65,34 @@ def _urls(job_id: str, fmt: str) -> dict[str, str]:
     }
 
 
+def accept(job_id: str, payload: Mapping[str, Any], site: str | None) -> bool:
+    """Record a new (or failed) job as queued; True if this request must enqueue it.
+
+    ``ApiError`` 429 ``queue_full`` when the site (or, for every job, the
+    whole service) already has its cap of unfinished jobs.
+    """
+    config = current_app.config
+    try:
+        return store().accept(
+            job_id,
+            payload,
+            site=site or "",
+            site_limit=config["LISTEN_SITE_MAX_QUEUED"] if site else 0,
+            total_limit=config["LISTEN_MAX_QUEUED"],
+        )
+    except QueueFull as exc:
+        whose = "this site has" if exc.scope == "site" else "the service has"
+        raise ApiError(
+            429,
+            "queue_full",
+            f"{whose} {exc.limit} articles waiting already; try again later",
+            {"Retry-After": str(QUEUE_FULL_RETRY_AFTER)},
+        ) from exc
+
+
 def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:
     try:
-        current_app.extensions["celery"].send_task(SYNTHESIZE, args=[job_id, dict(payload)])
+        send_synthesis(current_app.extensions["celery"], job_id, payload)
     except OperationalError as exc:
         current_app.logger.error("cannot reach the broker: %s", exc)
         raise ApiError(
@@ -77,10 +106,11 @@ def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:
 def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
     """The job's audio if ready, else its record — re-enqueued first if it was lost.
 
-    A queued or working job with no sign of life for ``LISTEN_STALE_SECONDS``
-    has lost its message (broker restarted, worker killed): the one request
-    that wins ``take_over_stale`` enqueues it again. A job recorded ready
-    whose audio has gone (evicted) is accepted anew.
+    A queued or working job that no worker holds, whose message is not in the
+    broker and that showed no sign of life lately has lost its message (broker
+    flushed, worker killed): the one request that wins ``take_over_stale``
+    enqueues it again. A job recorded ready whose audio has gone (evicted) is
+    accepted anew.
     """
     entry = audio_cache().get(job_id)
     if entry is not None:
@@ -89,30 +119,31 @@ def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
     job = jobs.get(job_id)
     if job is None:
         return None, None
-    stale_before = time.time() - current_app.config["LISTEN_STALE_SECONDS"]
-    lost = job.status == "ready" or (
-        job.status in ("queued", "working") and job.updated < stale_before
-    )
-    # The payload (up to the whole article) is read only for a job that must be
-    # enqueued again, not on each of the many polls of a healthy job.
-    payload = jobs.payload(job_id) if lost else None
-    if payload is None:
-        return None, job
+    config = current_app.config
+    now = time.time()
     if job.status == "ready":
+        # The payload (up to the whole article) is read only for a job that must
+        # be enqueued again, not on each of the many polls of a healthy job.
+        payload = jobs.payload(job_id)
+        if payload is None:
+            return None, job
         jobs.forget(job_id)
         if jobs.accept(job_id, payload):
             enqueue_or_fail(job_id, payload)
         return None, jobs.get(job_id)
-    if job.attempts >= MAX_ENQUEUES:
-        jobs.fail(
-            job_id,
-            "job_lost",
-            f"the job was lost {job.attempts} times (workers crashing?); post it again",
-        )
-    elif jobs.take_over_stale(job_id, stale_before):
-        current_app.logger.warning("job %s was stale; enqueued again", job_id)
-        enqueue(job_id, payload)
-    return None, jobs.get(job_id)
+    quiet_s = min(config["LISTEN_STALE_SECONDS"], config["LISTEN_LEASE_SECONDS"])
+    if job.status in TERMINAL or job.updated >= now - quiet_s:
+        return None, job
+    redriven = redrive(
+        jobs,
+        [job_id],
+        now=now,
+        stale_s=config["LISTEN_STALE_SECONDS"],
+        lease_s=config["LISTEN_LEASE_SECONDS"],
+        broker=current_app.extensions["listen_broker"],
+        enqueue=enqueue,
+    )
+    return None, jobs.get(job_id) if redriven else job
 
 
 def enqueue_or_fail(job_id: str, payload: Mapping[str, Any]) -> None:

@@ -64,7 +64,7 @@ def openapi_document() -> dict[str, Any]:
                             **_json("Job", "accepted: status queued or working"),
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
-                        **_errors(400, 413, 415, 422, 503),
+                        **_errors(400, 413, 415, 422, 429, 503),
                     },
                 }
             },

@@ -15,6 +15,10 @@ Two implementations share one interface, :class:`JobStore`:
         <id>.lease          flock'd by the worker executing the job; removed on release
         .tmp-*              files being written
 
+    and ``<root>/jobs/unfinished/<id>``, a marker per queued or working job holding
+    its site (the index that sweeps and queue caps read), guarded by
+    ``<root>/jobs/unfinished.lock`` while ``accept`` counts it.
+
     Readers take no lock: every file is replaced whole, so a reader sees the old
     record or the new one. Writers read-modify-write under the per-job lock, which
     is what makes ``accept`` and ``take_over_stale`` check-and-set operations and
@@ -25,7 +29,8 @@ Two implementations share one interface, :class:`JobStore`:
 
 ``RedisJobStore(client, prefix="listen:")``
     Several machines. The record is a hash ``<prefix>job:<id>``, the payload a
-    JSON string ``<prefix>payload:<id>``, the execution lease ``<prefix>lease:<id>``.
+    JSON string ``<prefix>payload:<id>``, the execution lease ``<prefix>lease:<id>``,
+    and the index of unfinished jobs a hash ``<prefix>unfinished`` (id → site).
     Every write is one Lua script, so check-and-set is atomic on the server, and
     every write refreshes the expiry of the record and payload (``ttl_seconds``,
     7 days by default) so that abandoned jobs age out.
@@ -74,6 +79,7 @@ class Job:
     created: float
     updated: float
     attempts: int
+    """How many times a worker started it since it was accepted."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the API's job representation)."""
@@ -87,6 +93,15 @@ class Job:
             "updated": self.updated,
             "attempts": self.attempts,
         }
+
+
+class QueueFull(Exception):
+    """``accept`` refused a job: ``scope`` ("site" or "all") has ``limit`` unfinished already."""
+
+    def __init__(self, scope: str, limit: int) -> None:
+        super().__init__(f"{limit} unfinished jobs already ({scope})")
+        self.scope = scope
+        self.limit = limit
 
 
 class Lease(ABC):
@@ -130,23 +145,44 @@ class JobStore(Protocol):
     def payload(self, job_id: str) -> dict[str, Any] | None:
         """The request stored by the accepting ``accept`` call, or None."""
 
-    def accept(self, job_id: str, payload: Mapping[str, Any]) -> bool:
-        """Create a queued job (attempts=1), or reset a failed one (attempts+1).
+    def accept(
+        self,
+        job_id: str,
+        payload: Mapping[str, Any],
+        *,
+        site: str = "",
+        site_limit: int = 0,
+        total_limit: int = 0,
+    ) -> bool:
+        """Create a queued job, or reset a failed one; attempts=0 either way.
 
         True only for the one caller that did so, which must enqueue the task;
         False while the job is queued, working or ready. ``payload`` must be
-        JSON-serialisable; it replaces any stored payload.
+        JSON-serialisable; it replaces any stored payload. The job joins the
+        unfinished index under ``site``. Raises ``QueueFull`` instead when
+        ``site`` already has ``site_limit`` unfinished jobs, or the index holds
+        ``total_limit`` (0 = no cap); checked and added in one atomic step.
         """
 
     def take_over_stale(self, job_id: str, stale_before: float) -> bool:
         """Requeue a queued or working job whose ``updated`` is before ``stale_before``.
 
-        Sets it queued, progress 0, attempts+1, updated=now. True only for the one
-        caller that did so, which must enqueue the task again.
+        Sets it queued, progress 0, updated=now (attempts unchanged: only a
+        start is an attempt). True only for the one caller that did so, which
+        must enqueue the task again.
         """
 
-    def start(self, job_id: str, worker: str) -> None:
-        """Mark the job working (progress 0) by ``worker``."""
+    def touch(self, job_id: str) -> bool:
+        """Refresh ``updated`` of a queued or working job (seen waiting); False otherwise."""
+
+    def requeue(self, job_id: str) -> bool:
+        """Set a queued or working job back to queued (progress 0, updated=now).
+
+        For the worker that gives a job up to retry it later; False if finished or gone.
+        """
+
+    def start(self, job_id: str, worker: str) -> int:
+        """Mark the job working (progress 0) by ``worker``; the attempt count, now +1."""
 
     def heartbeat(self, job_id: str, progress: float) -> None:
         """Record progress (0..1) and a sign of life; cheap enough for every sentence."""
@@ -162,6 +198,16 @@ class JobStore(Protocol):
 
     def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
         """Take the execution lock, or None if another live holder has it. Not reentrant."""
+
+    def lease_held(self, job_id: str) -> bool:
+        """Whether a live process holds the job's lease (Redis: until its TTL lapses)."""
+
+    def lease_left(self, job_id: str) -> float | None:
+        """Seconds until the lease lapses unless renewed: 0 if not held, None if it
+        lasts as long as its holder lives (files)."""
+
+    def unfinished(self) -> list[str]:
+        """Ids in the unfinished index; entries whose job is finished or gone are pruned."""
 
     def counts(self) -> dict[str, int]:
         """Number of jobs per status, every status present (approximate for Redis)."""
@@ -296,6 +342,10 @@ class FileJobStore:
     def _path(self, job_id: str, suffix: str) -> Path:
         return self.root / _check_id(job_id)[:2] / f"{job_id}{suffix}"
 
+    @property
+    def _index(self) -> Path:
+        return self.root / "unfinished"
+
     def _read(self, job_id: str) -> dict[str, Any] | None:
         try:
             data = self._path(job_id, ".json").read_bytes()
@@ -315,13 +365,44 @@ class FileJobStore:
         finally:
             os.close(fd)
 
-    def _update(self, job_id: str, changes: Mapping[str, Any], *, durable: bool = True) -> None:
+    def _update(
+        self,
+        job_id: str,
+        changes: Mapping[str, Any],
+        *,
+        durable: bool = True,
+        finished: bool = False,
+    ) -> dict[str, Any]:
         with self._locked(job_id):
             record = self._read(job_id)
             if record is None:
                 raise KeyError(job_id)
             record.update(changes, updated=self._clock())
             _write_json(self._path(job_id, ".json"), record, durable=durable)
+            if finished:
+                (self._index / job_id).unlink(missing_ok=True)
+            return record
+
+    def _refresh(self, job_id: str, changes: Mapping[str, Any]) -> bool:
+        """Apply ``changes`` (and updated=now) to a queued or working job only."""
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is None or record["status"] not in ("queued", "working"):
+                return False
+            record.update(changes, updated=self._clock())
+            _write_json(self._path(job_id, ".json"), record, durable=False)
+            return True
+
+    def _count_unfinished(self, site: str) -> tuple[int, int]:
+        """(jobs of ``site``, all jobs) in the index; the caller holds the index lock."""
+        mine = total = 0
+        for marker in self._index.iterdir():
+            if marker.name.startswith("."):
+                continue
+            total += 1
+            with contextlib.suppress(FileNotFoundError):  # finished while we counted
+                mine += marker.read_bytes() == site.encode()
+        return mine, total
 
     def get(self, job_id: str) -> Job | None:
         record = self._read(job_id)
@@ -344,14 +425,37 @@ class FileJobStore:
         except FileNotFoundError:
             return None
 
-    def accept(self, job_id: str, payload: Mapping[str, Any]) -> bool:
+    def accept(
+        self,
+        job_id: str,
+        payload: Mapping[str, Any],
+        *,
+        site: str = "",
+        site_limit: int = 0,
+        total_limit: int = 0,
+    ) -> bool:
         data = _dump_payload(payload)
         with self._locked(job_id):
             record = self._read(job_id)
             if record is not None and record["status"] != "failed":
                 return False
+            self._index.mkdir(parents=True, exist_ok=True)
+            # One accept at a time counts and joins the index, so caps hold exactly.
+            index_lock = _flock(self.root / "unfinished.lock", blocking=True)
+            assert index_lock is not None
+            try:
+                mine, total = self._count_unfinished(site)
+                if site_limit and mine >= site_limit:
+                    raise QueueFull("site", site_limit)
+                if total_limit and total >= total_limit:
+                    raise QueueFull("all", total_limit)
+                # Index first, payload next: the record is the commit marker, so a
+                # queued job always has a payload and a marker (a marker without
+                # a record is pruned by unfinished()).
+                _write_json(self._index / job_id, site.encode())
+            finally:
+                os.close(index_lock)
             now = self._clock()
-            # Payload first: the record is the commit marker, so a queued job always has one.
             _write_json(self._path(job_id, ".payload.json"), data)
             _write_json(
                 self._path(job_id, ".json"),
@@ -362,7 +466,7 @@ class FileJobStore:
                     "duration_s": None,
                     "created": now if record is None else record["created"],
                     "updated": now,
-                    "attempts": 1 if record is None else int(record["attempts"]) + 1,
+                    "attempts": 0,
                     "worker": None,
                 },
             )
@@ -375,18 +479,31 @@ class FileJobStore:
                 return False
             if float(record["updated"]) >= stale_before:
                 return False
-            record.update(
-                status="queued",
-                progress=0.0,
-                attempts=int(record["attempts"]) + 1,
-                updated=self._clock(),
-                worker=None,
-            )
+            record.update(status="queued", progress=0.0, updated=self._clock(), worker=None)
             _write_json(self._path(job_id, ".json"), record)
             return True
 
-    def start(self, job_id: str, worker: str) -> None:
-        self._update(job_id, {"status": "working", "progress": 0.0, "worker": worker})
+    def touch(self, job_id: str) -> bool:
+        return self._refresh(job_id, {})
+
+    def requeue(self, job_id: str) -> bool:
+        return self._refresh(job_id, {"status": "queued", "progress": 0.0, "worker": None})
+
+    def start(self, job_id: str, worker: str) -> int:
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is None:
+                raise KeyError(job_id)
+            attempts = int(record["attempts"]) + 1
+            record.update(
+                status="working",
+                progress=0.0,
+                worker=worker,
+                attempts=attempts,
+                updated=self._clock(),
+            )
+            _write_json(self._path(job_id, ".json"), record)
+            return attempts
 
     def heartbeat(self, job_id: str, progress: float) -> None:
         # No fsync: a heartbeat lost in a power cut only makes the job look stale
@@ -395,14 +512,16 @@ class FileJobStore:
 
     def finish(self, job_id: str, duration_s: float) -> None:
         changes = {"status": "ready", "progress": 1.0, "duration_s": _check_duration(duration_s)}
-        self._update(job_id, {**changes, "error": None})
+        self._update(job_id, {**changes, "error": None}, finished=True)
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         error = {"code": str(code), "message": str(message)}
-        self._update(job_id, {"status": "failed", "error": error, "duration_s": None})
+        changes = {"status": "failed", "error": error, "duration_s": None}
+        self._update(job_id, changes, finished=True)
 
     def forget(self, job_id: str) -> None:
         with self._locked(job_id) as lock:
+            (self._index / job_id).unlink(missing_ok=True)
             self._path(job_id, ".json").unlink(missing_ok=True)
             self._path(job_id, ".payload.json").unlink(missing_ok=True)
             lock.unlink()  # while holding it: waiters notice and lock a fresh file
@@ -424,6 +543,39 @@ class FileJobStore:
         os.write(fd, owner.encode())  # for operators: who holds it
         return _FileLease(job_id, owner, path, fd)
 
+    def lease_held(self, job_id: str) -> bool:
+        path = self._path(job_id, ".lease")
+        if not path.exists():
+            return False
+        # Only a live process can hold the flock; a dead holder's lock is gone.
+        fd = _flock(path, blocking=False)
+        if fd is None:
+            return True
+        os.close(fd)  # the file stays: a later lease() truncates and reuses it
+        return False
+
+    def lease_left(self, job_id: str) -> float | None:
+        return None if self.lease_held(job_id) else 0.0
+
+    def unfinished(self) -> list[str]:
+        try:
+            names = [n for n in os.listdir(self._index) if not n.startswith(".")]
+        except FileNotFoundError:
+            return []
+        ids = []
+        for job_id in names:
+            if not is_valid_key(job_id):
+                continue
+            record = self._read(job_id)
+            if record is not None and record["status"] in ("queued", "working"):
+                ids.append(job_id)
+                continue
+            with self._locked(job_id):  # prune, unless accept() revived it meanwhile
+                record = self._read(job_id)
+                if record is None or record["status"] not in ("queued", "working"):
+                    (self._index / job_id).unlink(missing_ok=True)
+        return ids
+
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for path in self.root.glob("*/*.json"):
@@ -440,45 +592,69 @@ class FileJobStore:
 
 # --------------------------------------------------------------------------- Redis
 
-# KEYS: job, payload. ARGV: now, ttl_ms, payload.
+# KEYS: job, payload, index. ARGV: now, ttl_ms, payload, job id, site, site_limit, total_limit.
+# Returns 1 (accepted), 0 (alive or done), -1 (the site is full), -2 (the index is full).
 _ACCEPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= 'failed' then return 0 end
+local site_limit, total_limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+if site_limit > 0 then
+  local mine = 0
+  for _, site in ipairs(redis.call('HVALS', KEYS[3])) do
+    if site == ARGV[5] then mine = mine + 1 end
+  end
+  if mine >= site_limit then return -1 end
+end
+if total_limit > 0 and redis.call('HLEN', KEYS[3]) >= total_limit then return -2 end
 if status then
   redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'duration_s', 'worker')
-  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 else
-  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'attempts', 1)
+  redis.call('HSET', KEYS[1], 'created', ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1], 'attempts', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 return 1
 """
 
-# KEYS: job, payload. ARGV: stale_before, now, ttl_ms.
-_TAKE_OVER = """
+# KEYS: job, payload. ARGV: stale_before (or '' for any), now, ttl_ms, n, field/value pairs.
+# Changes a queued or working job only.
+_REFRESH = """
 local rec = redis.call('HMGET', KEYS[1], 'status', 'updated')
 if rec[1] ~= 'queued' and rec[1] ~= 'working' then return 0 end
-if (tonumber(rec[2]) or 0) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[2])
-redis.call('HDEL', KEYS[1], 'worker')
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if ARGV[1] ~= '' and (tonumber(rec[2]) or 0) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'updated', ARGV[2])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+  redis.call('HDEL', KEYS[1], 'worker')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
-# KEYS: job, payload. ARGV: ttl_ms, n, n field names to delete, then field/value pairs.
-# Updates only an existing record: a late heartbeat must not resurrect a forgotten job.
+# KEYS: job, payload, index. ARGV: ttl_ms, job id, finished (0/1), count ('attempts' or ''),
+# n, n field names to delete, then field/value pairs. Updates only an existing
+# record: a late heartbeat must not resurrect a forgotten job. Returns the
+# counted field's new value, or 1; 0 when there is no record.
 _UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = tonumber(ARGV[2])
-if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n))
+local n = tonumber(ARGV[5])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 6, 5 + n)) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + n))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
+if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+if ARGV[4] ~= '' then return redis.call('HINCRBY', KEYS[1], ARGV[4], 1) end
 return 1
+"""
+
+# KEYS: job, index. ARGV: job id. Drops an index entry whose job is finished or gone.
+_PRUNE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' or status == 'working' then return 0 end
+return redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
 # KEYS: lease. ARGV: owner, ttl_ms.
@@ -544,8 +720,10 @@ class RedisJobStore:
         self.ttl_ms = _ms(_check_ttl(ttl_seconds))
         self._clock = clock
         self._accept = client.register_script(_ACCEPT)
-        self._take_over = client.register_script(_TAKE_OVER)
+        self._refresh = client.register_script(_REFRESH)
         self._update_script = client.register_script(_UPDATE)
+        self._prune = client.register_script(_PRUNE)
+        self.index_key = f"{prefix}unfinished"
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
@@ -554,20 +732,40 @@ class RedisJobStore:
         return f"{self.prefix}{kind}:{_check_id(job_id)}"
 
     def _update(
-        self, job_id: str, changes: Mapping[str, Any], delete: tuple[str, ...] = ()
-    ) -> None:
+        self,
+        job_id: str,
+        changes: Mapping[str, Any],
+        delete: tuple[str, ...] = (),
+        *,
+        finished: bool = False,
+        count: str = "",
+    ) -> int:
         pairs: list[_Arg] = [x for item in changes.items() for x in item]
         args: list[_Arg] = [
             self.ttl_ms,
+            job_id,
+            int(finished),
+            count,
             len(delete),
             *delete,
             *pairs,
             "updated",
             repr(self._clock()),
         ]
-        keys = [self.key("job", job_id), self.key("payload", job_id)]
-        if not self._update_script(keys=keys, args=args):
+        keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
+        result = int(self._update_script(keys=keys, args=args))
+        if not result:
             raise KeyError(job_id)
+        return result
+
+    def _refresh_if(
+        self, job_id: str, stale_before: float | None, changes: Mapping[str, Any]
+    ) -> bool:
+        pairs: list[_Arg] = [x for item in changes.items() for x in item]
+        cutoff = "" if stale_before is None else repr(float(stale_before))
+        args: list[_Arg] = [cutoff, repr(self._clock()), self.ttl_ms, len(pairs), *pairs]
+        keys = [self.key("job", job_id), self.key("payload", job_id)]
+        return bool(self._refresh(keys=keys, args=args))
 
     def get(self, job_id: str) -> Job | None:
         raw: dict[bytes | str, bytes | str] = self.client.hgetall(self.key("job", job_id))
@@ -592,18 +790,44 @@ class RedisJobStore:
         data: bytes | str | None = self.client.get(self.key("payload", job_id))
         return None if data is None else _load_payload(data)
 
-    def accept(self, job_id: str, payload: Mapping[str, Any]) -> bool:
-        keys = [self.key("job", job_id), self.key("payload", job_id)]
-        args: list[_Arg] = [repr(self._clock()), self.ttl_ms, _dump_payload(payload)]
-        return bool(self._accept(keys=keys, args=args))
+    def accept(
+        self,
+        job_id: str,
+        payload: Mapping[str, Any],
+        *,
+        site: str = "",
+        site_limit: int = 0,
+        total_limit: int = 0,
+    ) -> bool:
+        keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
+        args: list[_Arg] = [
+            repr(self._clock()),
+            self.ttl_ms,
+            _dump_payload(payload),
+            job_id,
+            site,
+            int(site_limit),
+            int(total_limit),
+        ]
+        result = int(self._accept(keys=keys, args=args))
+        if result == -1:
+            raise QueueFull("site", site_limit)
+        if result == -2:
+            raise QueueFull("all", total_limit)
+        return result == 1
 
     def take_over_stale(self, job_id: str, stale_before: float) -> bool:
-        keys = [self.key("job", job_id), self.key("payload", job_id)]
-        args: list[_Arg] = [repr(float(stale_before)), repr(self._clock()), self.ttl_ms]
-        return bool(self._take_over(keys=keys, args=args))
+        return self._refresh_if(job_id, stale_before, {"status": "queued", "progress": 0})
 
-    def start(self, job_id: str, worker: str) -> None:
-        self._update(job_id, {"status": "working", "progress": 0, "worker": worker})
+    def touch(self, job_id: str) -> bool:
+        return self._refresh_if(job_id, None, {})
+
+    def requeue(self, job_id: str) -> bool:
+        return self._refresh_if(job_id, None, {"status": "queued", "progress": 0})
+
+    def start(self, job_id: str, worker: str) -> int:
+        changes = {"status": "working", "progress": 0, "worker": worker}
+        return self._update(job_id, changes, count="attempts")
 
     def heartbeat(self, job_id: str, progress: float) -> None:
         self._update(job_id, {"progress": repr(_check_fraction(progress))})
@@ -614,21 +838,44 @@ class RedisJobStore:
             "progress": 1,
             "duration_s": repr(_check_duration(duration_s)),
         }
-        self._update(job_id, changes, delete=("error_code", "error_message"))
+        self._update(job_id, changes, delete=("error_code", "error_message"), finished=True)
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         changes = {"status": "failed", "error_code": str(code), "error_message": str(message)}
-        self._update(job_id, changes, delete=("duration_s",))
+        self._update(job_id, changes, delete=("duration_s",), finished=True)
 
     def forget(self, job_id: str) -> None:
         # The lease stays: its holder may still be running, and it expires by itself.
-        self.client.delete(self.key("job", job_id), self.key("payload", job_id))
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.key("job", job_id), self.key("payload", job_id))
+        pipe.hdel(self.index_key, job_id)
+        pipe.execute()
 
     def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
         key = self.key("lease", job_id)
         if not self.client.set(key, owner, nx=True, px=_ms(_check_ttl(ttl))):
             return None
         return _RedisLease(self, job_id, owner, ttl)
+
+    def lease_held(self, job_id: str) -> bool:
+        return bool(self.client.exists(self.key("lease", job_id)))
+
+    def lease_left(self, job_id: str) -> float | None:
+        ms = int(self.client.pttl(self.key("lease", job_id)))
+        return max(ms, 0) / 1000  # -2: no lease; leases always have a TTL
+
+    def unfinished(self) -> list[str]:
+        ids = [_text(k) for k in self.client.hkeys(self.index_key)]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hget(self.key("job", job_id), "status")
+        alive = []
+        for job_id, status in zip(ids, pipe.execute(), strict=True):
+            if status is not None and _text(status) in ("queued", "working"):
+                alive.append(job_id)
+            else:  # expired, forgotten or finished: drop it unless revived meanwhile
+                self._prune(keys=[self.key("job", job_id), self.index_key], args=[job_id])
+        return alive
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(STATUSES, 0)

@@ -3,20 +3,24 @@
 Idempotent by construction: the output is addressed by the job id (the cache
 key), so a job whose audio exists is done before it starts, and a lease in
 the job store lets exactly one process render a given id at a time — however
-many duplicate messages (re-enqueued stale jobs, redeliveries) arrive.
+many duplicate messages (re-enqueued stale jobs, redeliveries) arrive. The
+lease is kept alive by a heartbeat thread, not by progress, so a slow
+sentence never loses it and a dead process loses it within one lease TTL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from audio_cache import AudioCache
 from workers.engine import Engine
 from workers.errors import InputError
-from workers.jobs import JobStore
+from workers.jobs import JobStore, Lease
 from workers.pipeline import Request, plan, synthesize
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,31 @@ Outcome = Literal["cached", "busy", "synthesised", "failed", "gone"]
 
 # Progress and liveness are written at most this often (seconds).
 HEARTBEAT_EVERY = 0.5
+
+
+@contextlib.contextmanager
+def kept_alive(lease: Lease, every: float) -> Iterator[None]:
+    """Renew ``lease`` every ``every`` seconds from a thread of its own, for the ``with`` body."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                if not lease.renew():
+                    log.warning(
+                        "lost the lease on job %s; another process may take it", lease.job_id
+                    )
+                    return
+            except Exception:  # a blip of the store must not end the heartbeat
+                log.warning("could not renew the lease on job %s", lease.job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"lease-{lease.job_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def request_from_payload(payload: Mapping[str, Any]) -> Request:
@@ -41,12 +70,15 @@ def run_job(
     owner: str,
     max_chars: int,
     lease_ttl: float,
+    max_attempts: int = 0,
 ) -> Outcome:
     """Make the audio for ``job_id`` unless it exists or another process is on it.
 
-    ``InputError`` marks the job failed for good (retrying cannot help); any
-    other exception propagates for the caller to retry, with the job record
-    left as it was.
+    Any queued or working job is executed, however its message came (first
+    delivery, redelivery, re-enqueue). ``InputError`` marks the job failed for
+    good (retrying cannot help), as does starting it more than ``max_attempts``
+    times (0 = no cap: its workers keep dying on it); any other exception
+    propagates for the caller to retry, with the job left working.
     """
     record = store.get(job_id)
     if record is None:
@@ -65,8 +97,16 @@ def run_job(
     if lease is None:
         log.info("job %s is being synthesised elsewhere", job_id)
         return "busy"
-    with lease:
-        store.start(job_id, owner)
+    with lease, kept_alive(lease, lease_ttl / 4):
+        attempts = store.start(job_id, owner)
+        if max_attempts and attempts > max_attempts:
+            store.fail(
+                job_id,
+                "too_many_attempts",
+                f"started {attempts - 1} times without finishing (the worker kept dying); "
+                "post it again",
+            )
+            return "failed"
         last = 0.0
 
         def progress(fraction: float) -> None:
@@ -75,7 +115,6 @@ def run_job(
             if now - last >= HEARTBEAT_EVERY or fraction >= 1.0:
                 last = now
                 store.heartbeat(job_id, min(fraction, 0.99))
-                lease.renew()
 
         try:
             speaker = engine()

@@ -23,6 +23,8 @@ from workers.jobs import JobStore
 from workers.runner import Outcome, run_job
 
 RETRY_BACKOFF_MAX = 60
+# Past a lease's expiry, so that the look after it finds it lapsed.
+BUSY_MARGIN_S = 0.25
 
 
 @shared_task(  # type: ignore[untyped-decorator]
@@ -32,7 +34,7 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
     app = current_app
     store = app.extensions["listen_jobs"]
     max_retries = app.config["LISTEN_TASK_MAX_RETRIES"]
-    lease_ttl = app.config["LISTEN_STALE_SECONDS"]
+    lease_ttl = app.config["LISTEN_LEASE_SECONDS"]
     try:
         outcome = run_job(
             job_id,
@@ -43,6 +45,7 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
             owner=f"{socket.gethostname()}:{os.getpid()}",
             max_chars=app.config["LISTEN_MAX_CHARS"],
             lease_ttl=lease_ttl,
+            max_attempts=app.config["LISTEN_JOB_MAX_ATTEMPTS"],
         )
     except InputError:
         return "failed"  # recorded by run_job; retrying cannot help
@@ -61,6 +64,10 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
             _fail(store, job_id, code, f"gave up after {retries + 1} attempts: {exc}")
             raise
         countdown = min(2 ** (retries + 1), RETRY_BACKOFF_MAX)
+        # Queued again, with a fresh sign of life: the retry waits in a worker's
+        # memory (not in the queue), and must not look lost to a sweep meanwhile.
+        with contextlib.suppress(KeyError):
+            store.requeue(job_id)
         raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
     except Exception as exc:
         # Not a failure we know how to retry: report it rather than leave the
@@ -68,9 +75,12 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
         _fail(store, job_id, "internal_error", f"synthesis failed: {type(exc).__name__}")
         raise
     if outcome == "busy":
-        # Another process holds the lease. If it died (its lease outlives it
-        # by up to lease_ttl), look again after that rather than drop the job.
-        raise self.retry(countdown=lease_ttl, max_retries=None)
+        # Another process holds the lease. If it died, the lease lapses at its
+        # TTL (Redis), so look again just after that: the job is taken over
+        # within one lease of the death, not after a fixed long wait.
+        left = store.lease_left(job_id)
+        countdown = lease_ttl if left is None else min(left, lease_ttl) + BUSY_MARGIN_S
+        raise self.retry(countdown=countdown, max_retries=None)
     return outcome
 
 

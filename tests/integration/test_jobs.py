@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,12 @@ from workers.jobs import (
     FileJobStore,
     Job,
     JobStore,
+    QueueFull,
     RedisJobStore,
     open_store,
 )
+from workers.redrive import redrive
+from workers.runner import kept_alive
 
 REDIS_URL = os.environ.get("LISTEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 T0 = 1_700_000_000.0
@@ -178,7 +181,7 @@ def test_accept_creates_a_queued_job_with_its_payload(store: JobStore, job_id: s
         duration_s=None,
         created=T0,
         updated=T0,
-        attempts=1,
+        attempts=0,  # counts starts by a worker, not enqueues
     )
     assert store.payload(job_id) == PAYLOAD
 
@@ -190,7 +193,7 @@ def test_accept_has_one_winner_among_20_threads(store: JobStore) -> None:
         assert results.count(True) == 1
         job = store.get(job_id)
         assert job is not None
-        assert (job.status, job.attempts) == ("queued", 1)
+        assert (job.status, job.attempts) == ("queued", 0)
 
 
 def test_accept_has_one_winner_among_4_processes(spec: StoreSpec, job_id: str) -> None:
@@ -210,7 +213,7 @@ def test_accept_has_one_winner_among_4_processes(spec: StoreSpec, job_id: str) -
     assert sorted(outcomes) == [False, False, False, True]
     job = spec.open().get(job_id)
     assert job is not None
-    assert (job.status, job.attempts) == ("queued", 1)
+    assert (job.status, job.attempts) == ("queued", 0)
 
 
 @pytest.mark.parametrize("status", ["queued", "working", "ready"])
@@ -234,7 +237,7 @@ def test_accept_is_refused_while_the_job_is_alive_or_done(
 
 def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeClock) -> None:
     assert store.accept(job_id, PAYLOAD)
-    store.start(job_id, "w1")
+    assert store.start(job_id, "w1") == 1
     store.fail(job_id, "engine_failed", "espeak died")
     later = clock.advance(30)
 
@@ -249,7 +252,7 @@ def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeCl
         duration_s=None,
         created=T0,
         updated=later,
-        attempts=2,
+        attempts=0,  # a new POST gives the job a fresh set of attempts
     )
     assert store.payload(job_id) == {**PAYLOAD, "rate": 171}
 
@@ -260,7 +263,7 @@ def test_retry_of_a_failed_job_has_one_winner(store: JobStore, job_id: str) -> N
 
     assert run_threads(20, lambda: store.accept(job_id, PAYLOAD)).count(True) == 1
     job = store.get(job_id)
-    assert job is not None and job.attempts == 2
+    assert job is not None and (job.status, job.attempts) == ("queued", 0)
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -358,7 +361,7 @@ def test_forget_removes_the_job_and_a_new_accept_starts_afresh(
     assert store.accept(job_id, PAYLOAD)
     job = store.get(job_id)
     assert job is not None
-    assert (job.attempts, job.created) == (1, t)
+    assert (job.attempts, job.created) == (0, t)
 
 
 # --------------------------------------------------------------------------- take-over
@@ -382,7 +385,7 @@ def test_take_over_stale_only_when_stale(store: JobStore, job_id: str, clock: Fa
         duration_s=None,
         created=T0,
         updated=now,
-        attempts=2,
+        attempts=1,  # a take-over is not an attempt; the next start is
     )
     assert store.take_over_stale(job_id, now - 60) is False  # fresh again
     assert store.payload(job_id) == PAYLOAD
@@ -395,7 +398,7 @@ def test_take_over_stale_also_requeues_a_lost_queued_job(
     now = clock.advance(600)
     assert store.take_over_stale(job_id, now - 300) is True
     job = store.get(job_id)
-    assert job is not None and (job.status, job.attempts) == ("queued", 2)
+    assert job is not None and (job.status, job.attempts) == ("queued", 0)
 
 
 @pytest.mark.parametrize("final", ["ready", "failed"])
@@ -424,7 +427,7 @@ def test_take_over_stale_has_one_winner_among_20_threads(
 
     assert run_threads(20, lambda: store.take_over_stale(job_id, now - 60)).count(True) == 1
     job = store.get(job_id)
-    assert job is not None and job.attempts == 2
+    assert job is not None and (job.status, job.attempts) == ("queued", 1)
 
 
 # --------------------------------------------------------------------------- leases
@@ -521,6 +524,9 @@ def test_lease_of_a_killed_holder(spec: StoreSpec, job_id: str) -> None:
         assert ready.get(timeout=60) is True
         store = spec.open()
         assert store.lease(job_id, "parent", ttl=30) is None
+        assert store.lease_held(job_id) is True
+        if spec.kind == "file":
+            assert store.lease_left(job_id) is None  # held for as long as its holder lives
     finally:
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
@@ -529,9 +535,166 @@ def test_lease_of_a_killed_holder(spec: StoreSpec, job_id: str) -> None:
 
     if spec.kind == "redis":
         assert store.lease(job_id, "parent", ttl=30) is None
+        assert store.lease_held(job_id) is True
+        assert 0 < (store.lease_left(job_id) or 0) <= 1.5
         time.sleep(1.6)
+    assert store.lease_held(job_id) is False
+    assert store.lease_left(job_id) == 0
     lease = store.lease(job_id, "parent", ttl=30)
     assert lease is not None
+    assert store.lease_held(job_id) is True
+    lease.release()
+    assert store.lease_held(job_id) is False
+
+
+def test_a_heartbeat_thread_keeps_a_short_lease_without_progress(
+    redis_spec: StoreSpec, job_id: str
+) -> None:
+    store = redis_spec.open()
+    lease = store.lease(job_id, "slow-sentence", ttl=0.6)
+    assert lease is not None
+    with lease, kept_alive(lease, 0.15):
+        time.sleep(1.5)  # no progress at all, 2.5 TTLs
+        assert store.lease(job_id, "thief", ttl=30) is None
+    assert store.lease_held(job_id) is False  # released on exit, not left to expire
+
+
+# ------------------------------------------------------------------ unfinished index and caps
+
+
+def test_unfinished_index_follows_the_jobs_life(store: JobStore, clock: FakeClock) -> None:
+    ready, failed, forgotten, working, queued = (secrets.token_hex(32) for _ in range(5))
+    for job_id in (ready, failed, forgotten, working, queued):
+        assert store.accept(job_id, PAYLOAD)
+    for job_id in (ready, failed, working):
+        assert store.start(job_id, "w1") == 1
+    store.finish(ready, 1.0)
+    store.fail(failed, "engine_failed", "boom")
+    store.forget(forgotten)
+
+    assert sorted(store.unfinished()) == sorted([working, queued])
+    assert store.accept(failed, PAYLOAD)  # a retried job is unfinished again
+    assert sorted(store.unfinished()) == sorted([working, queued, failed])
+
+
+def test_unfinished_prunes_entries_whose_record_vanished(spec: StoreSpec, job_id: str) -> None:
+    store = spec.open()
+    assert store.accept(job_id, PAYLOAD)
+    if isinstance(store, RedisJobStore):
+        store.client.delete(store.key("job", job_id))  # as when the record expires
+    else:
+        (Path(spec.location) / "jobs" / job_id[:2] / f"{job_id}.json").unlink()
+    assert store.unfinished() == []
+    # Pruned, not just skipped: the cap no longer counts it.
+    assert store.accept(secrets.token_hex(32), PAYLOAD, total_limit=1)
+
+
+def test_site_cap_refuses_new_jobs_but_not_known_ones(store: JobStore) -> None:
+    ids = [secrets.token_hex(32) for _ in range(3)]
+    assert store.accept(ids[0], PAYLOAD, site="news", site_limit=2)
+    assert store.accept(ids[1], PAYLOAD, site="news", site_limit=2)
+    with pytest.raises(QueueFull) as full:
+        store.accept(ids[2], PAYLOAD, site="news", site_limit=2)
+    assert (full.value.scope, full.value.limit) == ("site", 2)
+    assert store.get(ids[2]) is None and store.payload(ids[2]) is None
+    # A job already queued is answered as before, not refused.
+    assert store.accept(ids[0], PAYLOAD, site="news", site_limit=2) is False
+    # Other sites, and clients without one, have their own count.
+    assert store.accept(ids[2], PAYLOAD, site="blog", site_limit=2)
+    store.finish(ids[0], 1.0)
+    assert store.accept(secrets.token_hex(32), PAYLOAD, site="news", site_limit=2)
+
+
+def test_total_cap_counts_every_unfinished_job(store: JobStore) -> None:
+    assert store.accept(secrets.token_hex(32), PAYLOAD, site="a", total_limit=2)
+    assert store.accept(secrets.token_hex(32), PAYLOAD, total_limit=2)
+    with pytest.raises(QueueFull) as full:
+        store.accept(secrets.token_hex(32), PAYLOAD, site="b", total_limit=2)
+    assert full.value.scope == "all"
+
+
+def test_site_cap_holds_under_20_concurrent_accepts(store: JobStore) -> None:
+    def accept() -> bool:
+        try:
+            return store.accept(secrets.token_hex(32), PAYLOAD, site="news", site_limit=5)
+        except QueueFull:
+            return False
+
+    assert run_threads(20, accept).count(True) == 5
+    assert len(store.unfinished()) == 5
+
+
+def test_touch_and_requeue_change_only_unfinished_jobs(
+    store: JobStore, job_id: str, clock: FakeClock
+) -> None:
+    assert store.touch(job_id) is False and store.requeue(job_id) is False  # no job
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    store.heartbeat(job_id, 0.5)
+    t1 = clock.advance(5)
+    assert store.touch(job_id) is True
+    job = store.get(job_id)
+    assert job is not None and (job.status, job.progress, job.updated) == ("working", 0.5, t1)
+    t2 = clock.advance(5)
+    assert store.requeue(job_id) is True
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.status, job.progress, job.updated, job.attempts) == ("queued", 0.0, t2, 1)
+    store.finish(job_id, 1.0)
+    before = store.get(job_id)
+    clock.advance(5)
+    assert store.touch(job_id) is False and store.requeue(job_id) is False
+    assert store.get(job_id) == before
+
+
+# --------------------------------------------------------------------------- re-driving lost jobs
+
+
+def test_redrive_enqueues_only_lost_jobs_once(store: JobStore, clock: FakeClock) -> None:
+    waiting_id, held_id, lost_id, fresh_id, working_lost = (secrets.token_hex(32) for _ in range(5))
+    for job_id in (waiting_id, held_id, lost_id, working_lost):
+        assert store.accept(job_id, {"text": job_id})
+    store.start(working_lost, "w-dead")
+    lease = store.lease(held_id, "w-alive", ttl=3600)
+    assert lease is not None
+    store.start(held_id, "w-alive")
+    now = clock.advance(600)
+    assert store.accept(fresh_id, {"text": fresh_id})
+    enqueued: list[tuple[str, Any]] = []
+    asked: list[set[str]] = []
+    dropped: list[str] = []
+
+    class Broker:
+        def waiting(self, job_ids: Collection[str]) -> set[str]:
+            asked.append(set(job_ids))
+            return {waiting_id} & set(job_ids)
+
+        def drop_delivered(self, job_id: str) -> None:
+            dropped.append(job_id)
+
+    def run() -> list[str]:
+        return redrive(
+            store,
+            store.unfinished(),
+            now=now,
+            stale_s=120,
+            lease_s=10,
+            broker=Broker(),
+            enqueue=lambda job_id, payload: enqueued.append((job_id, payload)),
+        )
+
+    assert sorted(run()) == sorted([lost_id, working_lost])
+    assert sorted(enqueued) == sorted(
+        [(lost_id, {"text": lost_id}), (working_lost, {"text": working_lost})]
+    )
+    job = store.get(working_lost)
+    assert job is not None and (job.status, job.attempts) == ("queued", 1)
+    waited = store.get(waiting_id)
+    assert waited is not None and (waited.status, waited.updated) == ("queued", now)  # touched
+    assert sorted(dropped) == sorted([lost_id, working_lost])
+    assert asked == [{waiting_id, lost_id, working_lost}]  # only about suspects
+    assert run() == [] and len(enqueued) == 2  # a second sweep finds nothing more
+    assert len(asked) == 1  # and, with no suspect left, does not even ask the broker
     lease.release()
 
 
@@ -603,6 +766,9 @@ def test_invalid_ids_are_rejected_by_every_method(store: JobStore, bad: str) -> 
         lambda: store.fail(bad, "x", "y"),
         lambda: store.forget(bad),
         lambda: store.lease(bad, "w1", 30),
+        lambda: store.lease_held(bad),
+        lambda: store.touch(bad),
+        lambda: store.requeue(bad),
     ]
     for call in calls:
         with pytest.raises(ValueError, match="invalid job id"):
@@ -629,6 +795,7 @@ def test_redis_keys_live_under_the_prefix_and_expire(redis_spec: StoreSpec, job_
         job_key,
         payload_key,
         f"{redis_spec.prefix}lease:{job_id}",
+        f"{redis_spec.prefix}unfinished",
     }
     for key in (job_key, payload_key):
         assert 55_000 < client.pttl(key) <= 60_000

@@ -21,7 +21,7 @@ def setup(tmp_path: Path, payload: dict[str, object]):  # type: ignore[no-untype
     return cache, store, job_id
 
 
-def run(cache, store, job_id, payload, owner="w1"):  # type: ignore[no-untyped-def]
+def run(cache, store, job_id, payload, owner="w1", max_attempts=0):  # type: ignore[no-untyped-def]
     return run_job(
         job_id,
         payload,
@@ -31,6 +31,7 @@ def run(cache, store, job_id, payload, owner="w1"):  # type: ignore[no-untyped-d
         owner=owner,
         max_chars=100_000,
         lease_ttl=30,
+        max_attempts=max_attempts,
     )
 
 
@@ -72,4 +73,26 @@ def test_forgotten_or_failed_jobs_are_not_run(tmp_path: Path) -> None:
     assert run(cache, store, job_id, payload) == "failed"
     store.forget(job_id)
     assert run(cache, store, job_id, payload) == "gone"
+    assert cache.get(job_id) is None
+
+
+def test_a_message_for_a_job_left_working_by_a_dead_worker_is_executed(tmp_path: Path) -> None:
+    payload = {"text": "The first worker died here."}
+    cache, store, job_id = setup(tmp_path, payload)
+    assert store.start(job_id, "dead-worker") == 1  # a worker started it, then died
+    assert run(cache, store, job_id, payload, max_attempts=3) == "synthesised"
+    job = store.get(job_id)
+    assert job is not None and (job.status, job.attempts) == ("ready", 2)
+
+
+def test_a_job_whose_workers_keep_dying_is_failed_by_its_own_attempts(tmp_path: Path) -> None:
+    payload = {"text": "This one kills workers."}
+    cache, store, job_id = setup(tmp_path, payload)
+    for n in range(3):
+        assert store.start(job_id, f"crashed-{n}") == n + 1
+    assert run(cache, store, job_id, payload, max_attempts=3) == "failed"
+    job = store.get(job_id)
+    assert job is not None and job.status == "failed" and job.error is not None
+    assert job.error["code"] == "too_many_attempts"
+    assert "started 3 times" in job.error["message"]
     assert cache.get(job_id) is None

@@ -23,10 +23,12 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from listen_service import create_app
-from listen_service.config import to_env
+from listen_service.config import next_db, to_env
 from listen_service.run import worker_command
 
 REDIS_URL = os.environ.get("LISTEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+# Where the job records go by default in Redis mode: the broker's DB + 1.
+JOBS_REDIS_URL = next_db(REDIS_URL)
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +50,12 @@ def mode(request: pytest.FixtureRequest) -> str:
 def service_config(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
     config: dict[str, Any] = {"LISTEN_DATA_DIR": str(tmp_path / "data"), "LISTEN_STALE_SECONDS": 30}
     if mode == "redis":
-        client = request.getfixturevalue("redis_client")
-        client.flushdb()
-        request.addfinalizer(client.flushdb)
+        for client in (
+            request.getfixturevalue("redis_client"),
+            redis.Redis.from_url(JOBS_REDIS_URL),
+        ):
+            client.flushdb()
+            request.addfinalizer(client.flushdb)
         config["LISTEN_BROKER_URL"] = REDIS_URL
     return config
 

@@ -39,6 +39,29 @@ def test_a_non_integer_cap_is_a_config_error(tmp_path: Path) -> None:
         load(env={"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_CACHE_MAX_BYTES": "1GB"})
 
 
+@pytest.mark.parametrize(
+    ("broker", "jobs"),
+    [
+        ("redis://cache:6379/0", "redis://cache:6379/1"),
+        ("redis://cache:6379", "redis://cache:6379/1"),
+        ("redis://:secret@cache/7?socket_timeout=3", "redis://:secret@cache/8?socket_timeout=3"),
+        ("rediss://cache/?db=4", "rediss://cache/5"),
+    ],
+)
+def test_job_records_default_to_the_db_after_the_brokers(broker: str, jobs: str) -> None:
+    config = load({"LISTEN_BROKER_URL": broker}, env={})
+    assert config["LISTEN_REDIS_URL"] == jobs
+    assert (
+        load({"LISTEN_BROKER_URL": broker, "LISTEN_REDIS_URL": broker}, env={})["LISTEN_REDIS_URL"]
+        == broker
+    )  # an explicit choice stands
+
+
+def test_a_broker_url_with_a_bad_db_number_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="database number"):
+        load({"LISTEN_BROKER_URL": "redis://cache/zero"}, env={})
+
+
 @pytest.mark.parametrize("keys", ["", "News Daily:news-key-123"])
 def test_the_demo_site_must_be_a_configured_site(tmp_path: Path, keys: str) -> None:
     with pytest.raises(ConfigError, match="LISTEN_DEMO_SITE"):
