@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError
 
 from audio_cache import AudioCache, Entry
 from listen_service.celery import SYNTHESIZE
-from listen_service.errors import ApiError
+from listen_service.errors import ApiError, disk_full, insufficient_storage, public_job_error
 from workers.jobs import Job, JobStore
 from workers.voices import Voice
 
@@ -64,7 +64,11 @@ def _urls(job_id: str, fmt: str) -> dict[str, str]:
 def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:
     try:
         current_app.extensions["celery"].send_task(SYNTHESIZE, args=[job_id, dict(payload)])
-    except OperationalError as exc:
+    except Exception as exc:
+        if disk_full(exc):  # the embedded broker's queue is on the data directory's disk
+            raise insufficient_storage() from exc
+        if not isinstance(exc, OperationalError):
+            raise
         current_app.logger.error("cannot reach the broker: %s", exc)
         raise ApiError(
             503,
@@ -144,7 +148,8 @@ def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3"
         **_urls(job_id, fmt),
     }
     if job.error:
-        body["error"] = job.error
+        # The record keeps the detail for operators; clients get the code.
+        body["error"] = public_job_error(job.error)
     return body
 
 

@@ -1,4 +1,8 @@
-"""What operators look at: ``/healthz`` (liveness and queue) and ``/metrics``."""
+"""What operators look at: ``/healthz`` (liveness, queue, disk) and ``/metrics``.
+
+``/healthz`` is 503 while the broker or job store is unreachable or the data
+directory's free space is below ``LISTEN_MIN_FREE_BYTES``, and says which.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
+from listen_service.storage import free_bytes, shortage
 
 bp = Blueprint("ops", __name__)
 
@@ -45,6 +50,18 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
     except Exception as exc:
         report["jobs"] = f"unreachable: {exc}"
         ok = False
+    try:
+        problem = shortage(app.config)
+        report["disk"] = {
+            "free_bytes": free_bytes(app.config),
+            "min_free_bytes": app.config["LISTEN_MIN_FREE_BYTES"],
+            "status": problem or "ok",
+        }
+    except OSError as exc:  # the data directory itself is gone or unreadable
+        problem = f"unreadable: {exc.strerror}"
+        report["disk"] = {"status": problem}
+    if problem is not None:
+        ok = False
     stats = app.extensions["listen_cache"].stats()
     report["cache"] = {"entries": stats.entries, "bytes": stats.bytes, "max_bytes": stats.max_bytes}
     report["checked_in_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -75,6 +92,8 @@ def metrics() -> Response:
         f"listen_cache_bytes {report['cache']['bytes']}",
         "# TYPE listen_cache_entries gauge",
         f"listen_cache_entries {report['cache']['entries']}",
+        "# TYPE listen_disk_free_bytes gauge",
+        f"listen_disk_free_bytes {report['disk'].get('free_bytes', -1)}",
         "# TYPE listen_jobs gauge",
     ]
     if isinstance(report.get("jobs"), dict):

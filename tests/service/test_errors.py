@@ -84,7 +84,27 @@ def error_of(response: Any, status: int) -> dict[str, str]:
             "no-such-voice",
         ),
         ({"json": {"text": "Hi.", "lang": "xx-nowhere"}}, 422, "unknown_voice", "xx-nowhere"),
-        ({"json": {"text": "   \u200b\x00 "}}, 422, "empty_text", "no letters"),
+        ({"json": {"text": "   \u200b\t\r\n "}}, 422, "empty_text", "no letters"),
+        ({"json": {"text": "Hi.\x00"}}, 422, "invalid_field", "text holds a control character"),
+        ({"json": {"text": "Hi.\x1b[31m"}}, 422, "invalid_field", "text holds a control"),
+        ({"json": {"text": "Hi.", "title": "a\x00b"}}, 422, "invalid_field", "title holds a"),
+        ({"json": {"text": "Hi.", "site": "\x00"}}, 422, "invalid_field", "site holds a"),
+        ({"json": {"text": "Hi.", "site": "a\tb"}}, 422, "invalid_field", "U+0009"),
+        ({"json": {"text": "Hi.", "voice": "en\x85"}}, 422, "invalid_field", "voice holds a"),
+        ({"json": {"text": "Hi.", "lang": "en\x7f"}}, 422, "invalid_field", "lang holds a"),
+        ({"json": {"text": "Hi.", "site": "s" * 201}}, 422, "invalid_field", "site must be at"),
+        (
+            {"data": "[" * 20_000 + "]" * 20_000, "content_type": "application/json"},
+            400,
+            "too_deeply_nested",
+            "more than 32 levels",
+        ),
+        (
+            {"data": '{"text": ' * 40 + '"x"' + "}" * 40, "content_type": "application/json"},
+            400,
+            "too_deeply_nested",
+            "",
+        ),
         ({"json": {"text": "Hi.", "title": "t" * 301}}, 422, "invalid_field", "title"),
         (
             {"data": '{"text": "Hello \\ud83d world."}', "content_type": "application/json"},
@@ -187,7 +207,7 @@ def _openapi_path(rule: Rule) -> str:
 
 
 def test_openapi_matches_the_routes(app: Flask) -> None:
-    doc = openapi_document()
+    doc = openapi_document(app.config)
     served = {
         (_openapi_path(rule), method.lower())
         for rule in app.url_map.iter_rules()
