@@ -13,8 +13,6 @@ server paths or ffmpeg's output and stays in the job record and the logs).
 
 from __future__ import annotations
 
-import errno
-
 from flask import Flask, Response, jsonify
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -25,6 +23,7 @@ from workers.errors import (
     InputError,
     ListenError,
     TextTooLong,
+    disk_full,
 )
 
 
@@ -62,7 +61,6 @@ JOB_ERROR_MESSAGES = {
     "insufficient_storage": "the server ran out of disk space; post the article again later",
 }
 GENERIC_JOB_ERROR = "the audio could not be made; post the article again to retry"
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 RETRY_AFTER_DISK_FULL = "60"
 
 
@@ -70,18 +68,6 @@ def public_job_error(error: dict[str, str]) -> dict[str, str]:
     """A recorded job error as clients may see it: its code and a fixed message."""
     code = str(error.get("code") or "internal_error")
     return {"code": code, "message": JOB_ERROR_MESSAGES.get(code, GENERIC_JOB_ERROR)}
-
-
-def disk_full(exc: BaseException) -> bool:
-    """True if ``exc`` or an exception it was raised from is "no space left" or "quota exceeded"."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def insufficient_storage() -> ApiError:
@@ -104,6 +90,8 @@ def error_response(
 
 
 def status_for(exc: ListenError) -> int:
+    if disk_full(exc):
+        return 507
     if isinstance(exc, TextTooLong):
         return 413
     if isinstance(exc, InputError):
@@ -114,6 +102,11 @@ def status_for(exc: ListenError) -> int:
 
 
 def init_app(app: Flask) -> None:
+    def _out_of_space(exc: BaseException) -> Response:
+        app.logger.error("out of disk space: %s", exc)
+        full = insufficient_storage()
+        return error_response(full.status, full.code, full.message, full.headers)
+
     @app.errorhandler(ApiError)
     def _api(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
@@ -121,6 +114,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ListenError)
     def _listen(exc: ListenError) -> Response:
         status = status_for(exc)
+        if status == 507:
+            return _out_of_space(exc)
         if status < 500:
             return error_response(status, exc.code, str(exc))
         # The detail may name server paths (a missing ffmpeg, a data directory).
@@ -149,11 +144,6 @@ def init_app(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
-
-    def _out_of_space(exc: BaseException) -> Response:
-        app.logger.error("out of disk space: %s", exc)
-        full = insufficient_storage()
-        return error_response(full.status, full.code, full.message, full.headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -17,7 +17,8 @@ from kombu.exceptions import OperationalError
 
 from audio_cache import AudioCache, Entry
 from listen_service.celery import SYNTHESIZE
-from listen_service.errors import ApiError, disk_full, insufficient_storage, public_job_error
+from listen_service.errors import ApiError, insufficient_storage, public_job_error
+from workers.errors import disk_full
 from workers.jobs import Job, JobStore
 from workers.voices import Voice
 

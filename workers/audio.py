@@ -9,6 +9,8 @@ on the second core while the engine renders the next sentence.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import queue
 import subprocess
 import tempfile
@@ -21,7 +23,7 @@ from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
 
 from workers.engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
-from workers.errors import EncoderError, InvalidSetting
+from workers.errors import EncoderError, InvalidSetting, OutOfSpace, SynthesisError
 from workers.system import find_ffmpeg
 
 # Opus only runs at a few fixed rates; 24 kHz keeps all of espeak's 11 kHz band.
@@ -129,10 +131,12 @@ class Encoder:
         with contextlib.suppress(OSError, ValueError):
             stdin.close()
 
-    def _error(self, what: str) -> EncoderError:
+    def _error(self, what: str) -> SynthesisError:
         self._stderr.seek(0)
         detail = self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
-        return EncoderError(f"ffmpeg {what}: {detail or 'no message'}")
+        # ffmpeg reports a full disk only in words (strerror in the C locale).
+        full = any(os.strerror(n) in detail for n in (errno.ENOSPC, errno.EDQUOT))
+        return (OutOfSpace if full else EncoderError)(f"ffmpeg {what}: {detail or 'no message'}")
 
     def write(self, pcm: bytes) -> None:
         if self._feed_error is not None:

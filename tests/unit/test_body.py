@@ -9,8 +9,8 @@ import pytest
 from kombu.exceptions import ChannelError
 
 from listen_service.body import too_deep
-from listen_service.errors import JOB_ERROR_MESSAGES, disk_full, public_job_error
-from workers.errors import ListenError
+from listen_service.errors import JOB_ERROR_MESSAGES, public_job_error
+from workers.errors import ListenError, disk_full
 
 
 def _subclasses(cls: type) -> list[type]:

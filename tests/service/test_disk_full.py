@@ -1,0 +1,152 @@
+"""A full disk under the data directory (a real, small tmpfs): clear 507/503, nothing
+half-written served or left behind, workers that survive, recovery once space is freed."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.conftest import article as _article  # noqa: F401 - the session fixture
+from tests.conftest import ffprobe
+from tests.service.conftest import Worker, start_worker
+
+DISK_BYTES = 16 * 1024 * 1024
+FLOOR = 2 * 1024 * 1024
+
+
+@pytest.fixture
+def service_config(service_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The usual settings, with the data directory on a tmpfs of ``DISK_BYTES``."""
+    data = Path(service_config["LISTEN_DATA_DIR"])
+    data.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(data)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs for the data directory (root needed): {mounted.stderr}")
+    yield {**service_config, "LISTEN_MIN_FREE_BYTES": FLOOR}
+    if subprocess.run(["umount", str(data)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(data)], check=True)
+
+
+def fill(data: Path, leave: int = 0) -> Path:
+    """Write a filler file until the disk is full, then give back ``leave`` bytes."""
+    filler = data / "filler"
+    block = b"\0" * (1 << 16)
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(block)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    if leave:
+        os.truncate(filler, max(filler.stat().st_size - leave, 0))
+    return filler
+
+
+def debris(data: Path) -> list[Path]:
+    """Files that only a write cut short leaves: temp files, empty broker messages."""
+    temps = list(data.rglob(".tmp-*"))
+    empty_messages = [p for p in data.glob("broker/queue/*.msg") if p.stat().st_size == 0]
+    return temps + empty_messages
+
+
+def audio_files(data: Path) -> list[Path]:
+    return [p for p in (data / "audio").rglob("*") if p.is_file() and p.name != ".lock"]
+
+
+def test_out_of_space_is_507_and_unhealthy_until_space_is_freed(app: Flask) -> None:
+    data = Path(app.config["LISTEN_DATA_DIR"])
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    filler = fill(data)
+
+    response = client.post("/api/v1/listen", json={"text": "Is there room for me?"})
+    assert response.status_code == 507, response.get_data(as_text=True)
+    assert response.headers["Retry-After"].isdigit()
+    assert response.get_json()["error"]["code"] == "insufficient_storage"
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.headers["Retry-After"].isdigit()
+    report = health.get_json()
+    assert report["status"] == "unavailable"
+    assert "LISTEN_MIN_FREE_BYTES" in report["disk"]["status"]
+    assert report["disk"]["free_bytes"] < FLOOR
+
+    filler.unlink()
+    assert client.get("/healthz").status_code == 200
+    accepted = client.post("/api/v1/listen", json={"text": "Is there room for me?"})
+    assert accepted.status_code == 202, accepted.get_data(as_text=True)
+    assert debris(data) == []
+
+
+def test_a_write_that_hits_enospc_is_507_not_500(app: Flask, mode: str) -> None:
+    """With no floor, the write itself fails: the answer is the same, nothing is half-made."""
+    app.config["LISTEN_MIN_FREE_BYTES"] = 0
+    data = Path(app.config["LISTEN_DATA_DIR"])
+    client = app.test_client()
+    filler = fill(data)
+    response = client.post("/api/v1/listen", json={"text": "No room at all."})
+    if mode == "redis":
+        # Records and queue live in Redis: the job is accepted, and waits for room.
+        assert response.status_code == 202, response.get_data(as_text=True)
+    else:
+        assert response.status_code == 507, response.get_data(as_text=True)
+        assert response.headers["Retry-After"].isdigit()
+        assert response.get_json()["error"]["code"] == "insufficient_storage"
+        assert app.extensions["listen_jobs"].counts()["queued"] == 0
+    assert debris(data) == []
+    filler.unlink()
+    again = client.post("/api/v1/listen", json={"text": "No room at all."})
+    assert again.status_code == 202, again.get_data(as_text=True)
+
+
+@pytest.fixture
+def worker(app: Flask, tmp_path: Path) -> Iterator[Worker]:
+    w = start_worker(app, tmp_path / "worker.log")
+    yield w
+    w.stop()
+
+
+def test_a_worker_out_of_space_fails_the_job_cleanly_and_survives(
+    app: Flask, worker: Worker, article: str
+) -> None:
+    app.config["LISTEN_MIN_FREE_BYTES"] = 0  # let the job through to the worker
+    data = Path(app.config["LISTEN_DATA_DIR"])
+    client = app.test_client()
+    # Room for job records and queue messages, not for minutes of WAV audio.
+    filler = fill(data, leave=256 * 1024)
+    request = {"text": article[:1500], "format": "wav"}
+    job = client.post("/api/v1/listen", json=request).get_json()
+    deadline = time.monotonic() + 120
+    while job["status"] != "failed" and time.monotonic() < deadline:
+        job = client.get(f"{job['status_url']}?wait=5").get_json()
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "insufficient_storage"
+    assert str(data) not in job["error"]["message"]
+    assert worker.proc.poll() is None, worker.text()[-3000:]
+    assert debris(data) == [] and audio_files(data) == []
+    assert client.get(job["audio_url"]).status_code == 404
+
+    filler.unlink()
+    job = client.post("/api/v1/listen", json=request).get_json()
+    deadline = time.monotonic() + 180
+    while job["status"] != "ready" and time.monotonic() < deadline:
+        job = client.get(f"{job['status_url']}?wait=5").get_json()
+    assert job["status"] == "ready", job
+    out = data.parent / "served.wav"
+    with client.get(job["audio_url"]) as served:
+        assert served.status_code == 200
+        out.write_bytes(served.data)
+    assert float(ffprobe(out)["format"]["duration"]) > 10
+    assert worker.proc.poll() is None
