@@ -66,7 +66,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
         **_errors(404, 416),
     }
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "Listen",
@@ -304,3 +304,8 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "responses": {"Error": _json("Error", "an error, in the one JSON error shape")},
         },
     }
+    # Validation skips an optional field sent as null, as if it were left out.
+    for name, prop in doc["components"]["schemas"]["ListenRequest"]["properties"].items():
+        if name != "text":
+            prop["nullable"] = True
+    return doc

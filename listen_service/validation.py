@@ -84,6 +84,8 @@ def parse_request(poster: str | None = None) -> dict[str, Any]:
         types, attribute = FIELDS[name]
         if value is None and name != "text":
             continue
+        if types == (int,) and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema counts 175.0 as an integer, so do we
         if isinstance(value, bool) or not isinstance(value, types):
             kind = " or ".join(t.__name__ for t in types)
             raise ApiError(422, "invalid_field", f"{name} must be of type {kind}")

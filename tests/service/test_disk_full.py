@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import article as _article  # noqa: F401 - the session fixture
+from listen_service.config import to_env
+from listen_service.storage import shortage
 from tests.conftest import ffprobe
 from tests.service.conftest import Worker, start_worker
 
@@ -109,6 +111,36 @@ def test_a_write_that_hits_enospc_is_507_not_500(app: Flask, mode: str) -> None:
     filler.unlink()
     again = client.post("/api/v1/listen", json={"text": "No room at all."})
     assert again.status_code == 202, again.get_data(as_text=True)
+
+
+def test_pruning_the_cache_brings_the_service_back(app: Flask, tmp_path: Path) -> None:
+    """The disk filled by cached audio: ``listen-service cache prune`` is all it takes."""
+    data = Path(app.config["LISTEN_DATA_DIR"])
+    cache = app.extensions["listen_cache"]
+    client = app.test_client()
+    n = 0
+    while shortage(app.config) is None:
+        key = f"{n:064x}"
+        audio = cache.temp_path(key, ".mp3")
+        audio.write_bytes(os.urandom(1 << 20))
+        cache.put(key, audio, fmt="mp3", duration_s=60.0)
+        n += 1
+    assert client.get("/healthz").status_code == 503
+    assert client.post("/api/v1/listen", json={"text": "Room?"}).status_code == 507
+
+    env = {**os.environ, **to_env(app.config)}
+    cli = Path(sys.executable).with_name("listen-service")
+    pruned = subprocess.run(
+        [str(cli), "cache", "prune", "--max-bytes", str(4 << 20)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert pruned.returncode == 0, pruned.stderr
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/api/v1/listen", json={"text": "Room?"}).status_code == 202
+    assert debris(data) == []
 
 
 @pytest.fixture

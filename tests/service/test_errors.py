@@ -220,3 +220,14 @@ def test_openapi_matches_the_routes(app: Flask) -> None:
     documented_audio = {p for p in documented if p[0] == "/audio/{id}.json"}
     assert served == documented - documented_audio
     assert app.test_client().get("/api/v1/openapi.json").get_json() == doc
+
+
+def test_what_the_schema_allows_is_accepted(app: Flask) -> None:
+    """null for an optional field and 175.0 for an integer are valid by the OpenAPI schema."""
+    client = app.test_client()
+    plain = client.post("/api/v1/listen", json={"text": "Same audio.", "rate": 175})
+    spelled = client.post(
+        "/api/v1/listen", json={"text": "Same audio.", "rate": 175.0, "title": None}
+    )
+    assert plain.status_code == 202 and spelled.status_code == 202, spelled.get_data()
+    assert spelled.get_json()["id"] == plain.get_json()["id"]
