@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,7 +37,9 @@ def service_config(service_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     )
     if mounted.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs for the data directory (root needed): {mounted.stderr}")
-    yield {**service_config, "LISTEN_MIN_FREE_BYTES": FLOOR}
+    # One retry: a full disk is retried like any transient failure, and the
+    # tests need not wait through the default backoff.
+    yield {**service_config, "LISTEN_MIN_FREE_BYTES": FLOOR, "LISTEN_TASK_MAX_RETRIES": 1}
     if subprocess.run(["umount", str(data)], capture_output=True).returncode != 0:
         subprocess.run(["umount", "-l", str(data)], check=True)
 
@@ -181,4 +184,34 @@ def test_a_worker_out_of_space_fails_the_job_cleanly_and_survives(
         assert served.status_code == 200
         out.write_bytes(served.data)
     assert float(ffprobe(out)["format"]["duration"]) > 10
+    assert worker.proc.poll() is None
+
+
+def test_a_worker_with_no_space_at_all_fails_the_job_cleanly_and_survives(
+    app: Flask, worker: Worker
+) -> None:
+    """The disk fills after the job was accepted: not even a job record can be written."""
+    app.config["LISTEN_MIN_FREE_BYTES"] = 0
+    data = Path(app.config["LISTEN_DATA_DIR"])
+    client = app.test_client()
+    worker.proc.send_signal(signal.SIGSTOP)  # so the job waits for the disk to fill
+    try:
+        job = client.post("/api/v1/listen", json={"text": "Zero bytes left."}).get_json()
+        filler = fill(data)
+    finally:
+        worker.proc.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 90
+    while job["status"] != "failed" and time.monotonic() < deadline:
+        job = client.get(f"{job['status_url']}?wait=5").get_json()
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "insufficient_storage"
+    assert worker.proc.poll() is None, worker.text()[-3000:]
+    assert debris(data) == [] and audio_files(data) == []
+
+    filler.unlink()
+    job = client.post("/api/v1/listen", json={"text": "Zero bytes left."}).get_json()
+    deadline = time.monotonic() + 90
+    while job["status"] != "ready" and time.monotonic() < deadline:
+        job = client.get(f"{job['status_url']}?wait=5").get_json()
+    assert job["status"] == "ready", job
     assert worker.proc.poll() is None
