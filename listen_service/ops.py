@@ -35,6 +35,12 @@ def queue_depth(app: Flask) -> int:
         return int(client.llen(QUEUE))
 
 
+def _unreachable(app: Flask, what: str, exc: Exception) -> str:
+    # /healthz is public: the detail (paths, hosts) goes to the log only.
+    app.logger.warning("health check: %s unreachable: %s", what, exc)
+    return f"unreachable ({type(exc).__name__})"
+
+
 def health(app: Flask) -> tuple[dict[str, Any], bool]:
     report: dict[str, Any] = {"mode": "embedded" if embedded(app.config) else "redis"}
     ok = True
@@ -43,12 +49,12 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
         report["queue_depth"] = queue_depth(app)
         report["broker"] = "ok"
     except Exception as exc:  # any broker failure is reported, not raised
-        report["broker"] = f"unreachable: {exc}"
+        report["broker"] = _unreachable(app, "broker", exc)
         ok = False
     try:
         report["jobs"] = app.extensions["listen_jobs"].counts()
     except Exception as exc:
-        report["jobs"] = f"unreachable: {exc}"
+        report["jobs"] = _unreachable(app, "job store", exc)
         ok = False
     try:
         problem = shortage(app.config)
@@ -58,7 +64,7 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
             "status": problem or "ok",
         }
     except OSError as exc:  # the data directory itself is gone or unreadable
-        problem = f"unreadable: {exc.strerror}"
+        problem = _unreachable(app, "data directory", exc)
         report["disk"] = {"status": problem}
     if problem is not None:
         ok = False

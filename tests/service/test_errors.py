@@ -231,3 +231,14 @@ def test_what_the_schema_allows_is_accepted(app: Flask) -> None:
     )
     assert plain.status_code == 202 and spelled.status_code == 202, spelled.get_data()
     assert spelled.get_json()["id"] == plain.get_json()["id"]
+
+
+def test_healthz_names_the_failure_not_the_servers_paths(tmp_path: Path) -> None:
+    import shutil
+
+    app = create_app({"LISTEN_DATA_DIR": str(tmp_path / "data")})
+    shutil.rmtree(tmp_path / "data" / "broker")
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["broker"] == "unreachable (FileNotFoundError)"
+    assert str(tmp_path) not in health.get_data(as_text=True)
