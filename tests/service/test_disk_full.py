@@ -3,6 +3,7 @@ half-written served or left behind, workers that survive, recovery once space is
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -20,28 +21,54 @@ from listen_service.config import to_env
 from listen_service.storage import shortage
 from tests.conftest import ffprobe
 from tests.service.conftest import Worker, start_worker
+from workers.jobs import FileJobStore
 
 DISK_BYTES = 16 * 1024 * 1024
 FLOOR = 2 * 1024 * 1024
 
 
-@pytest.fixture
-def service_config(service_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The usual settings, with the data directory on a tmpfs of ``DISK_BYTES``."""
-    data = Path(service_config["LISTEN_DATA_DIR"])
-    data.mkdir(parents=True)
+@contextlib.contextmanager
+def small_disk(path: Path) -> Iterator[Path]:
+    """A tmpfs of ``DISK_BYTES`` mounted at ``path`` (created) for the duration."""
+    path.mkdir(parents=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(data)],
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(path)],
         capture_output=True,
         text=True,
     )
     if mounted.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs for the data directory (root needed): {mounted.stderr}")
-    # One retry: a full disk is retried like any transient failure, and the
-    # tests need not wait through the default backoff.
-    yield {**service_config, "LISTEN_MIN_FREE_BYTES": FLOOR, "LISTEN_TASK_MAX_RETRIES": 1}
-    if subprocess.run(["umount", str(data)], capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-l", str(data)], check=True)
+    try:
+        yield path
+    finally:
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@pytest.fixture
+def service_config(service_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The usual settings, with the data directory on a small tmpfs."""
+    with small_disk(Path(service_config["LISTEN_DATA_DIR"])):
+        # One retry: a full disk is retried like any transient failure, and the
+        # tests need not wait through the default backoff.
+        yield {**service_config, "LISTEN_MIN_FREE_BYTES": FLOOR, "LISTEN_TASK_MAX_RETRIES": 1}
+
+
+def test_a_lease_taken_on_a_full_disk_is_held_and_released(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "data") as data:
+        store = FileJobStore(data)
+        job_id = "ab" * 32
+        assert store.accept(job_id, {"text": "x"})
+        filler = fill(data)
+        lease = store.lease(job_id, "worker-1", 30)
+        assert lease is not None
+        with lease, pytest.raises(OSError):
+            store.start(job_id, "worker-1")  # the record cannot be written
+        # Released: another process (or this one, retrying) can take it.
+        again = store.lease(job_id, "worker-2", 30)
+        assert again is not None
+        again.release()
+        filler.unlink()
 
 
 def fill(data: Path, leave: int = 0) -> Path:
