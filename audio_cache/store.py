@@ -287,10 +287,17 @@ class AudioCache:
             sidecar_path = directory / f"{key}.json"
             with dir_lock(directory):
                 os.replace(tmp, audio_path)
-                for other in FORMATS - {fmt}:
-                    unlink_quiet(directory / f"{key}.{other}")
-                atomic_write_bytes(sidecar_path, blob)
-                fsync_dir(directory)
+                try:
+                    for other in FORMATS - {fmt}:
+                        unlink_quiet(directory / f"{key}.{other}")
+                    atomic_write_bytes(sidecar_path, blob)
+                    fsync_dir(directory)
+                except BaseException:
+                    # Audio with no sidecar is never served but holds its space
+                    # for an hour (evict's debris rule); a full disk needs it now.
+                    if not sidecar_path.exists():
+                        unlink_quiet(audio_path)
+                    raise
                 audio_st = os.stat(audio_path)
                 sidecar_st = os.stat(sidecar_path)
         except BaseException:

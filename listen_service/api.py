@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from audio_cache import is_valid_key
-from listen_service import jobflow, streams, validation
+from listen_service import jobflow, storage, streams, validation
 from listen_service.errors import ApiError
 from listen_service.openapi import openapi_document
 from workers.pipeline import Request, plan
@@ -26,9 +26,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.post("/listen")
 def listen() -> tuple[Response, int] | Response:
     site = validation.site()
-    payload = validation.parse_request()
-    if site is not None:
-        payload.setdefault("artist", site)
+    payload = validation.parse_request(site)
     max_chars = current_app.config["LISTEN_MAX_CHARS"]
     job = plan(Request(**payload), jobflow.voices(), max_chars=max_chars)
     job_id, fmt = job.key, job.encode.fmt
@@ -37,6 +35,7 @@ def listen() -> tuple[Response, int] | Response:
         body = jobflow.job_body(job_id, entry, None)
         return Response(json.dumps(body), 200, mimetype="application/json")
     if record is None or record.status == "failed":
+        storage.require_free_space()
         if jobflow.accept(job_id, payload, site):
             jobflow.enqueue_or_fail(job_id, payload)
         record = jobflow.store().get(job_id)
@@ -72,4 +71,4 @@ def list_voices() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> dict[str, Any]:
-    return openapi_document()
+    return openapi_document(current_app.config)

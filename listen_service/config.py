@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
         "largest request body accepted, in bytes (larger → 413)",
     ),
     Setting(
+        "LISTEN_MIN_FREE_BYTES",
+        100_000_000,
+        int,
+        "below this much free space on the data directory's disk, new jobs get 507 and /healthz 503",
+    ),
+    Setting(
         "LISTEN_STALE_SECONDS",
         120.0,
         float,
@@ -153,7 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_SITE_KEYS",
         "",
         str,
-        "comma-separated site:key pairs; when set, POST /api/v1/listen needs a known key (X-Listen-Key header; public identifiers, not secrets) and the site names the audio's artist tag",
+        "comma-separated site:key pairs; when set, POST /api/v1/listen needs a known key (X-Listen-Key header; public identifiers, not secrets) and the site names the audio's artist tag (a different site field → 422)",
     ),
     Setting(
         "LISTEN_PUBLIC_URL",

@@ -19,7 +19,8 @@ from kombu.exceptions import OperationalError
 
 from audio_cache import AudioCache, Entry
 from listen_service.celery import send_synthesis
-from listen_service.errors import ApiError
+from listen_service.errors import ApiError, insufficient_storage, public_job_error
+from workers.errors import disk_full
 from workers.jobs import Job, JobStore, QueueFull
 from workers.redrive import redrive
 from workers.voices import Voice
@@ -93,7 +94,11 @@ def accept(job_id: str, payload: Mapping[str, Any], site: str | None) -> bool:
 def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:
     try:
         send_synthesis(current_app.extensions["celery"], job_id, payload)
-    except OperationalError as exc:
+    except Exception as exc:
+        if disk_full(exc):  # the embedded broker's queue is on the data directory's disk
+            raise insufficient_storage() from exc
+        if not isinstance(exc, OperationalError):
+            raise
         current_app.logger.error("cannot reach the broker: %s", exc)
         raise ApiError(
             503,
@@ -175,7 +180,8 @@ def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3"
         **_urls(job_id, fmt),
     }
     if job.error:
-        body["error"] = job.error
+        # The record keeps the detail for operators; clients get the code.
+        body["error"] = public_job_error(job.error)
     return body
 
 

@@ -1,8 +1,17 @@
-"""The OpenAPI 3 description of the HTTP API (a test keeps it in step with the routes)."""
+"""The OpenAPI 3 description of the HTTP API (a test keeps it in step with the routes).
+
+The request schema states what ``validation`` enforces — lengths, ranges,
+control characters — from the same constants and settings.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS
+
+DEFAULT_MAX_CHARS = 100_000
 
 ID = {
     "name": "job_id",
@@ -23,7 +32,25 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): {"$ref": "#/components/responses/Error"} for s in statuses}
 
 
-def openapi_document() -> dict[str, Any]:
+def _allowed(kind: str) -> str:
+    """A pattern matching strings free of the characters ``validation`` refuses."""
+    return "^" + FORBIDDEN_PATTERN[kind].replace("[", "[^", 1) + "*$"
+
+
+def _short(name: str, description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "string",
+        "maxLength": MAX_LENGTHS[name],
+        "pattern": _allowed("other"),
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The document for a service with these settings (defaults when None)."""
+    max_chars = (config or {}).get("LISTEN_MAX_CHARS", DEFAULT_MAX_CHARS)
     audio_params = [
         {
             "name": "id",
@@ -39,7 +66,7 @@ def openapi_document() -> dict[str, Any]:
         "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
         **_errors(404, 416),
     }
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "Listen",
@@ -64,7 +91,7 @@ def openapi_document() -> dict[str, Any]:
                             **_json("Job", "accepted: status queued or working"),
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
-                        **_errors(400, 413, 415, 422, 429, 503),
+                        **_errors(400, 401, 403, 413, 415, 422, 429, 503, 507),
                     },
                 }
             },
@@ -146,7 +173,9 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Health, queue depth, job counts, cache size",
                     "responses": {
                         "200": {"description": "healthy"},
-                        "503": {"description": "broker or job store unreachable"},
+                        "503": {
+                            "description": "broker or job store unreachable, or the data directory's disk below LISTEN_MIN_FREE_BYTES"
+                        },
                     },
                 }
             },
@@ -165,17 +194,20 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["text"],
                     "additionalProperties": False,
                     "properties": {
-                        "text": {"type": "string", "maxLength": 100000},
-                        "title": {"type": "string", "maxLength": 300},
-                        "site": {"type": "string", "description": "artist tag of the audio"},
-                        "voice": {
+                        "text": {
                             "type": "string",
-                            "description": "voice id or name, see /api/v1/voices",
+                            "minLength": 1,
+                            "maxLength": max_chars,
+                            "pattern": _allowed("text"),
+                            "description": "the article; must hold something speakable (else 422 empty_text)",
                         },
-                        "lang": {
-                            "type": "string",
-                            "description": "language code, when no voice is given",
-                        },
+                        "title": _short("title"),
+                        "site": _short(
+                            "site",
+                            "artist tag of the audio; with site keys configured it must be left out or equal the key's site",
+                        ),
+                        "voice": _short("voice", "voice id or name, see /api/v1/voices"),
+                        "lang": _short("lang", "language code, when no voice is given"),
                         "rate": {"type": "integer", "minimum": 80, "maximum": 450, "default": 175},
                         "pitch": {"type": "integer", "minimum": 0, "maximum": 99, "default": 50},
                         "volume": {
@@ -185,7 +217,13 @@ def openapi_document() -> dict[str, Any]:
                             "default": 1.0,
                         },
                         "format": {"enum": ["mp3", "ogg", "wav"], "default": "mp3"},
-                        "bitrate": {"type": "integer", "default": 64, "description": "kbit/s"},
+                        "bitrate": {
+                            "type": "integer",
+                            "minimum": 12,
+                            "maximum": 320,
+                            "default": 64,
+                            "description": "kbit/s: mp3 one of 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320; ogg 12-256; ignored for wav",
+                        },
                     },
                 },
                 "Job": {
@@ -266,3 +304,8 @@ def openapi_document() -> dict[str, Any]:
             "responses": {"Error": _json("Error", "an error, in the one JSON error shape")},
         },
     }
+    # Validation skips an optional field sent as null, as if it were left out.
+    for name, prop in doc["components"]["schemas"]["ListenRequest"]["properties"].items():
+        if name != "text":
+            prop["nullable"] = True
+    return doc

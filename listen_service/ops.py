@@ -1,4 +1,8 @@
-"""What operators look at: ``/healthz`` (liveness and queue) and ``/metrics``."""
+"""What operators look at: ``/healthz`` (liveness, queue, disk) and ``/metrics``.
+
+``/healthz`` is 503 while the broker or job store is unreachable or the data
+directory's free space is below ``LISTEN_MIN_FREE_BYTES``, and says which.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
+from listen_service.storage import free_bytes, shortage
 
 bp = Blueprint("ops", __name__)
 
@@ -30,6 +35,12 @@ def queue_depth(app: Flask) -> int:
         return int(client.llen(QUEUE))
 
 
+def _unreachable(app: Flask, what: str, exc: Exception) -> str:
+    # /healthz is public: the detail (paths, hosts) goes to the log only.
+    app.logger.warning("health check: %s unreachable: %s", what, exc)
+    return f"unreachable ({type(exc).__name__})"
+
+
 def health(app: Flask) -> tuple[dict[str, Any], bool]:
     report: dict[str, Any] = {"mode": "embedded" if embedded(app.config) else "redis"}
     ok = True
@@ -38,12 +49,24 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
         report["queue_depth"] = queue_depth(app)
         report["broker"] = "ok"
     except Exception as exc:  # any broker failure is reported, not raised
-        report["broker"] = f"unreachable: {exc}"
+        report["broker"] = _unreachable(app, "broker", exc)
         ok = False
     try:
         report["jobs"] = app.extensions["listen_jobs"].counts()
     except Exception as exc:
-        report["jobs"] = f"unreachable: {exc}"
+        report["jobs"] = _unreachable(app, "job store", exc)
+        ok = False
+    try:
+        problem = shortage(app.config)
+        report["disk"] = {
+            "free_bytes": free_bytes(app.config),
+            "min_free_bytes": app.config["LISTEN_MIN_FREE_BYTES"],
+            "status": problem or "ok",
+        }
+    except OSError as exc:  # the data directory itself is gone or unreadable
+        problem = _unreachable(app, "data directory", exc)
+        report["disk"] = {"status": problem}
+    if problem is not None:
         ok = False
     stats = app.extensions["listen_cache"].stats()
     report["cache"] = {"entries": stats.entries, "bytes": stats.bytes, "max_bytes": stats.max_bytes}
@@ -75,6 +98,8 @@ def metrics() -> Response:
         f"listen_cache_bytes {report['cache']['bytes']}",
         "# TYPE listen_cache_entries gauge",
         f"listen_cache_entries {report['cache']['entries']}",
+        "# TYPE listen_disk_free_bytes gauge",
+        f"listen_disk_free_bytes {report['disk'].get('free_bytes', -1)}",
         "# TYPE listen_jobs gauge",
     ]
     if isinstance(report.get("jobs"), dict):

@@ -2,15 +2,24 @@
 
 ``parse_request`` turns the JSON body into a payload for ``workers.pipeline.Request``
 or raises an ``ApiError`` naming the problem; ``site`` finds the site posting
-from its key.
+from its key. ``openapi`` publishes the same limits (``MAX_LENGTHS``,
+``FORBIDDEN_PATTERN``), so the schema and these checks cannot drift apart.
+
+The audio's artist tag: with site keys configured it is always the key's
+site, and a ``site`` field naming another one is refused (422) rather than
+silently replaced, so a client learns its tag is not what it asked for.
+Without keys the server cannot tell who is posting, so ``site`` is taken as
+sent, like ``title``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, request
 
+from listen_service.body import json_body
 from listen_service.errors import ApiError
 
 # Request field → (accepted JSON types, ``Request`` attribute).
@@ -27,6 +36,17 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "bitrate": ((int,), "bitrate_kbps"),
 }
 TITLE_MAX = 300
+# Short fields end up in ffmpeg's command line and the audio's tags.
+MAX_LENGTHS = {"title": TITLE_MAX, "site": 200, "voice": 200, "lang": 50, "format": 10}
+
+# C0 and C1 control characters (Unicode category Cc). Articles keep their
+# tab, line feed and carriage return; no other field may hold any control:
+# a NUL cannot even pass through ffmpeg's command line into the tags.
+FORBIDDEN_PATTERN = {
+    "text": "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]",
+    "other": "[\\x00-\\x1f\\x7f-\\x9f]",
+}
+_FORBIDDEN = {kind: re.compile(pattern) for kind, pattern in FORBIDDEN_PATTERN.items()}
 
 
 def site() -> str | None:
@@ -42,13 +62,16 @@ def site() -> str | None:
     return keys[key]
 
 
-def parse_request() -> dict[str, Any]:
-    """The body as a payload for ``Request``, or an ``ApiError`` naming the problem."""
+def parse_request(poster: str | None = None) -> dict[str, Any]:
+    """The body as a payload for ``Request``, or an ``ApiError`` naming the problem.
+
+    ``poster`` is the site of the key the request came with (see ``site``):
+    it becomes the artist tag, and a ``site`` field must then be left out or
+    equal to it.
+    """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the article as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "malformed_json", "the request body is not valid JSON")
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_field", "the JSON body must be an object")
     unknown = sorted(set(body) - set(FIELDS))
@@ -61,17 +84,41 @@ def parse_request() -> dict[str, Any]:
         types, attribute = FIELDS[name]
         if value is None and name != "text":
             continue
+        if types == (int,) and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema counts 175.0 as an integer, so do we
         if isinstance(value, bool) or not isinstance(value, types):
             kind = " or ".join(t.__name__ for t in types)
             raise ApiError(422, "invalid_field", f"{name} must be of type {kind}")
-        if isinstance(value, str) and not _encodable(value):
-            raise ApiError(
-                422, "invalid_field", f"{name} holds invalid Unicode (an unpaired surrogate)"
-            )
+        if isinstance(value, str):
+            _check_string(name, value)
         payload[attribute] = value
-    if len(payload.get("title") or "") > TITLE_MAX:
-        raise ApiError(422, "invalid_field", f"title must be at most {TITLE_MAX} characters")
+    if poster is not None:
+        if payload.get("artist", poster) != poster:
+            raise ApiError(
+                422,
+                "invalid_field",
+                f"site must be left out or be {poster!r}, the site of your key",
+            )
+        payload["artist"] = poster
     return payload
+
+
+def _check_string(name: str, value: str) -> None:
+    limit = MAX_LENGTHS.get(name)
+    if limit is not None and len(value) > limit:
+        raise ApiError(422, "invalid_field", f"{name} must be at most {limit} characters")
+    control = _FORBIDDEN["text" if name == "text" else "other"].search(value)
+    if control is not None:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"{name} holds a control character (U+{ord(control.group()):04X}) at position "
+            f"{control.start()}",
+        )
+    if not _encodable(value):
+        raise ApiError(
+            422, "invalid_field", f"{name} holds invalid Unicode (an unpaired surrogate)"
+        )
 
 
 def _encodable(text: str) -> bool:

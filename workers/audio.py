@@ -9,6 +9,8 @@ on the second core while the engine renders the next sentence.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import queue
 import subprocess
 import tempfile
@@ -21,7 +23,7 @@ from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
 
 from workers.engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
-from workers.errors import EncoderError, InvalidSetting
+from workers.errors import EncoderError, InvalidSetting, OutOfSpace, SynthesisError
 from workers.system import find_ffmpeg
 
 # Opus only runs at a few fixed rates; 24 kHz keeps all of espeak's 11 kHz band.
@@ -83,6 +85,11 @@ class EncodeSettings:
         return 0 if self.fmt == "wav" else self.bitrate_kbps
 
 
+def _says_disk_full(ffmpeg_stderr: str) -> bool:
+    # ffmpeg reports a full disk only in words (strerror, in the C locale).
+    return any(os.strerror(n) in ffmpeg_stderr for n in (errno.ENOSPC, errno.EDQUOT))
+
+
 class Encoder:
     """An ffmpeg process fed raw PCM on stdin and writing one file.
 
@@ -129,10 +136,14 @@ class Encoder:
         with contextlib.suppress(OSError, ValueError):
             stdin.close()
 
-    def _error(self, what: str) -> EncoderError:
+    def _detail(self) -> str:
         self._stderr.seek(0)
-        detail = self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
-        return EncoderError(f"ffmpeg {what}: {detail or 'no message'}")
+        return self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
+
+    def _error(self, what: str) -> SynthesisError:
+        detail = self._detail()
+        kind = OutOfSpace if _says_disk_full(detail) else EncoderError
+        return kind(f"ffmpeg {what}: {detail or 'no message'}")
 
     def write(self, pcm: bytes) -> None:
         if self._feed_error is not None:
@@ -154,7 +165,8 @@ class Encoder:
                 self._proc.kill()
                 self._proc.wait()
                 raise EncoderError(f"ffmpeg did not finish within {timeout:.0f} s") from None
-            if code != 0 or self._feed_error is not None:
+            # A write that fails as ffmpeg closes its output can still exit 0.
+            if code != 0 or self._feed_error is not None or _says_disk_full(self._detail()):
                 raise self._error(f"failed with exit {code}")
             if self.settings.fmt == "mp3":
                 _patch_tlen(self.out_path, duration_ms)

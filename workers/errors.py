@@ -12,13 +12,19 @@
     └── SynthesisError          the machine failed, not the caller (HTTP 5xx, retryable)
         ├── EngineError         the speech engine failed or produced no audio
         │   └── EngineTimeout   the engine did not finish an utterance in time
-        └── EncoderError        ffmpeg failed to encode the assembled audio
+        ├── EncoderError        ffmpeg failed to encode the assembled audio
+        └── OutOfSpace          a write failed for want of disk space (ENOSPC, EDQUOT)
 
 Every exception carries a short machine-readable ``code`` so that the web
 side can map it to one JSON error shape without knowing the classes.
+``disk_full`` tells whether any exception was, at bottom, a full disk.
 """
 
 from __future__ import annotations
+
+import errno
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class ListenError(Exception):
@@ -65,3 +71,21 @@ class EngineTimeout(EngineError):
 
 class EncoderError(SynthesisError):
     code = "encoder_failed"
+
+
+class OutOfSpace(SynthesisError):
+    code = "insufficient_storage"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True if ``exc`` or an exception it arose from is "no space left" or "quota exceeded"."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OutOfSpace):
+            return True
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

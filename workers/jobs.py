@@ -539,8 +539,11 @@ class FileJobStore:
         fd = _flock(path, blocking=False)
         if fd is None:
             return None
-        os.ftruncate(fd, 0)
-        os.write(fd, owner.encode())  # for operators: who holds it
+        # The owner's name is for operators only. The lock needs no disk space,
+        # and a failed write must not leak an fd that holds it for ever.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, owner.encode())
         return _FileLease(job_id, owner, path, fd)
 
     def lease_held(self, job_id: str) -> bool:

@@ -18,7 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
 from workers.engine import get_engine
-from workers.errors import EngineTimeout, InputError, SynthesisError
+from workers.errors import EngineTimeout, InputError, OutOfSpace, SynthesisError, disk_full
 from workers.jobs import JobStore
 from workers.runner import Outcome, run_job
 
@@ -61,6 +61,8 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
         retries = self.request.retries
         if retries >= max_retries:
             code = getattr(exc, "code", "synthesis_failed")
+            if disk_full(exc):
+                code = OutOfSpace.code
             _fail(store, job_id, code, f"gave up after {retries + 1} attempts: {exc}")
             raise
         countdown = min(2 ** (retries + 1), RETRY_BACKOFF_MAX)

@@ -436,8 +436,10 @@ a.ib{text-decoration:none}
           const t = this.target();
           this.x = t ? extract(t) : null;
           if (!this.x || !this.x.text) throw new Error("no article text was found on this page");
-          // By code points, as the server counts (a cut pair would be rejected).
-          const title = Array.from(this.dataset.title || document.title || "").slice(0, 300).join("") || undefined;
+          // By code points, as the server counts (a cut pair would be rejected);
+          // control characters (a newline in data-title) would be rejected too.
+          const raw = (this.dataset.title || document.title || "").replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+          const title = Array.from(raw).slice(0, 300).join("") || undefined;
           const body = { text: this.x.text, title };
           for (const k of ["voice", "lang"]) if (this.dataset[k]) body[k] = this.dataset[k];
           const headers = { "Content-Type": "application/json" };

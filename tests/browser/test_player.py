@@ -358,3 +358,16 @@ button {{ display: none !important; }} listen-button {{ color: lime; }}</style>
     assert shown == ["inline-flex", "rgb(255, 255, 255)", "15px"]
     # And the player adds nothing to the page's own styles but the highlight rule.
     assert tab.page.evaluate("document.styleSheets.length") == 1
+
+
+def test_a_title_with_line_breaks_is_sent_on_one_line(live: Live, site: Site, tab: Tab) -> None:
+    """The server refuses control characters in a title; the player never sends them."""
+    site.pages["/breaks.html"] = f"""<!doctype html><title>Breaks</title>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#story" data-title="Two&#10;lines&#9;here&#13;&#10;"></listen-button>
+<div id="story"><p>A title that wraps should not stop the audio.</p></div>"""
+    page = tab.page
+    page.goto(site.origin + "/breaks.html")
+    page.click(MAIN)
+    page.wait_for_function(f"() => {AUDIO} && {AUDIO}.src.includes('/audio/')", timeout=60_000)
+    assert tab.posted[0]["title"] == "Two lines here"

@@ -84,7 +84,27 @@ def error_of(response: Any, status: int) -> dict[str, str]:
             "no-such-voice",
         ),
         ({"json": {"text": "Hi.", "lang": "xx-nowhere"}}, 422, "unknown_voice", "xx-nowhere"),
-        ({"json": {"text": "   \u200b\x00 "}}, 422, "empty_text", "no letters"),
+        ({"json": {"text": "   \u200b\t\r\n "}}, 422, "empty_text", "no letters"),
+        ({"json": {"text": "Hi.\x00"}}, 422, "invalid_field", "text holds a control character"),
+        ({"json": {"text": "Hi.\x1b[31m"}}, 422, "invalid_field", "text holds a control"),
+        ({"json": {"text": "Hi.", "title": "a\x00b"}}, 422, "invalid_field", "title holds a"),
+        ({"json": {"text": "Hi.", "site": "\x00"}}, 422, "invalid_field", "site holds a"),
+        ({"json": {"text": "Hi.", "site": "a\tb"}}, 422, "invalid_field", "U+0009"),
+        ({"json": {"text": "Hi.", "voice": "en\x85"}}, 422, "invalid_field", "voice holds a"),
+        ({"json": {"text": "Hi.", "lang": "en\x7f"}}, 422, "invalid_field", "lang holds a"),
+        ({"json": {"text": "Hi.", "site": "s" * 201}}, 422, "invalid_field", "site must be at"),
+        (
+            {"data": "[" * 20_000 + "]" * 20_000, "content_type": "application/json"},
+            400,
+            "too_deeply_nested",
+            "more than 32 levels",
+        ),
+        (
+            {"data": '{"text": ' * 40 + '"x"' + "}" * 40, "content_type": "application/json"},
+            400,
+            "too_deeply_nested",
+            "",
+        ),
         ({"json": {"text": "Hi.", "title": "t" * 301}}, 422, "invalid_field", "title"),
         (
             {"data": '{"text": "Hello \\ud83d world."}', "content_type": "application/json"},
@@ -193,7 +213,7 @@ def _openapi_path(rule: Rule) -> str:
 
 
 def test_openapi_matches_the_routes(app: Flask) -> None:
-    doc = openapi_document()
+    doc = openapi_document(app.config)
     served = {
         (_openapi_path(rule), method.lower())
         for rule in app.url_map.iter_rules()
@@ -206,3 +226,25 @@ def test_openapi_matches_the_routes(app: Flask) -> None:
     documented_audio = {p for p in documented if p[0] == "/audio/{id}.json"}
     assert served == documented - documented_audio
     assert app.test_client().get("/api/v1/openapi.json").get_json() == doc
+
+
+def test_what_the_schema_allows_is_accepted(app: Flask) -> None:
+    """null for an optional field and 175.0 for an integer are valid by the OpenAPI schema."""
+    client = app.test_client()
+    plain = client.post("/api/v1/listen", json={"text": "Same audio.", "rate": 175})
+    spelled = client.post(
+        "/api/v1/listen", json={"text": "Same audio.", "rate": 175.0, "title": None}
+    )
+    assert plain.status_code == 202 and spelled.status_code == 202, spelled.get_data()
+    assert spelled.get_json()["id"] == plain.get_json()["id"]
+
+
+def test_healthz_names_the_failure_not_the_servers_paths(tmp_path: Path) -> None:
+    import shutil
+
+    app = create_app({"LISTEN_DATA_DIR": str(tmp_path / "data")})
+    shutil.rmtree(tmp_path / "data" / "broker")
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["broker"] == "unreachable (FileNotFoundError)"
+    assert str(tmp_path) not in health.get_data(as_text=True)
