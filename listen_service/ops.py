@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -12,6 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
+from listen_service.fsbroker import broker_dir, quarantined
 
 bp = Blueprint("ops", __name__)
 
@@ -19,7 +19,7 @@ bp = Blueprint("ops", __name__)
 def queue_depth(app: Flask) -> int:
     """Messages waiting in the broker for a worker (not those being worked on)."""
     if embedded(app.config):
-        folder = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
+        folder = broker_dir(app.config["LISTEN_DATA_DIR"]) / "queue"
         return sum(1 for name in os.listdir(folder) if name.endswith(f".{QUEUE}.msg"))
     # A direct client with short timeouts: Celery's connection retries for
     # seconds, too long for a health check.
@@ -37,6 +37,9 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
     try:
         report["queue_depth"] = queue_depth(app)
         report["broker"] = "ok"
+        if embedded(app.config):
+            # Set aside, not lost silently: each one is a message nobody could read.
+            report["broker_quarantined"] = quarantined(app.config["LISTEN_DATA_DIR"])
     except Exception as exc:  # any broker failure is reported, not raised
         report["broker"] = f"unreachable: {exc}"
         ok = False
@@ -71,6 +74,14 @@ def metrics() -> Response:
         f"listen_up {int(ok)}",
         "# TYPE listen_queue_depth gauge",
         f"listen_queue_depth {report.get('queue_depth', -1)}",
+    ]
+    if "broker_quarantined" in report:
+        lines += [
+            "# HELP listen_broker_quarantined unreadable broker messages set aside",
+            "# TYPE listen_broker_quarantined gauge",
+            f"listen_broker_quarantined {report['broker_quarantined']}",
+        ]
+    lines += [
         "# TYPE listen_cache_bytes gauge",
         f"listen_cache_bytes {report['cache']['bytes']}",
         "# TYPE listen_cache_entries gauge",
