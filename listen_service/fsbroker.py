@@ -8,11 +8,16 @@ the worker's consumer loop, on every start, since the file stays. Here:
 - a message is written beside the queue as ``.<name>.part`` (a name the
   consumer never takes), flushed to disk, then renamed into place: a consumer
   sees all of it or nothing;
-- a consumer claims a file by renaming it into the ``claimed`` folder (atomic
-  on one filesystem, so two consumers never both get it), and a file that is
-  not a message is moved to the ``quarantine`` folder, logged with the reason,
-  and the next file is tried. Quarantined files are kept for the operator;
-  ``quarantined()`` counts them for ``/healthz`` and ``/metrics``.
+- a consumer claims a file by renaming it into its own folder under
+  ``claimed/`` (atomic on one filesystem, so two consumers never both get it),
+  and a file that is not a message is moved to the ``quarantine`` folder,
+  logged with the reason, and the next file is tried. Quarantined files are
+  kept for the operator; ``quarantined()`` counts them for ``/healthz`` and
+  ``/metrics``;
+- a claimed message stays on disk until it is acknowledged (or handed back),
+  and a consumer returns to the queue the claims of consumers that are gone
+  (``kill -9``, power cut), so a message taken but never finished is
+  delivered again instead of lost with the process that held it.
 
 Celery loads ``Transport`` through its ``broker_transport`` setting
 (``listen_service.celery``), so the web process that publishes and the worker
@@ -35,6 +40,8 @@ from kombu.transport import filesystem, virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 from kombu.utils.objects import cached_property
+
+from listen_service.procfs import identity
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +82,56 @@ class Channel(filesystem.Channel):
 
     @cached_property
     def claim_folder(self) -> Path:
-        return self._folder("claim_folder")
+        """This process's claims (named by its pid and start time, never reused)."""
+        root = self._folder("claim_folder")
+        self._return_orphaned_claims(root)
+        folder = root / str(identity(os.getpid()))
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def _return_orphaned_claims(self, root: Path) -> None:
+        for owner in os.listdir(root):
+            pid = owner.partition("-")[0]
+            if not pid.isdigit() or identity(int(pid)) == owner:
+                continue  # not a claims folder, or its consumer still runs
+            returned = 0
+            for name in sorted(os.listdir(root / owner)):
+                with contextlib.suppress(OSError):  # another consumer returned it first
+                    os.rename(root / owner / name, os.path.join(self.data_folder_in, name))
+                    returned += 1
+            with contextlib.suppress(OSError):
+                os.rmdir(root / owner)
+            if returned:
+                log.warning(
+                    "returned %d broker message(s) to the queue, claimed by a consumer "
+                    "that is gone (pid %s)",
+                    returned,
+                    pid,
+                )
+
+    @property
+    def _claims(self) -> dict[str, Path]:
+        """Delivery tag → claimed file, for the messages this process holds."""
+        claims: dict[str, Path] = self.connection.claims
+        return claims
+
+    def _release(self, delivery_tag: str) -> None:
+        claimed = self._claims.pop(delivery_tag, None)
+        if claimed is not None:
+            claimed.unlink(missing_ok=True)
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        super().basic_ack(delivery_tag, multiple)  # type: ignore[no-untyped-call]
+        self._release(delivery_tag)
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        super().basic_reject(delivery_tag, requeue)  # type: ignore[no-untyped-call]
+        self._release(delivery_tag)
+
+    def _restore(self, message: Any) -> None:
+        # Put back as a new file (kombu's way), then drop the claim on the old one.
+        super()._restore(message)  # type: ignore[no-untyped-call]
+        self._release(message.delivery_tag)
 
     @cached_property
     def quarantine_folder(self) -> Path:
@@ -109,10 +165,11 @@ class Channel(filesystem.Channel):
     def _get(self, queue: Any, timeout: Any = None) -> Any:
         """The oldest readable message of ``queue``; unreadable ones are quarantined."""
         wanted = f"{queue}.msg"
+        claims = self.claim_folder  # first, as it may return older messages to the queue
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
                 continue
-            claimed = self.claim_folder / name
+            claimed = claims / name
             try:
                 os.rename(os.path.join(self.data_folder_in, name), claimed)
             except OSError:
@@ -121,11 +178,11 @@ class Channel(filesystem.Channel):
                 payload = loads(bytes_to_str(claimed.read_bytes()))  # type: ignore[no-untyped-call]
                 # Building the message is what the consumer does next; a file
                 # that fails it here fails alone instead of in the consumer loop.
-                self.Message(payload, channel=self)  # type: ignore[no-untyped-call]
+                message = self.Message(payload, channel=self)  # type: ignore[no-untyped-call]
             except Exception as exc:  # whatever is wrong, it is wrong with this file only
                 self._quarantine(claimed, exc)
                 continue
-            claimed.unlink()
+            self._claims[message.delivery_tag] = claimed
             return payload
         raise Empty()
 
@@ -153,3 +210,9 @@ class Transport(filesystem.Transport):
     Channel = Channel
     # Our own state, so nothing is shared with a plain "filesystem://" connection.
     global_state = virtual.BrokerState()  # type: ignore[no-untyped-call]
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)  # type: ignore[no-untyped-call]
+        # Here, not on a channel: a message may be acknowledged through
+        # another channel of the connection than the one that took it.
+        self.claims: dict[str, Path] = {}

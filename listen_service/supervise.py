@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from listen_service.procfs import alive, is_worker_of, parent_of
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -56,37 +58,6 @@ def _die_with_parent() -> Callable[[], None]:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return preexec
-
-
-def is_worker_of(pid: int, data_dir: Path) -> bool:
-    """Whether ``pid`` is a Celery worker (``workers.celery_app``) of ``data_dir``."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:  # gone, or not ours to read: either way not ours to stop
-        return False
-    return (
-        b"celery" in cmdline
-        and b"workers.celery_app" in cmdline
-        and b"worker" in cmdline
-        and f"LISTEN_DATA_DIR={data_dir}".encode() in environ
-    )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # A zombie has exited; only its parent's wait() is missing.
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -152,7 +123,7 @@ class WorkerSupervisor:
             return None
         if not is_worker_of(worker, self.data_dir):
             return None
-        if _parent_of(worker) == serve and _alive(serve):
+        if parent_of(worker) == serve and alive(serve):
             _say(f"a worker (pid {worker}) of another running serve uses {self.data_dir}")
             return None
         _say(f"stopping the worker (pid {worker}) left running by an earlier serve")
@@ -164,11 +135,11 @@ class WorkerSupervisor:
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
-        while _alive(worker) and time.monotonic() < deadline:
+        while alive(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
         if group:
             _signal_group(worker, signal.SIGKILL)
-        elif _alive(worker) and is_worker_of(worker, self.data_dir):
+        elif alive(worker) and is_worker_of(worker, self.data_dir):
             os.kill(worker, signal.SIGKILL)
         return worker
 

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from listen_service.config import load
+from listen_service.procfs import alive, is_worker_of
 from listen_service.run import worker_command
-from listen_service.supervise import is_worker_of
 
 
 def workers_of(data_dir: Path) -> list[int]:
@@ -33,14 +33,6 @@ def workers_of(data_dir: Path) -> list[int]:
         if entry.isdigit() and is_worker_of(int(entry), data_dir) and alive(int(entry)):
             found.append(int(entry))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def wait_for(what: str, check: Any, timeout: float = 60) -> Any:
@@ -77,8 +69,7 @@ class Serve:
     def worker_pid(self) -> int:
         return int((self.data_dir / "serve-worker.pid").read_text().split()[0])
 
-    def synthesise(self, text: str) -> dict[str, Any]:
-        """POST ``text`` and follow the job until it is ready or failed."""
+    def post(self, text: str) -> dict[str, Any]:
         request = urllib.request.Request(
             self.url + "/api/v1/listen",
             data=json.dumps({"text": text}).encode(),
@@ -86,7 +77,20 @@ class Serve:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             job: dict[str, Any] = json.load(response)
-        deadline = time.monotonic() + 120
+        return job
+
+    def synthesise(self, text: str, timeout: float = 120) -> dict[str, Any]:
+        """POST ``text`` and follow the job until it is ready or failed."""
+        return self.follow(self.post(text), timeout)
+
+    def status(self, job: dict[str, Any]) -> dict[str, Any]:
+        code, body = self.get(job["status_url"])
+        assert code == 200, body
+        now: dict[str, Any] = json.loads(body)
+        return now
+
+    def follow(self, job: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
         while job["status"] not in ("ready", "failed") and time.monotonic() < deadline:
             with urllib.request.urlopen(f"{self.url}{job['status_url']}?wait=10", timeout=30) as r:
                 job = json.load(r)
@@ -102,8 +106,8 @@ class Serve:
                 self.proc.wait()
 
 
-def launch(data_dir: Path, log: Path, *args: str) -> Serve:
-    env = {**os.environ, "LISTEN_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+def launch(data_dir: Path, log: Path, *args: str, **settings: str) -> Serve:
+    env = {**os.environ, "LISTEN_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **settings}
     env.pop("LISTEN_BROKER_URL", None)
     handle = log.open("ab")
     cmd = [sys.executable, "-m", "listen_service.cli", "serve", *(args or ("--port", "0"))]
@@ -112,9 +116,9 @@ def launch(data_dir: Path, log: Path, *args: str) -> Serve:
     return Serve(proc, log, data_dir)
 
 
-def start(data_dir: Path, log: Path) -> Serve:
-    """``serve`` on a free port, once it says where it runs and its worker is up."""
-    serve = launch(data_dir, log)
+def start(data_dir: Path, log: Path, **settings: str) -> Serve:
+    """``serve`` on a free port, once it says where it runs."""
+    serve = launch(data_dir, log, **settings)
 
     def started() -> re.Match[str] | None:
         if serve.proc.poll() is not None:
@@ -185,6 +189,30 @@ def test_a_killed_worker_is_started_again(serve: Serve, data_dir: Path) -> None:
     assert serve.synthesise("After the worker died.")["status"] == "ready"
     assert not [pid for pid in [first, *pool] if alive(pid)]
     assert serve.proc.poll() is None
+
+
+ARTICLE = Path(__file__).resolve().parents[1] / "fixtures" / "hktdc-beijing-symposium.txt"
+
+
+def test_the_job_a_killed_worker_held_is_delivered_to_the_next(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # A dead worker's lease on the job lasts this long (seconds).
+    serve = start(data_dir, tmp_path / "serve.log", LISTEN_STALE_SECONDS="3")
+    try:
+        job = serve.post((ARTICLE.read_text() + "\n\n") * 4)
+        wait_for("the job to start", lambda: serve.status(job)["status"] == "working")
+        worker = serve.worker_pid()
+        os.kill(worker, signal.SIGKILL)
+
+        wait_for("a new worker", lambda: serve.worker_pid() != worker)
+        wait_for(
+            "the held message to be returned to the queue",
+            lambda: "returned 1 broker message(s) to the queue" in serve.text(),
+        )
+        assert serve.follow(job, timeout=240)["status"] == "ready"
+    finally:
+        serve.stop()
 
 
 def test_kill_9_of_serve_takes_its_worker_and_a_new_serve_starts_clean(

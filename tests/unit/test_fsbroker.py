@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,7 +137,82 @@ def test_an_unreadable_file_is_moved_aside_once_and_the_next_message_delivered(
         queue.get(timeout=0.3)
     assert caplog.text == ""
     assert os.listdir(queue_folder(tmp_path)) == []
-    assert os.listdir(tmp_path / "broker" / "claimed") == []
+    assert claimed_files(tmp_path) == []
+    queue.close()
+
+
+def claimed_files(tmp_path: Path) -> list[str]:
+    return [p.name for p in (tmp_path / "broker" / "claimed").rglob("*") if p.is_file()]
+
+
+def test_a_taken_message_stays_on_disk_until_acknowledged(conn: Connection, tmp_path: Path) -> None:
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1})
+    message = queue.get(timeout=1)
+    assert os.listdir(queue_folder(tmp_path)) == []
+    assert len(claimed_files(tmp_path)) == 1
+    message.ack()
+    assert claimed_files(tmp_path) == []
+    queue.close()
+
+
+@pytest.mark.parametrize("hand_back", ["reject", "close"])
+def test_a_message_handed_back_is_queued_once_and_its_claim_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hand_back: str
+) -> None:
+    monkeypatch.setattr(fsbroker.Transport, "global_state", virtual.BrokerState())
+    options = transport_options(tmp_path)
+    with Connection("filesystem://", transport=TRANSPORT, transport_options=options) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        queue.put({"n": 1})
+        message = queue.get(timeout=1)
+        if hand_back == "reject":
+            message.requeue()
+        queue.close()
+    assert claimed_files(tmp_path) == []
+    assert len(os.listdir(queue_folder(tmp_path))) == 1
+    with Connection("filesystem://", transport=TRANSPORT, transport_options=options) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        again = queue.get(timeout=1)
+        assert again.payload == {"n": 1}
+        again.ack()
+        queue.close()
+
+
+TAKE_AND_DIE = """
+import os, signal, sys
+from kombu import Connection
+from listen_service.fsbroker import TRANSPORT, transport_options
+with Connection("filesystem://", transport=TRANSPORT,
+                transport_options=transport_options(sys.argv[1])) as conn:
+    message = conn.SimpleQueue("listen").get(timeout=5)
+    print(message.payload["n"], flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_message_held_by_a_killed_consumer_is_delivered_again(
+    conn: Connection, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1})
+    queue.put({"n": 2})
+    died = subprocess.run(
+        [sys.executable, "-c", TAKE_AND_DIE, str(tmp_path)], capture_output=True, text=True
+    )
+    assert died.returncode == -signal.SIGKILL and died.stdout == "1\n", died.stderr
+    assert len(claimed_files(tmp_path)) == 1
+
+    with caplog.at_level(logging.WARNING, logger="listen_service.fsbroker"):
+        first, second = queue.get(timeout=1), queue.get(timeout=1)
+    assert (first.payload, second.payload) == ({"n": 1}, {"n": 2})
+    assert "returned 1 broker message(s) to the queue" in caplog.text
+    first.ack()
+    second.ack()
+    assert claimed_files(tmp_path) == []
+    assert os.listdir(tmp_path / "broker" / "claimed") == [
+        next(iter(os.listdir(tmp_path / "broker" / "claimed")))
+    ]
     queue.close()
 
 
