@@ -13,7 +13,8 @@ the worker's consumer loop, on every start, since the file stays. Here:
   and a file that is not a message is moved to the ``quarantine`` folder,
   logged with the reason, and the next file is tried. Quarantined files are
   kept for the operator; ``quarantined()`` counts them for ``/healthz`` and
-  ``/metrics``;
+  ``/metrics``. An unreadable exchange routing table (``control/``) is
+  quarantined too, and rebuilt from the bindings the process declared;
 - a claimed message stays on disk until it is acknowledged (or handed back),
   and a consumer returns to the queue the claims of consumers that are gone
   (``kill -9``, power cut), so a message taken but never finished is
@@ -186,24 +187,45 @@ class Channel(filesystem.Channel):
             return payload
         raise Empty()
 
-    def _quarantine(self, claimed: Path, why: Exception) -> None:
-        target = self.quarantine_folder / claimed.name
+    def _quarantine(self, path: Path, why: Exception) -> None:
+        """Move an unreadable file aside for the operator, logged and counted."""
+        target = self.quarantine_folder / path.name
+        if target.exists():  # a routing table can go bad more than once
+            target = target.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
         reason = f"{type(why).__name__}: {why}"
         try:
-            os.replace(claimed, target)
+            os.replace(path, target)
         except OSError as exc:
-            # It is out of the queue already, so it will not be read again.
-            log.error(
-                "unreadable broker message %s (%s) left in %s: %s",
-                claimed.name,
-                reason,
-                claimed.parent,
-                exc,
-            )
+            log.error("unreadable broker file %s (%s) could not be moved: %s", path, reason, exc)
             return
-        log.warning(
-            "quarantined unreadable broker message %s (%s) as %s", claimed.name, reason, target
-        )
+        log.warning("quarantined unreadable broker file %s (%s) as %s", path.name, reason, target)
+
+    # The routing table of an exchange (control/<exchange>.exchange) is read
+    # on every publish and written when a queue is bound; kombu rewrites it in
+    # place, so a crash or a full disk can leave it cut short.
+
+    def get_table(self, exchange: str) -> list[Any]:
+        try:
+            table: list[Any] = super().get_table(exchange)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError) as exc:
+            self._quarantine(self._exchange_file(exchange), exc)  # type: ignore[no-untyped-call]
+            table = []
+        if table:
+            return table
+        # Unreadable or gone: rebuilt from the bindings this process declared
+        # (a worker declares its queue, a publisher the queue it sends to) and
+        # written again for the others, instead of routing nowhere.
+        known = self.state.exchanges.get(exchange, {}).get("table", [])
+        for meta in known:
+            self._queue_bind(exchange, *meta)
+        return [filesystem.exchange_queue_t(*meta) for meta in known]
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        try:
+            super()._queue_bind(exchange, routing_key, pattern, queue)  # type: ignore[no-untyped-call]
+        except (ValueError, TypeError) as exc:
+            self._quarantine(self._exchange_file(exchange), exc)  # type: ignore[no-untyped-call]
+            super()._queue_bind(exchange, routing_key, pattern, queue)  # type: ignore[no-untyped-call]
 
 
 class Transport(filesystem.Transport):

@@ -38,7 +38,7 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
         report["queue_depth"] = queue_depth(app)
         report["broker"] = "ok"
         if embedded(app.config):
-            # Set aside, not lost silently: each one is a message nobody could read.
+            # Set aside, not lost silently: each one is a broker file nobody could read.
             report["broker_quarantined"] = quarantined(app.config["LISTEN_DATA_DIR"])
     except Exception as exc:  # any broker failure is reported, not raised
         report["broker"] = f"unreachable: {exc}"
@@ -77,7 +77,7 @@ def metrics() -> Response:
     ]
     if "broker_quarantined" in report:
         lines += [
-            "# HELP listen_broker_quarantined unreadable broker messages set aside",
+            "# HELP listen_broker_quarantined unreadable broker files set aside (embedded mode)",
             "# TYPE listen_broker_quarantined gauge",
             f"listen_broker_quarantined {report['broker_quarantined']}",
         ]

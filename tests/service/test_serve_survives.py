@@ -167,7 +167,7 @@ def test_a_corrupt_message_is_quarantined_and_the_service_stays_up(
     assert not bad.exists()
     status, metrics = serve.get("/metrics")
     assert status == 200 and b"\nlisten_broker_quarantined 1\n" in metrics
-    assert f"quarantined unreadable broker message {bad.name}" in serve.text()
+    assert f"quarantined unreadable broker file {bad.name}" in serve.text()
     assert serve.synthesise("After the bad file.")["status"] == "ready"
     # Survived by the worker itself, not by restarting it.
     assert serve.worker_pid() == worker and alive(worker)

@@ -218,3 +218,36 @@ def test_a_message_held_by_a_killed_consumer_is_delivered_again(
 
 def test_quarantined_is_zero_before_any_broker_exists(tmp_path: Path) -> None:
     assert quarantined(tmp_path / "nowhere") == 0
+
+
+def test_an_unreadable_routing_table_found_at_bind_is_quarantined_and_rewritten(
+    conn: Connection, tmp_path: Path
+) -> None:
+    table = tmp_path / "broker" / "control" / f"{QUEUE}.exchange"
+    table.write_bytes(b'[["listen", "", "lis')  # cut short, as by a full disk
+    queue = conn.SimpleQueue(QUEUE)  # binds the queue, as a starting worker does
+    queue.put({"n": 1})
+    message = queue.get(timeout=1)
+    assert message.payload == {"n": 1}
+    message.ack()
+    assert json.loads(table.read_bytes()) == [[QUEUE, "", QUEUE]]
+    assert quarantined(tmp_path) == 1
+    queue.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_a_routing_table_lost_while_running_is_rebuilt_at_the_next_publish(
+    conn: Connection, tmp_path: Path, damage: str
+) -> None:
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1})
+    table = tmp_path / "broker" / "control" / f"{QUEUE}.exchange"
+    if damage == "truncated":
+        table.write_bytes(b"")
+    else:
+        table.unlink()
+    queue.put({"n": 2})
+    assert [queue.get(timeout=1).payload["n"] for _ in range(2)] == [1, 2]
+    assert json.loads(table.read_bytes()) == [[QUEUE, "", QUEUE]]
+    assert quarantined(tmp_path) == (1 if damage == "truncated" else 0)
+    queue.close()
