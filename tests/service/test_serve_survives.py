@@ -24,6 +24,7 @@ import pytest
 from listen_service.config import load
 from listen_service.procfs import alive, is_worker_of
 from listen_service.run import worker_command
+from tests.service.conftest import REDIS_URL
 
 
 def workers_of(data_dir: Path) -> list[int]:
@@ -107,8 +108,9 @@ class Serve:
 
 
 def launch(data_dir: Path, log: Path, *args: str, **settings: str) -> Serve:
-    env = {**os.environ, "LISTEN_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **settings}
+    env = {**os.environ, "LISTEN_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("LISTEN_BROKER_URL", None)
+    env |= settings
     handle = log.open("ab")
     cmd = [sys.executable, "-m", "listen_service.cli", "serve", *(args or ("--port", "0"))]
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)
@@ -175,7 +177,18 @@ def test_a_corrupt_message_is_quarantined_and_the_service_stays_up(
     assert serve.proc.poll() is None
 
 
-def test_a_killed_worker_is_started_again(serve: Serve, data_dir: Path) -> None:
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+def test_a_killed_worker_is_started_again(
+    data_dir: Path, tmp_path: Path, broker: str, request: pytest.FixtureRequest
+) -> None:
+    settings = {}
+    if broker == "redis":
+        client = request.getfixturevalue("redis_client")
+        client.flushdb()
+        request.addfinalizer(client.flushdb)
+        settings["LISTEN_BROKER_URL"] = REDIS_URL
+    serve = start(data_dir, tmp_path / "serve.log", **settings)
+    request.addfinalizer(serve.stop)
     assert serve.synthesise("Before the worker dies.")["status"] == "ready"
     first = serve.worker_pid()
     pool = [pid for pid in workers_of(data_dir) if pid != first]
