@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 
@@ -24,10 +25,15 @@ def parent_of(pid: int) -> int | None:
     return int(fields[1]) if fields else None
 
 
+@cache
+def _boot() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+
+
 def identity(pid: int) -> str | None:
-    """``<pid>-<start time>``: names one process, even after its pid is reused."""
+    """``<pid>-<start time>-<boot>``: names one process, even after a reboot reuses its pid."""
     fields = _stat(pid)
-    return f"{pid}-{fields[19]}" if fields else None
+    return f"{pid}-{fields[19]}-{_boot()}" if fields else None
 
 
 def is_worker_of(pid: int, data_dir: Path) -> bool:
