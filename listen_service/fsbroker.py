@@ -83,7 +83,7 @@ class Channel(filesystem.Channel):
 
     @cached_property
     def claim_folder(self) -> Path:
-        """This process's claims (named by its pid and start time, never reused)."""
+        """This process's claims (named by ``procfs.identity``, never reused)."""
         root = self._folder("claim_folder")
         self._return_orphaned_claims(root)
         folder = root / str(identity(os.getpid()))

@@ -45,8 +45,10 @@ def describe(status: int) -> str:
     return str(status)
 
 
-def _die_with_parent() -> Callable[[], None]:
-    """A ``preexec_fn``: the child is sent SIGTERM when this process dies."""
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn``: the child is sent SIGTERM when this process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
     # Looked up here, in the parent: the child between fork and exec must not
     # load libraries or take locks another thread may hold.
     prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -107,13 +109,10 @@ class WorkerSupervisor:
             _say(f"the worker (pid {proc.pid}) did not stop in {self.grace:g} s; killing it")
             _signal_group(proc.pid, signal.SIGKILL)
             self._thread.join(10)
-        self.pidfile.unlink(missing_ok=True)
-
-    @property
-    def pid(self) -> int | None:
-        """The running worker's pid, if one is running."""
-        proc = self._proc
-        return proc.pid if proc is not None and proc.poll() is None else None
+        with contextlib.suppress(OSError):
+            # Only our own record: another serve of this data dir may have written it since.
+            if proc is not None and self.pidfile.read_text().split()[0] == str(proc.pid):
+                self.pidfile.unlink()
 
     def stop_orphan(self) -> int | None:
         """Stop the worker recorded in the pidfile if its serve is gone; its pid, or None."""
@@ -155,29 +154,39 @@ class WorkerSupervisor:
                 process_group=0,
                 preexec_fn=_die_with_parent(),
             )
-            self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-            self.pidfile.write_text(f"{self._proc.pid} {os.getpid()}\n")
+            try:
+                self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+                self.pidfile.write_text(f"{self._proc.pid} {os.getpid()}\n")
+            except OSError as exc:  # a full disk must not cost us the worker
+                _say(f"cannot record the worker's pid in {self.pidfile}: {exc}")
             return self._proc
 
     def _run(self) -> None:
         # This thread starts every worker and outlives each: the parent-death
         # signal fires when the *thread* that forked the child ends.
         delay = self.first_delay
-        while (proc := self._spawn()) is not None:
-            started = time.monotonic()
-            status = proc.wait()
-            ran = time.monotonic() - started
-            # Pool processes have a parent-death signal of their own; this is
-            # for any that would outlive their worker all the same.
-            _signal_group(proc.pid, signal.SIGKILL)
-            if self._stopping.is_set():
-                return
-            if ran >= self.healthy_after:
-                delay = self.first_delay
-            _say(
-                f"the worker (pid {proc.pid}) exited with status {describe(status)} "
-                f"after {ran:.1f} s; starting it again in {delay:g} s"
-            )
+        while True:
+            try:
+                proc = self._spawn()
+            except OSError as exc:  # no process could be made (EAGAIN, ENOMEM, …)
+                _say(f"cannot start the worker ({exc}); trying again in {delay:g} s")
+            else:
+                if proc is None:
+                    return
+                started = time.monotonic()
+                status = proc.wait()
+                ran = time.monotonic() - started
+                # Pool processes have a parent-death signal of their own; this
+                # is for any that would outlive their worker all the same.
+                _signal_group(proc.pid, signal.SIGKILL)
+                if self._stopping.is_set():
+                    return
+                if ran >= self.healthy_after:
+                    delay = self.first_delay
+                _say(
+                    f"the worker (pid {proc.pid}) exited with status {describe(status)} "
+                    f"after {ran:.1f} s; starting it again in {delay:g} s"
+                )
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, self.max_delay)

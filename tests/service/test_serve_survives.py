@@ -250,6 +250,7 @@ def test_kill_9_of_serve_takes_its_worker_and_a_new_serve_starts_clean(
         second.stop()
     assert second.proc.returncode == 0
     assert not workers_of(data_dir)
+    assert not (data_dir / "serve-worker.pid").exists()
 
 
 def celery_worker(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
