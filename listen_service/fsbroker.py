@@ -7,7 +7,8 @@ the worker's consumer loop, on every start, since the file stays. Here:
 
 - a message is written beside the queue as ``.<name>.part`` (a name the
   consumer never takes), flushed to disk, then renamed into place: a consumer
-  sees all of it or nothing;
+  sees all of it or nothing (a part its publisher died writing is removed
+  once it is ``PART_MAX_AGE`` old);
 - a consumer claims a file by renaming it into its own folder under
   ``claimed/`` (atomic on one filesystem, so two consumers never both get it),
   and a file that is not a message is moved to the ``quarantine`` folder,
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 import uuid
 from pathlib import Path
 from queue import Empty
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 TRANSPORT = "listen_service.fsbroker:Transport"
 PART_SUFFIX = ".part"
+PART_MAX_AGE = 600.0  # seconds
 
 
 def broker_dir(data_dir: Path | str) -> Path:
@@ -86,6 +89,7 @@ class Channel(filesystem.Channel):
         """This process's claims (named by ``procfs.identity``, never reused)."""
         root = self._folder("claim_folder")
         self._return_orphaned_claims(root)
+        self._remove_abandoned_parts()
         folder = root / str(identity(os.getpid()))
         folder.mkdir(exist_ok=True)
         return folder
@@ -109,6 +113,17 @@ class Channel(filesystem.Channel):
                     returned,
                     pid,
                 )
+
+    def _remove_abandoned_parts(self) -> None:
+        # A publisher that died between writing and renaming leaves its part
+        # behind; no write takes PART_MAX_AGE, so an older part is abandoned.
+        too_old = time.time() - PART_MAX_AGE
+        for name in os.listdir(self.data_folder_out):
+            part = os.path.join(self.data_folder_out, name)
+            with contextlib.suppress(OSError):  # renamed or removed meanwhile
+                if name.endswith(PART_SUFFIX) and os.stat(part).st_mtime < too_old:
+                    os.unlink(part)
+                    log.warning("removed %s, a message its publisher never finished", name)
 
     @property
     def _claims(self) -> dict[str, Path]:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,23 @@ def test_an_unreadable_file_is_moved_aside_once_and_the_next_message_delivered(
     assert caplog.text == ""
     assert os.listdir(queue_folder(tmp_path)) == []
     assert claimed_files(tmp_path) == []
+    queue.close()
+
+
+def test_a_part_its_publisher_abandoned_is_removed_and_only_that(
+    conn: Connection, tmp_path: Path
+) -> None:
+    abandoned = queue_folder(tmp_path) / f".1_a.{QUEUE}.msg{fsbroker.PART_SUFFIX}"
+    in_progress = queue_folder(tmp_path) / f".2_b.{QUEUE}.msg{fsbroker.PART_SUFFIX}"
+    abandoned.write_bytes(b'{"bo')
+    in_progress.write_bytes(b'{"bo')
+    old = time.time() - fsbroker.PART_MAX_AGE - 60
+    os.utime(abandoned, (old, old))
+    queue = conn.SimpleQueue(QUEUE)
+    with pytest.raises(queue.Empty):
+        queue.get(timeout=0.2)  # a consumer starting
+    assert not abandoned.exists()
+    assert in_progress.exists()
     queue.close()
 
 
