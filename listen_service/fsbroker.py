@@ -99,8 +99,12 @@ class Channel(filesystem.Channel):
             pid = owner.partition("-")[0]
             if not pid.isdigit() or identity(int(pid)) == owner:
                 continue  # not a claims folder, or its consumer still runs
+            try:
+                names = sorted(os.listdir(root / owner))
+            except OSError:  # returned meanwhile by another consumer, or not a folder
+                continue
             returned = 0
-            for name in sorted(os.listdir(root / owner)):
+            for name in names:
                 with contextlib.suppress(OSError):  # another consumer returned it first
                     os.rename(root / owner / name, os.path.join(self.data_folder_in, name))
                     returned += 1
