@@ -156,7 +156,10 @@ class WorkerSupervisor:
             )
             try:
                 self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-                self.pidfile.write_text(f"{self._proc.pid} {os.getpid()}\n")
+                # Replaced whole, so a reader never finds it empty.
+                part = self.pidfile.with_name(f".{self.pidfile.name}.part")
+                part.write_text(f"{self._proc.pid} {os.getpid()}\n")
+                os.replace(part, self.pidfile)
             except OSError as exc:  # a full disk must not cost us the worker
                 _say(f"cannot record the worker's pid in {self.pidfile}: {exc}")
             return self._proc

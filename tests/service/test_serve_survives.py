@@ -1,6 +1,7 @@
 """`listen-service serve` survives bad broker files and dead workers, and leaves none behind.
 
-Each test runs the real command, as the README does, with the embedded broker.
+Each test runs the real command, as the README does, with the embedded broker
+unless it says otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +191,9 @@ def test_a_killed_worker_is_started_again(
         settings["LISTEN_BROKER_URL"] = REDIS_URL
     serve = start(data_dir, tmp_path / "serve.log", **settings)
     request.addfinalizer(serve.stop)
-    assert serve.synthesise("Before the worker dies.")["status"] == "ready"
+    # Texts of their own, so no job record of an earlier run can answer for them.
+    nonce = uuid.uuid4().hex[:8]
+    assert serve.synthesise(f"Before the worker dies, {nonce}.")["status"] == "ready"
     first = serve.worker_pid()
     pool = [pid for pid in workers_of(data_dir) if pid != first]
     assert pool, "the worker has no pool process"
@@ -199,7 +203,7 @@ def test_a_killed_worker_is_started_again(
     wait_for("a new worker", lambda: serve.worker_pid() != first and alive(serve.worker_pid()))
     assert re.search(rf"worker \(pid {first}\) exited with status -9 \(SIGKILL\)", serve.text())
     assert serve.health()["status"] == "ok"
-    assert serve.synthesise("After the worker died.")["status"] == "ready"
+    assert serve.synthesise(f"After the worker died, {nonce}.")["status"] == "ready"
     assert not [pid for pid in [first, *pool] if alive(pid)]
     assert serve.proc.poll() is None
 
