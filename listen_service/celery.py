@@ -1,16 +1,15 @@
 """Celery wired as in Flask's own pattern: one factory, tasks run in an app context.
 
 Two brokers, one code base. With no ``LISTEN_BROKER_URL`` the broker is
-kombu's filesystem transport under the data directory (the embedded default:
-no server to run); with ``redis://…`` Redis carries the queue. Results are
-not kept by Celery: job state lives in the job store (``workers.jobs``),
-which both sides read.
+kombu's filesystem transport under the data directory, hardened in
+``listen_service.fsbroker`` (the embedded default: no server to run); with
+``redis://…`` Redis carries the queue. Results are not kept by Celery: job
+state lives in the job store (``workers.jobs``), which both sides read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -18,6 +17,7 @@ from celery import Celery, Task
 from flask import Flask
 
 from listen_service.config import embedded
+from listen_service.fsbroker import TRANSPORT, broker_dir, transport_options
 from workers.redrive import Broker, FolderBroker, OpaqueBroker, RedisBroker
 
 QUEUE = "listen"
@@ -51,15 +51,13 @@ def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "include": ["workers.tasks"],
     }
     if embedded(config):
-        broker = Path(config["LISTEN_DATA_DIR"]) / "broker"
-        for sub in ("queue", "control"):
-            (broker / sub).mkdir(parents=True, exist_ok=True)
         settings |= {
             "broker_url": "filesystem://",
+            # Our subclass of kombu's filesystem transport: atomic writes,
+            # unreadable messages quarantined instead of fatal.
+            "broker_transport": TRANSPORT,
             "broker_transport_options": {
-                "data_folder_in": str(broker / "queue"),
-                "data_folder_out": str(broker / "queue"),
-                "control_folder": str(broker / "control"),
+                **transport_options(config["LISTEN_DATA_DIR"]),
                 # Latency of a new job is up to one polling interval.
                 "polling_interval": 0.05,
             },
@@ -92,7 +90,7 @@ def send_synthesis(celery: Celery, job_id: str, payload: Mapping[str, Any]) -> N
 def broker_of(config: Mapping[str, Any]) -> Broker:
     """This deployment's broker, as re-driving lost jobs looks into it."""
     if embedded(config):
-        return FolderBroker(Path(config["LISTEN_DATA_DIR"]) / "broker" / "queue", QUEUE)
+        return FolderBroker(broker_dir(config["LISTEN_DATA_DIR"]) / "queue", QUEUE)
     url: str = config["LISTEN_BROKER_URL"]
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisBroker(redis.Redis.from_url(url), QUEUE)

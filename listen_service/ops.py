@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -16,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
+from listen_service.fsbroker import broker_dir, quarantined
 from listen_service.storage import free_bytes, shortage
 
 bp = Blueprint("ops", __name__)
@@ -24,7 +24,7 @@ bp = Blueprint("ops", __name__)
 def queue_depth(app: Flask) -> int:
     """Messages waiting in the broker for a worker (not those being worked on)."""
     if embedded(app.config):
-        folder = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
+        folder = broker_dir(app.config["LISTEN_DATA_DIR"]) / "queue"
         return sum(1 for name in os.listdir(folder) if name.endswith(f".{QUEUE}.msg"))
     # A direct client with short timeouts: Celery's connection retries for
     # seconds, too long for a health check.
@@ -48,6 +48,9 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
     try:
         report["queue_depth"] = queue_depth(app)
         report["broker"] = "ok"
+        if embedded(app.config):
+            # Set aside, not lost silently: each one is a broker file nobody could read.
+            report["broker_quarantined"] = quarantined(app.config["LISTEN_DATA_DIR"])
     except Exception as exc:  # any broker failure is reported, not raised
         report["broker"] = _unreachable(app, "broker", exc)
         ok = False
@@ -94,6 +97,14 @@ def metrics() -> Response:
         f"listen_up {int(ok)}",
         "# TYPE listen_queue_depth gauge",
         f"listen_queue_depth {report.get('queue_depth', -1)}",
+    ]
+    if "broker_quarantined" in report:
+        lines += [
+            "# HELP listen_broker_quarantined unreadable broker files set aside (embedded mode)",
+            "# TYPE listen_broker_quarantined gauge",
+            f"listen_broker_quarantined {report['broker_quarantined']}",
+        ]
+    lines += [
         "# TYPE listen_cache_bytes gauge",
         f"listen_cache_bytes {report['cache']['bytes']}",
         "# TYPE listen_cache_entries gauge",

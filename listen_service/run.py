@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
+from listen_service.supervise import WorkerSupervisor
 
 
 def worker_command(config: Mapping[str, Any], concurrency: int, loglevel: str) -> list[str]:
@@ -48,45 +48,43 @@ class _KeepAliveHandler(WSGIRequestHandler):
 
 
 def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
-    """The web app and a Celery worker on this machine, until Ctrl-C or SIGTERM."""
+    """The web app and a supervised Celery worker on this machine, until Ctrl-C or SIGTERM.
+
+    Exits 1 without starting a worker when the address cannot be bound.
+    """
     from werkzeug.serving import make_server
 
     from listen_service import create_app
 
     app = create_app()
-    env = {**os.environ, "LISTEN_DATA_DIR": str(app.config["LISTEN_DATA_DIR"])}
-    worker = subprocess.Popen(worker_command(app.config, concurrency, loglevel), env=env)
-    server = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
+    except OSError as exc:
+        print(f"listen-service: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    data_dir = app.config["LISTEN_DATA_DIR"]
+    worker = WorkerSupervisor(
+        worker_command(app.config, concurrency, loglevel), os.environ, data_dir
+    )
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    def watch_worker() -> None:
-        if worker.wait() != 0 and not stopping.is_set():
-            print(f"listen-service: the worker exited with {worker.returncode}", file=sys.stderr)
-            stop()
-
-    stopping = threading.Event()
     signal.signal(signal.SIGTERM, stop)
     # Explicitly, because a shell starting us in the background ignores SIGINT.
     signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=watch_worker, daemon=True).start()
     mode = (
         "embedded broker"
         if not app.config["LISTEN_BROKER_URL"]
         else "broker from LISTEN_BROKER_URL"
     )
-    url = f"http://{host if host not in ('0.0.0.0', '::') else 'localhost'}:{server.port}/"
-    print(f"Listen is running at {url}", flush=True)
-    print(f"  data in {app.config['LISTEN_DATA_DIR']} ({mode}); Ctrl-C to stop", flush=True)
     try:
+        worker.start()
+        url = f"http://{host if host not in ('0.0.0.0', '::') else 'localhost'}:{server.port}/"
+        print(f"Listen is running at {url}", flush=True)
+        print(f"  data in {data_dir} ({mode}); Ctrl-C to stop", flush=True)
         server.serve_forever()
     finally:
-        stopping.set()
         server.server_close()
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-    return 0 if worker.returncode in (0, -signal.SIGTERM) else 1
+        worker.stop()
+    return 0
