@@ -139,9 +139,16 @@ def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_po
 
     successor = start_worker(app, tmp_path / "successor.log")
     try:
-        wait_for("ready via the successor's sweep", lambda: is_ready(app, body["id"]), 120)
+        wait_for("ready via the successor", lambda: is_ready(app, body["id"]), 120)
         assert successor.syntheses(body["id"]) == 1
-        assert "enqueued again" in successor.text()
+        if mode == "redis":
+            assert "enqueued again" in successor.text()
+        else:
+            # The embedded broker keeps a claimed message on disk until it is
+            # acknowledged: the successor takes back the dead worker's claim,
+            # or (had the claim been lost too) its sweep enqueues the job again.
+            log = successor.text()
+            assert "returned 1 broker message(s)" in log or "enqueued again" in log
         if mode == "redis":
             # The dead worker's delivery is dropped, not put back later as a duplicate.
             entries = redis_client_or_none.hvals("unacked")
