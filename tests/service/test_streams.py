@@ -1,0 +1,234 @@
+"""Event streams and long polls cannot starve the API (real servers, both modes).
+
+Each held stream or long poll takes a web thread; ``LISTEN_STREAMS_PER_PROCESS``
+and ``LISTEN_STREAMS_PER_CLIENT`` bound them, and a request over a bound gets
+the job's current state at once instead of an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from listen_service.config import load
+from tests.service.conftest import REDIS_URL
+from workers.jobs import open_store
+
+STREAMS = 200
+ADDRESSES = 100  # 127.0.0.2 … 127.0.0.101, two streams each
+
+
+@dataclass
+class Stream:
+    """One raw HTTP/1.1 request for a job's events, read without blocking."""
+
+    sock: socket.socket
+    data: bytes = b""
+    eof: bool = False
+    sent_at: float = field(default_factory=time.monotonic)
+    done_at: float | None = None
+
+    @property
+    def head(self) -> str:
+        return self.data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        found = []
+        for block in self.data.decode("utf-8", "replace").split("\n\n"):
+            lines = dict(
+                line.split(": ", 1)
+                for line in block.splitlines()
+                if line.startswith(("event", "data"))
+            )
+            if lines.get("event") == "status":
+                found.append(json.loads(lines["data"]))
+        return found
+
+
+def open_stream(port: int, path: str, source: str) -> Stream:
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    # Connection: close makes a finished (turned away) answer end in EOF.
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: listen\r\nAccept: text/event-stream\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    sock.setblocking(False)
+    return Stream(sock)
+
+
+def read_until_settled(streams: list[Stream], timeout: float, quiet: float = 3.0) -> None:
+    """Read until every stream has sent a first status event and none ended for ``quiet`` s."""
+    selector = selectors.DefaultSelector()
+    for s in streams:
+        selector.register(s.sock, selectors.EVENT_READ, s)
+    deadline = time.monotonic() + timeout
+    last_change = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            started = all(b"event: status" in s.data for s in streams)
+            if started and time.monotonic() - last_change > quiet:
+                return
+            for key, _ in selector.select(0.5):
+                s = key.data
+                chunk = s.sock.recv(65536)
+                if chunk:
+                    s.data += chunk
+                else:
+                    s.eof, s.done_at = True, time.monotonic()
+                    last_change = s.done_at
+                    selector.unregister(s.sock)
+                    # As browsers do; gunicorn lingers on a half-closed socket.
+                    s.sock.close()
+    finally:
+        selector.close()
+
+
+def still_open(stream: Stream) -> bool:
+    try:
+        return stream.sock.recv(65536, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+
+
+def healthz_ms(base: str, n: int = 9) -> float:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        with urllib.request.urlopen(base + "/healthz", timeout=30) as resp:
+            assert resp.status == 200
+            resp.read()
+        times.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.1)
+    return statistics.median(times)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def queued_job(env: dict[str, str]) -> str:
+    """A job recorded as queued with no message for it: it stays queued, no worker needed."""
+    config = load(env=env)
+    job_id = hashlib.sha256(f"streams {time.time()}".encode()).hexdigest()
+    assert open_store(config["LISTEN_REDIS_URL"], config["LISTEN_DATA_DIR"]).accept(
+        job_id, {"text": "Waiting for a worker."}
+    )
+    return job_id
+
+
+@pytest.fixture
+def service(
+    mode: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """``listen-service web`` (gunicorn) in Redis mode, ``serve`` in embedded mode.
+
+    Yields the base URL, the environment and how many streams all its
+    processes may hold at once.
+    """
+    env = {
+        **os.environ,
+        "LISTEN_DATA_DIR": str(tmp_path / "data"),
+        "LISTEN_STALE_SECONDS": "3600",
+        "PYTHONUNBUFFERED": "1",
+    }
+    cli = [sys.executable, "-m", "listen_service.cli"]
+    log = (tmp_path / "server.log").open("wb")
+    if mode == "redis":
+        client: redis.Redis = request.getfixturevalue("redis_client")
+        client.flushdb()
+        request.addfinalizer(client.flushdb)
+        env["LISTEN_BROKER_URL"] = REDIS_URL
+        port = free_port()
+        proc = subprocess.Popen(
+            [*cli, "web", "--bind", f"127.0.0.1:{port}"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        bound = 2 * 8  # two gunicorn workers (the default), eight streams each
+    else:
+        port = 0
+        proc = subprocess.Popen(
+            [*cli, "serve", "--port", "0"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        bound = 8
+    log.close()
+    try:
+        base = wait_up(proc, tmp_path / "server.log", port)
+        yield base, env, bound
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_up(proc: subprocess.Popen[bytes], log: Path, port: int) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited:\n{log.read_text(errors='replace')[-3000:]}")
+        if port == 0:
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("Listen is running at http://"):
+                    port = int(line.rsplit(":", 1)[1].strip("/"))
+        if port:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                    return f"http://127.0.0.1:{port}"
+            except OSError:
+                pass
+        time.sleep(0.2)
+    pytest.fail(f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def test_healthz_answers_fast_with_200_event_streams_open(
+    service: tuple[str, dict[str, str], int],
+) -> None:
+    base, env, bound = service
+    job_id = queued_job(env)
+    port = int(base.rsplit(":", 1)[1])
+    path = f"/api/v1/jobs/{job_id}/events"
+    streams = [open_stream(port, path, f"127.0.0.{2 + i % ADDRESSES}") for i in range(STREAMS)]
+    try:
+        read_until_settled(streams, timeout=60)
+        for s in streams:
+            assert s.head.startswith("HTTP/1.1 200"), s.head
+            assert "text/event-stream" in s.head
+            assert s.events and s.events[0]["status"] == "queued" and s.events[0]["id"] == job_id
+        held = [s for s in streams if not s.eof]
+        turned_away = [s for s in streams if s.eof]
+        assert 0 < len(held) <= bound
+        assert len(turned_away) == STREAMS - len(held)
+        # Told when to come back, later than a live stream would be.
+        assert all(b"retry: 5000" in s.data for s in turned_away)
+
+        assert healthz_ms(base) < 100
+        # The held streams were open all along.
+        assert all(still_open(s) for s in held)
+    finally:
+        for s in streams:
+            s.sock.close()
