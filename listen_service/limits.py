@@ -80,6 +80,8 @@ def try_hold() -> Callable[[], None] | None:
 
 def _rate(app: Flask, name: str) -> str:
     value: str = app.config[name]
+    if not value:
+        return value
     try:
         limits_lib.parse_many(value)
     except ValueError as exc:

@@ -11,11 +11,14 @@ import hashlib
 import json
 import os
 import selectors
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,8 +27,13 @@ from typing import Any
 
 import pytest
 import redis
+from flask import Flask
+from werkzeug.serving import make_server
 
+from audio_cache import AudioCache
+from listen_service import create_app
 from listen_service.config import load
+from tests.conftest import require
 from tests.service.conftest import REDIS_URL
 from workers.jobs import open_store
 
@@ -232,3 +240,61 @@ def test_healthz_answers_fast_with_200_event_streams_open(
     finally:
         for s in streams:
             s.sock.close()
+
+
+def test_long_poll_on_a_failed_job_returns_at_once(app: Flask, server: str) -> None:
+    job_id = hashlib.sha256(b"a job that failed").hexdigest()
+    jobs = app.extensions["listen_jobs"]
+    assert jobs.accept(job_id, {"text": "Doomed."})
+    jobs.fail(job_id, "synthesis_failed", "the engine gave up")
+    started = time.monotonic()
+    with urllib.request.urlopen(f"{server}/api/v1/jobs/{job_id}?wait=20", timeout=60) as resp:
+        body = json.loads(resp.read())
+    # Nothing will change: the answer comes now, not after the 20 s asked for.
+    assert time.monotonic() - started < 5
+    assert body["status"] == "failed" and body["error"]["code"] == "synthesis_failed"
+    with urllib.request.urlopen(f"{server}/api/v1/jobs/{job_id}/events", timeout=60) as resp:
+        events = resp.read().decode()
+    assert time.monotonic() - started < 10
+    assert events.count("event: status") == 1 and '"status": "failed"' in events
+
+
+def cached_mp3(cache: AudioCache, job_id: str, tmp_path: Path) -> None:
+    """Real audio in the cache under ``job_id``, as a finished job leaves it."""
+    source = tmp_path / "tone.mp3"
+    tone = ["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-q:a", "9"]
+    subprocess.run([require("ffmpeg"), "-v", "error", *tone, str(source)], check=True)
+    tmp = cache.temp_path(job_id, ".mp3")
+    shutil.move(source, tmp)
+    timings = [
+        {"index": 0, "paragraph": 0, "start_ms": 0, "end_ms": 1000, "char_start": 0, "char_end": 4}
+    ]
+    meta = {"timings": timings, "voice": "en-gb", "rate": 175, "sentences": 1, "paragraphs": 1}
+    cache.put(job_id, tmp, fmt="mp3", duration_s=1.0, title="Tone", meta=meta)
+
+
+def test_a_cached_job_is_answered_while_redis_is_down(tmp_path: Path) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = create_app({"LISTEN_DATA_DIR": str(tmp_path / "data"), "LISTEN_BROKER_URL": nowhere})
+    ready = hashlib.sha256(b"made before the outage").hexdigest()
+    cached_mp3(app.extensions["listen_cache"], ready, tmp_path)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.port}"
+    try:
+        for query in ("", "?wait=10"):
+            with urllib.request.urlopen(f"{base}/api/v1/jobs/{ready}{query}", timeout=60) as resp:
+                assert resp.status == 200
+                body = json.loads(resp.read())
+            assert body["status"] == "ready" and body["audio_url"].endswith(".mp3")
+        with urllib.request.urlopen(f"{base}/api/v1/jobs/{ready}/events", timeout=60) as resp:
+            assert resp.status == 200
+            assert '"status": "ready"' in resp.read().decode()
+        # The store really is down: a job it would have to answer for gets 503.
+        unknown = hashlib.sha256(b"never cached").hexdigest()
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"{base}/api/v1/jobs/{unknown}", timeout=60)
+        assert caught.value.code == 503 and caught.value.headers["Retry-After"]
+        assert json.loads(caught.value.read())["error"]["code"] == "service_unavailable"
+    finally:
+        httpd.shutdown()
