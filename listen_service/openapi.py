@@ -64,7 +64,7 @@ def openapi_document() -> dict[str, Any]:
                             **_json("Job", "accepted: status queued or working"),
                             "headers": {"Location": {"schema": {"type": "string"}}},
                         },
-                        **_errors(400, 413, 415, 422, 503),
+                        **_errors(400, 413, 415, 422, 429, 503),
                     },
                 }
             },
@@ -75,7 +75,7 @@ def openapi_document() -> dict[str, Any]:
                         ID,
                         {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0}},
                     ],
-                    "responses": {"200": _json("Job", "the job"), **_errors(404, 422, 503)},
+                    "responses": {"200": _json("Job", "the job"), **_errors(404, 422, 429, 503)},
                 }
             },
             "/api/v1/jobs/{job_id}/events": {
@@ -87,7 +87,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "event stream",
                             "content": {"text/event-stream": {}},
                         },
-                        **_errors(404),
+                        **_errors(404, 429),
                     },
                 }
             },
