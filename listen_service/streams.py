@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, current_app, request
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from audio_cache import Entry
 from listen_service import limits
@@ -91,6 +93,10 @@ def _event(body: dict[str, Any], retry_ms: int | None = None) -> str:
     return f"{retry}event: status\ndata: {json.dumps(body)}\n\n"
 
 
+def _error(code: str, message: str) -> str:
+    return f"event: error\ndata: {json.dumps({'error': {'code': code, 'message': message}})}\n\n"
+
+
 def event_stream(job_id: str) -> Response:
     """Server-Sent Events: one ``status`` event per change, until ready or failed."""
     entry, job = current_state(job_id)
@@ -123,8 +129,10 @@ def _follow(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterato
             with app.app_context():
                 body = job_body(job_id, *current_state(job_id), fmt)
         except ApiError as exc:  # the job vanished or the queue went down
-            error = {"error": {"code": exc.code, "message": exc.message}}
-            yield f"event: error\ndata: {json.dumps(error)}\n\n"
+            yield _error(exc.code, exc.message)
+            return
+        except (RedisError, OperationalError):  # the job store went down mid-stream
+            yield _error("service_unavailable", "the job store is unreachable; try again shortly")
             return
         if (body["status"], body["progress"]) != last:
             last = (body["status"], body["progress"])

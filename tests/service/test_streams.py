@@ -298,3 +298,47 @@ def test_a_cached_job_is_answered_while_redis_is_down(tmp_path: Path) -> None:
         assert json.loads(caught.value.read())["error"]["code"] == "service_unavailable"
     finally:
         httpd.shutdown()
+
+
+def test_an_event_stream_reports_a_redis_outage_as_an_error_event(tmp_path: Path) -> None:
+    port = free_port()
+    redis_server = subprocess.Popen(
+        [require("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+        app = create_app(
+            {
+                "LISTEN_DATA_DIR": str(tmp_path / "data"),
+                "LISTEN_BROKER_URL": url,
+                "LISTEN_STALE_SECONDS": 3600,
+            }
+        )
+        job_id = hashlib.sha256(b"followed through an outage").hexdigest()
+        assert app.extensions["listen_jobs"].accept(job_id, {"text": "Waiting."})
+        httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{httpd.port}/api/v1/jobs/{job_id}/events"
+            with urllib.request.urlopen(url, timeout=60) as stream:
+                assert stream.readline().startswith(b"retry:")
+                redis_server.terminate()
+                redis_server.wait(10)
+                rest = stream.read().decode()
+            assert "event: error" in rest and '"service_unavailable"' in rest
+        finally:
+            httpd.shutdown()
+    finally:
+        redis_server.kill()
+        redis_server.wait()
