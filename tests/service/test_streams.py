@@ -8,6 +8,7 @@ the job's current state at once instead of an error.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import selectors
@@ -342,3 +343,32 @@ def test_an_event_stream_reports_a_redis_outage_as_an_error_event(tmp_path: Path
     finally:
         redis_server.kill()
         redis_server.wait()
+
+
+def test_long_polls_over_the_per_client_bound_return_at_once(app: Flask, server: str) -> None:
+    job_id = hashlib.sha256(b"polled by one impatient client").hexdigest()
+    assert app.extensions["listen_jobs"].accept(job_id, {"text": "Waiting."})
+    port = int(server.rsplit(":", 1)[1])
+    took: dict[str, list[float]] = {"127.0.0.2": [], "127.0.0.3": []}
+
+    def poll(source: str) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(source, 0))
+        started = time.monotonic()
+        conn.request("GET", f"/api/v1/jobs/{job_id}?wait=8")
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["status"] == "queued"
+        took[source].append(time.monotonic() - started)
+        conn.close()
+
+    # Four from one address (the default bound is two), one from another.
+    threads = [threading.Thread(target=poll, args=("127.0.0.2",)) for _ in range(4)]
+    threads.append(threading.Thread(target=poll, args=("127.0.0.3",)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    mine = sorted(took["127.0.0.2"])
+    assert len(mine) == 4
+    assert mine[0] < 4 and mine[1] < 4, mine  # turned away: the state now
+    assert mine[2] >= 8 and mine[3] >= 8, mine  # held for the whole wait
+    assert took["127.0.0.3"][0] >= 8  # another client still gets its long poll
