@@ -26,7 +26,9 @@ from listen_service.jobflow import TERMINAL, current_state, fmt_of, job_body
 from workers.jobs import Job
 
 POLL_SECONDS = 0.05
-SSE_KEEPALIVE_SECONDS = 15.0
+# A client that went away is noticed only when a write to it fails, and its
+# hold on a stream slot lasts until then: write something every few seconds.
+SSE_KEEPALIVE_SECONDS = 5.0
 # EventSource reconnects after ``retry`` ms: soon while following a live
 # stream, later when it was turned away for being over a bound.
 SSE_RETRY_MS = 1000

@@ -372,3 +372,31 @@ def test_long_polls_over_the_per_client_bound_return_at_once(app: Flask, server:
     assert mine[0] < 4 and mine[1] < 4, mine  # turned away: the state now
     assert mine[2] >= 8 and mine[3] >= 8, mine  # held for the whole wait
     assert took["127.0.0.3"][0] >= 8  # another client still gets its long poll
+
+
+def test_a_stream_whose_client_went_away_frees_its_slot(service_config: dict[str, Any]) -> None:
+    app = create_app({**service_config, "LISTEN_STREAMS_PER_PROCESS": 1})
+    job_id = hashlib.sha256(b"followed, then abandoned").hexdigest()
+    assert app.extensions["listen_jobs"].accept(job_id, {"text": "Waiting."})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    path = f"/api/v1/jobs/{job_id}/events"
+    try:
+        first = open_stream(httpd.port, path, "127.0.0.2")
+        read_until_settled([first], timeout=30, quiet=1)
+        assert not first.eof  # it holds the only slot
+        turned_away = open_stream(httpd.port, path, "127.0.0.3")
+        read_until_settled([turned_away], timeout=30, quiet=1)
+        assert turned_away.eof and b"retry: 5000" in turned_away.data
+        first.sock.close()  # the reader closed the tab
+        deadline = time.monotonic() + 30
+        while True:
+            again = open_stream(httpd.port, path, "127.0.0.3")
+            read_until_settled([again], timeout=30, quiet=1)
+            again.sock.close()
+            if not again.eof:
+                break
+            assert time.monotonic() < deadline, "the slot was never freed"
+            time.sleep(1)
+    finally:
+        httpd.shutdown()
