@@ -243,6 +243,31 @@ def test_healthz_answers_fast_with_200_event_streams_open(
             s.sock.close()
 
 
+def test_clients_that_never_close_their_sockets_do_not_stall_the_server(
+    service: tuple[str, dict[str, str], int],
+) -> None:
+    base, _, _ = service
+    port = int(base.rsplit(":", 1)[1])
+    idle = []
+    # In waves, so that each web process gets its share: a process busy with
+    # the first wave leaves the next to the others.
+    for i in range(60):
+        if i % 20 == 0:
+            time.sleep(0.5)
+        sock = socket.socket()
+        sock.bind((f"127.0.0.{2 + i}", 0))
+        sock.connect(("127.0.0.1", port))
+        # Asks the server to close after answering, then reads and closes nothing.
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: listen\r\nConnection: close\r\n\r\n")
+        idle.append(sock)
+    try:
+        time.sleep(1)
+        assert healthz_ms(base) < 100
+    finally:
+        for sock in idle:
+            sock.close()
+
+
 def test_long_poll_on_a_failed_job_returns_at_once(app: Flask, server: str) -> None:
     job_id = hashlib.sha256(b"a job that failed").hexdigest()
     jobs = app.extensions["listen_jobs"]
