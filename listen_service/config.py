@@ -93,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "LISTEN_RATE_LIMIT_STREAMS",
-        "120/minute",
+        "300/minute",
         str,
         "event streams plus ?wait= long polls per client address, in the same syntax (empty = no limit)",
     ),

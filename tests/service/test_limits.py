@@ -135,11 +135,11 @@ def test_post_flood_with_one_site_key_is_limited_other_sites_are_served(limited:
     assert call(limited, "POST", "/api/v1/listen", "127.0.1.102", {"text": TEXT})[0] == 401
 
 
+@pytest.mark.parametrize("limited", [{"LISTEN_RATE_LIMIT_STREAMS": "120/minute"}], indirect=True)
 def test_stream_flood_from_one_address_is_limited_others_are_served(limited: str) -> None:
     job_id = queued_job(limited, "127.0.0.9")
     poll = f"/api/v1/jobs/{job_id}?wait=0"
-    # The default LISTEN_RATE_LIMIT_STREAMS: 120 a minute per address, long
-    # polls and event streams together.
+    # 120 a minute per address, long polls and event streams together.
     results = flood(100, lambda: call(limited, "GET", poll, "127.0.0.2"))
     events = f"/api/v1/jobs/{job_id}/events"
     results += flood(30, lambda: call(limited, "GET", events, "127.0.0.2"))
@@ -237,3 +237,11 @@ def test_redis_mode_counts_across_web_processes(redis_client: Any, tmp_path: Any
             next(s, None)
     finally:
         redis_client.flushdb()
+
+
+def test_the_default_stream_limit_stops_a_flood(limited: str) -> None:
+    job_id = queued_job(limited, "127.0.0.9")
+    # The default LISTEN_RATE_LIMIT_STREAMS: 300 a minute per address, five
+    # times what a player polling each second asks.
+    results = flood(320, lambda: call(limited, "GET", f"/api/v1/jobs/{job_id}?wait=0", "127.0.0.2"))
+    assert sorted(r[0] for r in results) == [200] * 300 + [429] * 20
