@@ -143,6 +143,10 @@ def service_env(data_dir: Path, broker_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
     env["LISTEN_DATA_DIR"] = str(data_dir)
     env["PYTHONUNBUFFERED"] = "1"
+    # Every request of the benchmark comes from one address: the per-client
+    # limits (meant for floods) would measure themselves, not the service.
+    env["LISTEN_RATE_LIMIT_POST"] = ""
+    env["LISTEN_RATE_LIMIT_STREAMS"] = ""
     if broker_url:
         env["LISTEN_BROKER_URL"] = broker_url
     return env

@@ -178,7 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="run the web app under gunicorn")
     web.add_argument("--bind", default="127.0.0.1:8000")
     web.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    web.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    web.add_argument(
+        "--threads",
+        type=int,
+        default=16,
+        help="threads per worker process (event streams take at most LISTEN_STREAMS_PER_PROCESS)",
+    )
     web.set_defaults(func=cmd_web)
 
     worker = sub.add_parser("worker", help="run a Celery worker")

@@ -111,6 +111,42 @@ SETTINGS: tuple[Setting, ...] = (
         "an event stream is closed after this long, freeing its web thread (EventSource reconnects by itself)",
     ),
     Setting(
+        "LISTEN_STREAMS_PER_PROCESS",
+        8,
+        int,
+        "event streams and ?wait= long polls one web process holds open at once; more are answered at once with the job's current state (keep it below the web threads)",
+    ),
+    Setting(
+        "LISTEN_STREAMS_PER_CLIENT",
+        2,
+        int,
+        "event streams and long polls one client address may hold open at once, per web process; more are answered at once",
+    ),
+    Setting(
+        "LISTEN_RATE_LIMIT_POST",
+        "30/minute;300/hour",
+        str,
+        "POST /api/v1/listen per client address, as 'N/second', 'N/minute', 'N/hour' or 'N/day' (';' joins several; empty = no limit); over it → 429 with Retry-After",
+    ),
+    Setting(
+        "LISTEN_RATE_LIMIT_STREAMS",
+        "300/minute",
+        str,
+        "event streams plus ?wait= long polls per client address, in the same syntax (empty = no limit)",
+    ),
+    Setting(
+        "LISTEN_RATE_LIMIT_SITE",
+        "600/minute",
+        str,
+        "per site key (X-Listen-Key): POST /api/v1/listen, and separately streams and long polls that carry the key (empty = no limit)",
+    ),
+    Setting(
+        "LISTEN_PROXY_HOPS",
+        0,
+        int,
+        "trusted reverse proxies in front of Listen: the client address (for rate limits) is taken from X-Forwarded-For that many hops back; 0 = the connecting address",
+    ),
+    Setting(
         "LISTEN_TASK_SOFT_TIME_LIMIT",
         900.0,
         float,

@@ -102,7 +102,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         ID,
                         {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0}},
                     ],
-                    "responses": {"200": _json("Job", "the job"), **_errors(404, 422, 503)},
+                    "responses": {"200": _json("Job", "the job"), **_errors(404, 422, 429, 503)},
                 }
             },
             "/api/v1/jobs/{job_id}/events": {
@@ -114,7 +114,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "description": "event stream",
                             "content": {"text/event-stream": {}},
                         },
-                        **_errors(404),
+                        **_errors(404, 429),
                     },
                 }
             },

@@ -33,9 +33,31 @@ def exec_worker(concurrency: int, loglevel: str) -> NoReturn:
     os.execv(sys.executable, worker_command(config.load(), concurrency, loglevel))
 
 
+# Threads of each gunicorn worker kept for everything but streams and long polls.
+FREE_WEB_THREADS = 4
+
+
+def web_stream_bound(config: Mapping[str, Any], threads: int) -> int:
+    """``LISTEN_STREAMS_PER_PROCESS``, lowered to leave ``FREE_WEB_THREADS`` for the rest."""
+    wanted: int = config["LISTEN_STREAMS_PER_PROCESS"]
+    return max(1, min(wanted, threads - FREE_WEB_THREADS))
+
+
 def exec_web(bind: str, workers: int, threads: int) -> NoReturn:
+    from listen_service import config
+
+    settings = config.load()
+    bound = web_stream_bound(settings, threads)
+    if bound != settings["LISTEN_STREAMS_PER_PROCESS"]:
+        print(
+            f"listen-service: LISTEN_STREAMS_PER_PROCESS lowered to {bound} so that "
+            f"{threads} threads per worker leave {FREE_WEB_THREADS} for other requests",
+            file=sys.stderr,
+        )
+        os.environ["LISTEN_STREAMS_PER_PROCESS"] = str(bound)
     cmd = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers)]
-    # Threads, so that long polls and event streams do not hold a whole worker.
+    # Threads, so that long polls and event streams do not hold a whole worker;
+    # how many of them streams may take is bounded by LISTEN_STREAMS_PER_PROCESS.
     cmd += ["--worker-class", "gthread", "--threads", str(threads)]
     cmd += ["--access-logfile", "-", "listen_service.wsgi:app"]
     os.execv(sys.executable, cmd)
