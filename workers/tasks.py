@@ -68,7 +68,9 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
         countdown = min(2 ** (retries + 1), RETRY_BACKOFF_MAX)
         # Queued again, with a fresh sign of life: the retry waits in a worker's
         # memory (not in the queue), and must not look lost to a sweep meanwhile.
-        with contextlib.suppress(KeyError):
+        # A record that cannot be written (the disk is full) keeps its last
+        # state; the retry still goes ahead, and a sweep re-drives it if lost.
+        with contextlib.suppress(KeyError, OSError):
             store.requeue(job_id)
         raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
     except Exception as exc:
