@@ -69,7 +69,8 @@ def respond(key: str, ext: str) -> Response | None:
     }
     if request.method == "HEAD":
         os.close(fd)
-        return current_app.response_class(None, 200, headers)
+        # An empty body iterator, not None: that would say "Content-Length: 0".
+        return current_app.response_class(iter(()), 200, headers, direct_passthrough=True)
     body = LiveBody(fd, start, live, stale=stale, limit=config["LISTEN_TASK_TIME_LIMIT"])
     return current_app.response_class(body, 200, headers, direct_passthrough=True)
 
