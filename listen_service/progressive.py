@@ -46,6 +46,8 @@ def respond(key: str, ext: str) -> Response | None:
     nothing to stream: queued, failed, its timings (``.json``), or a format
     that is not streamed (WAV).
     """
+    if "listen_jobs" not in current_app.extensions:
+        return None  # an app that serves a cache alone has no jobs to follow
     entry, job = current_state(key)
     if entry is not None or job is None:
         return None
