@@ -22,6 +22,7 @@ next sentence, and its thread is freed then.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -34,7 +35,11 @@ from listen_service.jobflow import audio_cache, current_state, fmt_of
 from workers.audio import CONTENT_TYPES
 from workers.live import STREAMABLE, playable_start
 
+log = logging.getLogger(__name__)
+
 POLL_SECONDS = 0.05
+# Waiting for the first bytes is short and decides how soon playback starts.
+OPEN_POLL_SECONDS = 0.01
 _HEAD_BYTES = 16 * 1024  # holds ffmpeg's ID3 tag and Xing frame
 _CHUNK = 64 * 1024
 
@@ -111,7 +116,7 @@ def _open_live(path: Path, fmt: str, wait: float) -> tuple[int, int] | None:
             os.close(fd)
         if time.monotonic() >= deadline:
             return None
-        time.sleep(POLL_SECONDS)
+        time.sleep(OPEN_POLL_SECONDS)
 
 
 class LiveBody:
@@ -131,6 +136,14 @@ class LiveBody:
         self.closed = False
 
     def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._follow()
+        except OSError as exc:
+            # The file went bad under us (a network file system, a full
+            # disk): end the body cleanly rather than cut it mid-chunk.
+            log.error("live audio %s unreadable: %s", self._live, exc)
+
+    def _follow(self) -> Iterator[bytes]:
         now = time.monotonic()
         last_growth, ends = now, now + self._limit
         while not self.closed:
