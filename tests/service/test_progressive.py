@@ -250,3 +250,41 @@ def test_a_killed_worker_ends_the_stream_and_the_redone_job_serves_the_whole_fil
         entry.duration_s, abs=0.5
     )
     assert not app.extensions["listen_cache"].live_path(body["id"], "mp3").exists()
+
+
+def test_a_stream_whose_whole_worker_died_ends_within_the_stale_bound(
+    app: Flask, tmp_path: Path, server: str
+) -> None:
+    """No process is left to finish or replace the file: only its silence ends the stream."""
+    app.config["LISTEN_STALE_SECONDS"] = 3.0
+    w = start_worker(app, tmp_path / "victim.log")
+    client = app.test_client()
+    try:
+        body = post_working(client, long_text("The whole worker dies", 12))
+        conn, resp = open_stream(server + body["audio_url"])
+        got = resp.read1(READ)
+        assert len(got) > 0
+        subprocess.run(["kill", "-9", str(w.proc.pid), *map(str, w.pool_children())], check=True)
+        killed = time.monotonic()
+        got += read_to_end(resp)
+        stream_ended = time.monotonic() - killed
+        conn.close()
+    finally:
+        w.stop()
+    # Its last bytes may have been read just before the kill.
+    stale = app.config["LISTEN_LIVE_STALE_SECONDS"]
+    assert stale - 1 <= stream_ended < stale + 10
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(got)
+    decodes(cut)
+    # A new worker redoes the job; the same URL is then the whole file.
+    w = start_worker(app, tmp_path / "rescuer.log")
+    try:
+        done = wait_ready(client, body["status_url"], timeout=240)
+    finally:
+        w.stop()
+    assert done["status"] == "ready"
+    entry = app.extensions["listen_cache"].get(body["id"])
+    conn, final = open_stream(server + body["audio_url"])
+    assert final.status == 200 and final.read() == entry.audio_path.read_bytes()
+    conn.close()
