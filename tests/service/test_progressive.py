@@ -193,6 +193,9 @@ def test_a_job_failing_mid_stream_ends_the_stream_and_caches_nothing(
     finally:
         w.stop()
     assert len(partial) > READ, "no audio was streamed before the failure"
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(partial)
+    decodes(cut)
     assert done["status"] == "failed" and done["error"]["code"] == "encoder_failed"
     assert time.monotonic() - ended < 30
     cache = app.extensions["listen_cache"]
