@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 # Waiting for the first bytes is short and decides how soon playback starts.
 OPEN_POLL_SECONDS = 0.01
-_HEAD_BYTES = 16 * 1024  # holds ffmpeg's ID3 tag and Xing frame
+_HEAD_BYTES = 64 * 1024  # holds ffmpeg's ID3 tag (titles are at most 300 characters) and Xing frame
 _CHUNK = 64 * 1024
 
 
