@@ -25,13 +25,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flask import Response, current_app, request
 
 from listen_service.errors import ApiError
-from listen_service.jobflow import audio_cache, current_state, fmt_of
+from listen_service.jobflow import audio_cache, current_state, fmt_of, store
 from workers.audio import CONTENT_TYPES
 from workers.live import STREAMABLE, playable_start
 
@@ -64,8 +64,15 @@ def respond(key: str, ext: str) -> Response | None:
     config = current_app.config
     stale: float = config["LISTEN_LIVE_STALE_SECONDS"]
     live = audio_cache().live_path(key, fmt)
-    opened = _open_live(live, fmt, stale)
+
+    def settled() -> bool:
+        record = store().get(key)
+        return record is None or record.status != "working"
+
+    opened = _open_live(live, fmt, stale, settled)
     if opened is None:
+        if audio_cache().has(key):
+            return None  # it was finished while we waited: the file is served as usual
         raise _not_ready(key, job.status)
     fd, start = opened
     headers = {
@@ -91,12 +98,16 @@ def _not_ready(key: str, status: str) -> ApiError:
     return ApiError(404, "not_ready", message, {"Retry-After": "1"})
 
 
-def _open_live(path: Path, fmt: str, wait: float) -> tuple[int, int] | None:
+def _open_live(
+    path: Path, fmt: str, wait: float, settled: Callable[[], bool]
+) -> tuple[int, int] | None:
     """An open live file and where its playable part starts, waiting up to ``wait`` s for one.
 
     The worker marks a job working before it publishes the live name, and a
     name last touched longer ago than ``wait`` is a dead attempt's: both are
-    waited out rather than followed.
+    waited out rather than followed. None after ``wait`` s, or as soon as
+    ``settled()`` says the job is no longer working (it finished or failed
+    just before this request found its name gone).
     """
     deadline = time.monotonic() + wait
     while True:
@@ -114,7 +125,7 @@ def _open_live(path: Path, fmt: str, wait: float) -> tuple[int, int] | None:
             if start is not None:
                 return fd, start
             os.close(fd)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or settled():
             return None
         time.sleep(OPEN_POLL_SECONDS)
 

@@ -22,6 +22,7 @@ from tests.conftest import ARTICLE, ffprobe, no_temp_files, require
 from tests.service.conftest import Worker, start_worker
 from tests.service.test_flow import wait_ready
 from workers.live import playable_start
+from workers.pipeline import Request, plan, synthesize
 
 READ = 64 * 1024
 
@@ -291,3 +292,49 @@ def test_a_stream_whose_whole_worker_died_ends_within_the_stale_bound(
     conn, final = open_stream(server + body["audio_url"])
     assert final.status == 200 and final.read() == entry.audio_path.read_bytes()
     conn.close()
+
+
+def test_a_reader_who_arrives_as_the_job_finishes_gets_the_finished_file(
+    app: Flask, engine: Any
+) -> None:
+    """The job says working but its live name is already gone: wait for the outcome, not 404."""
+    app.config["LISTEN_LIVE_STALE_SECONDS"] = 30.0
+    job = plan(Request(text="Just in time."), engine.voices())
+    jobs = app.extensions["listen_jobs"]
+    assert jobs.accept(job.key, {"text": "Just in time."})
+    jobs.start(job.key, "this test")
+    client = app.test_client()
+    answer: dict[str, Any] = {}
+
+    def get() -> None:
+        answer["response"] = client.get(f"/audio/{job.key}.mp3")
+        answer["at"] = time.monotonic()
+
+    reader = threading.Thread(target=get)
+    reader.start()
+    time.sleep(0.5)
+    assert reader.is_alive(), "the reader did not wait for the job"
+    entry, _ = synthesize(job, cache=app.extensions["listen_cache"], engine=engine)
+    jobs.finish(job.key, entry.duration_s)
+    finished = time.monotonic()
+    reader.join(60)
+    response = answer["response"]
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'"{entry.content_hash}"'
+    assert response.data == entry.audio_path.read_bytes()
+    assert answer["at"] - finished < 5  # not the 30 s a live file would have been awaited
+    response.close()
+
+
+def test_a_working_job_that_never_shows_audio_is_not_ready_after_the_stale_bound(
+    app: Flask,
+) -> None:
+    app.config["LISTEN_LIVE_STALE_SECONDS"] = 1.0
+    jobs = app.extensions["listen_jobs"]
+    job_id = "cd" * 32
+    assert jobs.accept(job_id, {"text": "Stuck."})
+    jobs.start(job_id, "a worker that died before it began")
+    started = time.monotonic()
+    response = app.test_client().get(f"/audio/{job_id}.mp3")
+    assert response.status_code == 404 and response.json["error"]["code"] == "not_ready"
+    assert 1.0 <= time.monotonic() - started < 10
