@@ -28,8 +28,11 @@ prune of crash debris.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 STREAMABLE = frozenset({"mp3", "ogg"})
 
@@ -43,17 +46,24 @@ _BITRATES = {
 _SAMPLE_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-def publish(tmp: Path, live: Path) -> int:
-    """Make ``live`` another name of ``tmp``, replacing any old one atomically; return its inode."""
+def publish(tmp: Path, live: Path) -> int | None:
+    """Make ``live`` another name of ``tmp``, replacing any old one atomically; return its inode.
+
+    None, logged, where the file system cannot do it (no hard links): the job
+    is then made as before, only not streamed while it is made.
+    """
     side = tmp.with_name(tmp.name + ".live")  # a .tmp-* name: crash debris is pruned
-    os.link(tmp, side)
     try:
-        os.replace(side, live)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            side.unlink()
-        raise
-    return os.stat(live).st_ino
+        os.link(tmp, side)
+        try:
+            os.replace(side, live)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                side.unlink()
+        return os.stat(live).st_ino
+    except OSError as exc:
+        log.warning("cannot publish %s while it is made (%s); it will not stream", live, exc)
+        return None
 
 
 def withdraw(live: Path, inode: int) -> None:

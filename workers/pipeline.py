@@ -121,7 +121,7 @@ def synthesize(
     published: int | None = None
     try:
         if live_path is not None:
-            published = publish(tmp, live_path)
+            published = publish(tmp, live_path)  # None: made as before, just not streamed
         with Encoder(tmp, job.encode, live=published is not None) as encoder:
             timings = _render(job, engine, Assembler(encoder), progress, chunk_chars)
             duration_ms = timings[-1]["end_ms"] if timings else 0

@@ -167,3 +167,21 @@ def test_ffmpeg_prefix_of_a_live_file_decodes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert float(ffprobe(cut)["format"]["duration"]) == pytest.approx(2.0, abs=0.3)
+
+
+def test_without_hard_links_the_job_is_made_as_before_but_not_streamed(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some network file systems (SMB) cannot link: streaming is lost, never the job."""
+
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("workers.live.os.link", no_links)
+    cache = AudioCache(tmp_path)
+    job = plan(Request(text="A file system without hard links."), engine.voices())
+    entry, cached = synthesize(job, cache=cache, engine=engine, live=True)
+    assert not cached
+    ffprobe(entry.audio_path)
+    assert not cache.live_path(job.key, "mp3").exists()
+    assert no_temp_files(tmp_path) == []
