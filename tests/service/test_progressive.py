@@ -125,6 +125,7 @@ def test_audio_plays_while_the_job_is_working(
     assert whole == finished[start:]
     streamed = tmp_path / "streamed.mp3"
     streamed.write_bytes(whole)
+    decodes(streamed)
     assert float(ffprobe(streamed)["format"]["duration"]) == pytest.approx(
         entry.duration_s, abs=0.5
     )
