@@ -90,11 +90,10 @@ def respond(key: str, ext: str) -> Response | None:
 
 
 def _not_ready(key: str, status: str) -> ApiError:
-    message = (
-        "the job failed; POST the article again"
-        if status == "failed"
-        else f"this audio is not being made yet ({status}); follow /api/v1/jobs/{key}"
-    )
+    if status == "failed":
+        return ApiError(404, "not_ready", "the job failed; POST the article again")
+    when = "is not being made yet" if status == "queued" else "is not ready yet"
+    message = f"this audio {when}; follow /api/v1/jobs/{key}"
     return ApiError(404, "not_ready", message, {"Retry-After": "1"})
 
 
