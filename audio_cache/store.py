@@ -5,6 +5,9 @@ Layout, under ``<root>/audio`` (``key = "abcd..."``, 64 hex characters)::
     audio/ab/cd/<key>.mp3         the audio (or .ogg / .wav)
     audio/ab/cd/<key>.json        the sidecar: key, fmt, bytes, content_hash, duration_s,
                                   title, created, plus the caller's meta (timings, voice...)
+    audio/ab/cd/<key>.live.mp3    while a job is rendered: another name of its temp file,
+                                  which readers follow as it grows (removed by evict()
+                                  an hour after a crashed writer last touched it)
     audio/ab/cd/.tmp-*            files being written (removed by evict() after an hour)
     audio/ab/cd/.lock             lock file for writers of this directory; never deleted
 
@@ -229,6 +232,16 @@ class AudioCache:
                 del self._verified[next(iter(self._verified))]
             self._verified[_identity(path, st)] = digest
 
+    def live_path(self, key: str, fmt: str) -> Path:
+        """Where the audio of ``key`` being made is visible while it grows; never an entry.
+
+        Only a name: the writer publishes it and readers follow it (see
+        ``workers.live``); ``get`` never looks at it.
+        """
+        if fmt not in FORMATS:
+            raise ValueError(f"unsupported audio format {fmt!r}; expected one of {sorted(FORMATS)}")
+        return self._dir(key) / f"{key}.live.{fmt}"
+
     # -- writing ---------------------------------------------------------------
 
     def temp_path(self, key: str, suffix: str) -> Path:
@@ -390,7 +403,8 @@ class AudioCache:
                     except FileNotFoundError:
                         continue
                     stem, _, ext = de.name.partition(".")
-                    if de.name.startswith(TMP_PREFIX):
+                    if de.name.startswith(TMP_PREFIX) or ext.startswith("live."):
+                        # A live name an hour untouched was left by a crashed writer.
                         if clean and st.st_mtime < stale_before:
                             unlink_quiet(Path(de.path))
                     elif de.name == LOCK_NAME or not is_valid_key(stem):

@@ -2,6 +2,8 @@
 
 An id is a cache key, so a URL names one immutable file: responses carry a
 strong ``ETag`` (the content's SHA-256) and a year of ``immutable`` caching.
+Before the file exists, while its job is being made, the same URL streams
+the audio made so far (``progressive``), uncacheable.
 
 Why not ``send_file``
 ---------------------
@@ -36,6 +38,7 @@ from werkzeug.http import http_date, parse_date, parse_etags
 from werkzeug.wsgi import wrap_file
 
 from audio_cache import AudioCache, Entry, is_valid_key
+from listen_service import progressive
 from listen_service.errors import ApiError
 from workers.audio import CONTENT_TYPES
 
@@ -77,6 +80,11 @@ def audio(name: str) -> Response:
     key, ext = match.groups()
     cache = cast(AudioCache, current_app.extensions["listen_cache"])
     entry = cache.get(key)
+    if entry is None:
+        live = progressive.respond(key, ext)
+        if live is not None:
+            return live
+        entry = cache.get(key)  # it may have been finished meanwhile
     if entry is None or ext not in ("json", entry.fmt):
         raise ApiError(404, "not_found", NOT_FOUND)
     if ext == "json":

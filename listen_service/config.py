@@ -162,6 +162,12 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_TASK_MAX_RETRIES", 3, int, "retries of a task that failed for a transient reason"
     ),
     Setting(
+        "LISTEN_LIVE_STALE_SECONDS",
+        5.0,
+        float,
+        "a stream of audio still being made ends when its file has not grown for this long (its worker died)",
+    ),
+    Setting(
         "LISTEN_SENDFILE_HEADER",
         "",
         str,

@@ -61,10 +61,13 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         {"name": "ext", "in": "path", "required": True, "schema": {"enum": ["mp3", "ogg", "wav"]}},
     ]
     audio_responses = {
-        "200": {"description": "the whole file", "content": {"audio/*": {}}},
+        "200": {
+            "description": "the whole file; while its job is working (mp3, ogg), the audio made so far and then the rest as it is made (chunked, no Content-Length, Cache-Control: no-store)",
+            "content": {"audio/*": {}},
+        },
         "206": {"description": "the requested byte range", "content": {"audio/*": {}}},
         "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
-        **_errors(404, 416),
+        **_errors(404, 416, 503),
     }
     doc: dict[str, Any] = {
         "openapi": "3.0.3",

@@ -98,7 +98,14 @@ class Encoder:
     (MP3 encoding is the slowest stage; without the overlap the two added up).
     """
 
-    def __init__(self, out_path: Path, settings: EncodeSettings, ffmpeg: str | None = None) -> None:
+    def __init__(
+        self,
+        out_path: Path,
+        settings: EncodeSettings,
+        ffmpeg: str | None = None,
+        *,
+        live: bool = False,
+    ) -> None:
         settings.validate()
         self.out_path = out_path
         self.settings = settings
@@ -106,6 +113,12 @@ class Encoder:
         cmd = [ffmpeg or find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
         cmd += ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0"]
         cmd += _CODECS[settings.fmt]
+        if live:
+            # Each packet reaches the file as soon as it is encoded (not in
+            # 32 KB blocks, four seconds of 64 kbit/s audio), so readers of a
+            # job in progress hear the first sentence at once. The bytes
+            # written are the same either way.
+            cmd += ["-flush_packets", "1"]
         if settings.fmt != "wav":
             cmd += ["-b:a", f"{settings.bitrate_kbps}k"]
         for key, value in (("title", settings.title), ("artist", settings.artist)):

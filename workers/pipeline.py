@@ -18,6 +18,7 @@ from audio_cache import AudioCache, Entry, cache_key
 from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
 from workers.engine import Engine, SpeechSettings
 from workers.errors import EmptyText
+from workers.live import STREAMABLE, publish, withdraw
 from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, chunk, prepare
 from workers.voices import (
     PITCH_DEFAULT,
@@ -101,18 +102,27 @@ def synthesize(
     engine: Engine,
     progress: Progress | None = None,
     chunk_chars: int = DEFAULT_CHUNK_CHARS,
+    live: bool = False,
 ) -> tuple[Entry, bool]:
     """Return ``(entry, was_cached)``; render and store the audio on a miss.
 
-    Nothing half-made is ever visible: the encoder writes a temp file in the
+    Nothing half-made is ever an entry: the encoder writes a temp file in the
     entry's directory that the cache moves into place only when complete.
+    With ``live``, a streamable format's temp file is also published under
+    ``cache.live_path`` while it grows, for readers of the job in progress
+    (``workers.live``); the finished file is the same either way.
     """
     hit = cache.get(job.key)
     if hit is not None:
         return hit, True
-    tmp = cache.temp_path(job.key, "." + job.encode.fmt)
+    fmt = job.encode.fmt
+    tmp = cache.temp_path(job.key, "." + fmt)
+    live_path = cache.live_path(job.key, fmt) if live and fmt in STREAMABLE else None
+    published: int | None = None
     try:
-        with Encoder(tmp, job.encode) as encoder:
+        if live_path is not None:
+            published = publish(tmp, live_path)  # None: made as before, just not streamed
+        with Encoder(tmp, job.encode, live=published is not None) as encoder:
             timings = _render(job, engine, Assembler(encoder), progress, chunk_chars)
             duration_ms = timings[-1]["end_ms"] if timings else 0
             if duration_ms == 0:
@@ -127,6 +137,9 @@ def synthesize(
             meta=_meta(job, timings),
         )
     finally:
+        # After put, so a reader that sees the live name go finds its file complete.
+        if live_path is not None and published is not None:
+            withdraw(live_path, published)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return entry, False

@@ -124,7 +124,9 @@ def run_job(
                     "this job's settings no longer give the same audio id (voices or pipeline "
                     "changed); post the article again"
                 )
-            entry, cached = synthesize(job, cache=cache, engine=speaker, progress=progress)
+            entry, cached = synthesize(
+                job, cache=cache, engine=speaker, progress=progress, live=True
+            )
         except InputError as exc:
             store.fail(job_id, exc.code, str(exc))
             raise
