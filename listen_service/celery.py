@@ -10,6 +10,7 @@ state lives in the job store (``workers.jobs``), which both sides read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import redis
@@ -109,4 +110,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     app.extensions["listen_broker"] = broker_of(app.config)
+    # For the workers' sweep, which must not import the web side.
+    app.extensions["listen_enqueue"] = partial(send_synthesis, celery)
     return celery
