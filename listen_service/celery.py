@@ -10,15 +10,17 @@ state lives in the job store (``workers.jobs``), which both sides read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import redis
 from celery import Celery, Task
 from flask import Flask
 
+from listen_service.brokers import FolderBroker, OpaqueBroker, RedisBroker
 from listen_service.config import embedded
 from listen_service.fsbroker import TRANSPORT, broker_dir, transport_options
-from workers.redrive import Broker, FolderBroker, OpaqueBroker, RedisBroker
+from workers.redrive import Broker
 
 QUEUE = "listen"
 SYNTHESIZE = "listen.synthesize"
@@ -90,7 +92,7 @@ def send_synthesis(celery: Celery, job_id: str, payload: Mapping[str, Any]) -> N
 def broker_of(config: Mapping[str, Any]) -> Broker:
     """This deployment's broker, as re-driving lost jobs looks into it."""
     if embedded(config):
-        return FolderBroker(broker_dir(config["LISTEN_DATA_DIR"]) / "queue", QUEUE)
+        return FolderBroker(broker_dir(config["LISTEN_DATA_DIR"]), QUEUE)
     url: str = config["LISTEN_BROKER_URL"]
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisBroker(redis.Redis.from_url(url), QUEUE)
@@ -108,4 +110,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     app.extensions["listen_broker"] = broker_of(app.config)
+    # For the workers' sweep, which must not import the web side.
+    app.extensions["listen_enqueue"] = partial(send_synthesis, celery)
     return celery

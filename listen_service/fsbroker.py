@@ -1,7 +1,7 @@
 """The embedded broker: kombu's filesystem transport, made safe around bad files.
 
 kombu's own transport writes a message file in place and its consumer takes
-any ``<stamp>_<id>.<queue>.msg`` it finds, so a consumer can read half a file;
+any ``<stamp>_<uuid>.<queue>.msg`` it finds, so a consumer can read half a file;
 and a file that is not a message (empty, cut short, not JSON) raises out of
 the worker's consumer loop, on every start, since the file stays. Here:
 
@@ -19,7 +19,10 @@ the worker's consumer loop, on every start, since the file stays. Here:
 - a claimed message stays on disk until it is acknowledged (or handed back),
   and a consumer returns to the queue the claims of consumers that are gone
   (``kill -9``, power cut), so a message taken but never finished is
-  delivered again instead of lost with the process that held it.
+  delivered again instead of lost with the process that held it;
+- a message's file is named ``<stamp>_<uuid>_<task id>.<queue>.msg``: still
+  ordered by name and taken by kombu's test of a name, and a task's messages
+  are found by listing folders, without reading a message (``task_id_of``).
 
 Celery loads ``Transport`` through its ``broker_transport`` setting
 (``listen_service.celery``), so the web process that publishes and the worker
@@ -31,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -51,6 +55,9 @@ log = logging.getLogger(__name__)
 TRANSPORT = "listen_service.fsbroker:Transport"
 PART_SUFFIX = ".part"
 PART_MAX_AGE = 600.0  # seconds
+# Task ids that may go into a file name: Celery's uuids and our 64-hex job ids.
+# No "." (it starts the queue's part of a name) and no "_" (it separates ours).
+_NAMEABLE_ID = re.compile(r"[0-9A-Za-z-]{1,128}")
 
 
 def broker_dir(data_dir: Path | str) -> Path:
@@ -70,6 +77,31 @@ def transport_options(data_dir: Path | str) -> dict[str, Any]:
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     return {name: str(folder) for name, folder in folders.items()}
+
+
+def message_files(folder: Path | str, queue: str) -> list[str]:
+    """The names of ``queue``'s message files in ``folder``, oldest first.
+
+    kombu's own test of a name: what follows its first dot names the queue
+    (so a part, which starts with a dot, is never one).
+    """
+    wanted = f"{queue}.msg"
+    return sorted(name for name in os.listdir(folder) if name.partition(".")[2] == wanted)
+
+
+def message_name(queue: str, task_id: object) -> str:
+    """A new message file's name; ``task_id`` is in it when it is a string fit for a name."""
+    # Stamp first, as kombu's own names, so both sort alike.
+    name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}"
+    if isinstance(task_id, str) and _NAMEABLE_ID.fullmatch(task_id):
+        name += f"_{task_id}"
+    return f"{name}.{queue}.msg"
+
+
+def task_id_of(name: str) -> str | None:
+    """The task id a message file's name carries (``None`` for kombu's own names)."""
+    parts = name.partition(".")[0].split("_")
+    return parts[2] if len(parts) == 3 else None
 
 
 def quarantined(data_dir: Path | str) -> int:
@@ -165,8 +197,8 @@ class Channel(filesystem.Channel):
     # kombu's two base classes disagree on this signature; ours is the filesystem one's.
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Add a message to ``queue``: whole, or not at all (``ChannelError``)."""
-        # The same name as kombu's, so both sort alike.
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        headers = payload.get("headers") if isinstance(payload, dict) else None
+        name = message_name(queue, headers.get("id") if isinstance(headers, dict) else None)
         folder = self.data_folder_out
         part = os.path.join(folder, f".{name}{PART_SUFFIX}")
         try:
@@ -184,11 +216,8 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
         """The oldest readable message of ``queue``; unreadable ones are quarantined."""
-        wanted = f"{queue}.msg"
         claims = self.claim_folder  # first, as it may return older messages to the queue
-        for name in sorted(os.listdir(self.data_folder_in)):
-            if name.partition(".")[2] != wanted:
-                continue
+        for name in message_files(self.data_folder_in, queue):
             claimed = claims / name
             try:
                 os.rename(os.path.join(self.data_folder_in, name), claimed)

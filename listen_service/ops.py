@@ -6,7 +6,6 @@ directory's free space is below ``LISTEN_MIN_FREE_BYTES``, and says which.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from listen_service.celery import QUEUE
 from listen_service.config import embedded
-from listen_service.fsbroker import broker_dir, quarantined
+from listen_service.fsbroker import broker_dir, message_files, quarantined
 from listen_service.storage import free_bytes, shortage
 
 bp = Blueprint("ops", __name__)
@@ -25,7 +24,7 @@ def queue_depth(app: Flask) -> int:
     """Messages waiting in the broker for a worker (not those being worked on)."""
     if embedded(app.config):
         folder = broker_dir(app.config["LISTEN_DATA_DIR"]) / "queue"
-        return sum(1 for name in os.listdir(folder) if name.endswith(f".{QUEUE}.msg"))
+        return len(message_files(folder, QUEUE))
     # A direct client with short timeouts: Celery's connection retries for
     # seconds, too long for a health check.
     client = redis.Redis.from_url(

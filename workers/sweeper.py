@@ -23,7 +23,6 @@ from typing import Any
 from celery.signals import worker_ready, worker_shutdown
 from flask import Flask
 
-from listen_service.celery import send_synthesis
 from workers.jobs import FileJobStore, JobStore
 from workers.redrive import redrive
 
@@ -44,7 +43,6 @@ os.register_at_fork(
 def sweep(app: Flask) -> list[str]:
     """Enqueue again every lost unfinished job of ``app``'s store; the ids enqueued."""
     store: JobStore = app.extensions["listen_jobs"]
-    celery = app.extensions["celery"]
     return redrive(
         store,
         store.unfinished(),
@@ -52,7 +50,7 @@ def sweep(app: Flask) -> list[str]:
         stale_s=app.config["LISTEN_STALE_SECONDS"],
         lease_s=app.config["LISTEN_LEASE_SECONDS"],
         broker=app.extensions["listen_broker"],
-        enqueue=lambda job_id, payload: send_synthesis(celery, job_id, payload),
+        enqueue=app.extensions["listen_enqueue"],
     )
 
 

@@ -19,6 +19,7 @@ import redis
 from flask import Flask
 
 from listen_service.celery import QUEUE
+from listen_service.fsbroker import message_files
 from tests.conftest import ARTICLE
 from tests.service.conftest import Worker, start_worker
 
@@ -29,7 +30,7 @@ def messages_waiting(app: Flask, mode: str, broker: redis.Redis | None) -> int:
         assert broker is not None
         return int(broker.llen(QUEUE))
     queue = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
-    return len([p for p in queue.iterdir() if p.name.endswith(f".{QUEUE}.msg")])
+    return len(message_files(queue, QUEUE))
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
@@ -158,6 +159,52 @@ def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_po
     assert app.extensions["listen_jobs"].get(body["id"]).attempts == 2
 
 
+def embedded_messages(app: Flask) -> int:
+    """Messages of the embedded broker, waiting in its queue or claimed by a worker, dead or not."""
+    broker = Path(app.config["LISTEN_DATA_DIR"]) / "broker"
+    return len(message_files(broker / "queue", QUEUE)) + sum(
+        len(message_files(owner, QUEUE)) for owner in (broker / "claimed").iterdir()
+    )
+
+
+@pytest.mark.parametrize("mode", ["embedded"])
+def test_a_dead_workers_claimed_job_is_not_enqueued_a_second_time(
+    app: Flask, mode: str, tmp_path: Path
+) -> None:
+    app.config |= {"LISTEN_LEASE_SECONDS": 1.0, "LISTEN_STALE_SECONDS": 1.0}
+    client = app.test_client()
+    victim = start_worker(app, tmp_path / "victim.log")
+    body = client.post("/api/v1/listen", json={"text": long_text()}).get_json()
+    try:
+        wait_for("the job to start", lambda: working(app, body["id"]), 60)
+        subprocess.run(
+            ["kill", "-9", str(victim.proc.pid), *map(str, victim.pool_children())], check=True
+        )
+        victim.proc.wait(10)
+    finally:
+        victim.stop()
+    assert embedded_messages(app) == 1  # the dead worker's claim, to be returned
+
+    # Polled long past the lease with no worker running: the claim is the job's
+    # message, so no second one is enqueued beside it.
+    polls_until, seen = time.monotonic() + 3, set[str]()
+    while time.monotonic() < polls_until:
+        seen.add(client.get(body["status_url"]).get_json()["status"])
+        time.sleep(0.1)
+    assert embedded_messages(app) == 1
+    assert seen == {"working"}
+
+    successor = start_worker(app, tmp_path / "successor.log")
+    try:
+        wait_for("ready via the successor", lambda: is_ready(app, body["id"]), 120)
+        time.sleep(1)  # a duplicate (there must be none) would show in the log by now
+        assert successor.syntheses(body["id"]) == 1
+        assert "enqueued again" not in successor.text()
+        assert embedded_messages(app) == 0
+    finally:
+        successor.stop()
+
+
 @pytest.fixture
 def site_keys(service_config: dict[str, Any]) -> dict[str, Any]:
     service_config |= {
@@ -201,8 +248,10 @@ def test_the_broker_is_asked_by_job_id_about_real_messages(
 
     broker = app.extensions["listen_broker"]
     sent, other, never = "a1" * 32, "b2" * 32, "c3" * 32
+    # An article quoting another job's id, even as the member a message holds it in.
+    text = f'{never} in the text, and {{"id": "{never}"}}, and {{"id":"{never}"}}'
     for job_id in (sent, other):
-        send_synthesis(app.extensions["celery"], job_id, {"text": f"{never} in the text"})
+        send_synthesis(app.extensions["celery"], job_id, {"text": text})
     assert broker.waiting([sent, never]) == {sent}
     assert broker.waiting([]) == set()
     if mode == "redis":

@@ -19,7 +19,8 @@ from kombu import Connection
 from kombu.transport import virtual
 
 from listen_service import fsbroker
-from listen_service.fsbroker import TRANSPORT, quarantined, transport_options
+from listen_service.brokers import FolderBroker
+from listen_service.fsbroker import TRANSPORT, message_files, quarantined, transport_options
 
 QUEUE = "listen"
 
@@ -207,6 +208,77 @@ with Connection("filesystem://", transport=TRANSPORT,
     print(message.payload["n"], flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """
+
+JOB_A, JOB_B, JOB_C = "a1" * 32, "b2" * 32, "c3" * 32
+
+
+def test_a_message_is_found_by_the_task_id_in_its_file_name_without_being_read(
+    conn: Connection, tmp_path: Path
+) -> None:
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1}, headers={"id": JOB_A})
+    queue.put({"n": 2}, headers={"id": JOB_B})
+    queue.put({"n": 3})  # no task id: named as kombu names it
+    names = message_files(queue_folder(tmp_path), QUEUE)
+    assert len(names) == 3 and all(taken_by_consumer(n) for n in names)
+    assert {fsbroker.task_id_of(n) for n in names} == {JOB_A, JOB_B, None}
+    for name in names:
+        if fsbroker.task_id_of(name):
+            (queue_folder(tmp_path) / name).write_bytes(b"not read")
+    broker = FolderBroker(tmp_path / "broker", QUEUE)
+    assert broker.waiting([JOB_A, JOB_B, JOB_C]) == {JOB_A, JOB_B}
+    assert broker.waiting([]) == set()
+    queue.close()
+
+
+def test_a_message_named_as_kombu_names_it_is_found_by_reading_it(tmp_path: Path) -> None:
+    transport_options(tmp_path)
+    message = {"body": "", "headers": {"id": JOB_A}, "properties": {}}
+    (queue_folder(tmp_path) / f"1_x.{QUEUE}.msg").write_text(json.dumps(message))
+    (queue_folder(tmp_path) / f"2_y.{QUEUE}.msg").write_bytes(b"")
+    (queue_folder(tmp_path) / f"3_z_{JOB_B}.other.msg").write_bytes(b"")
+    assert FolderBroker(tmp_path / "broker", QUEUE).waiting([JOB_A, JOB_B]) == {JOB_A}
+
+
+def test_a_claimed_message_counts_as_waiting_until_acknowledged(
+    conn: Connection, tmp_path: Path
+) -> None:
+    """Held by a live consumer, the job is being worked; held by a dead one, it comes back:
+    either way it has a message, and enqueueing it again would make two."""
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1}, headers={"id": JOB_A})
+    queue.put({"n": 2}, headers={"id": JOB_B})
+    died = subprocess.run(
+        [sys.executable, "-c", TAKE_AND_DIE, str(tmp_path)], capture_output=True, text=True
+    )
+    assert died.returncode == -signal.SIGKILL and died.stdout == "1\n", died.stderr
+    broker = FolderBroker(tmp_path / "broker", QUEUE)
+    assert os.listdir(queue_folder(tmp_path)) != []
+    assert broker.waiting([JOB_A, JOB_B]) == {JOB_A, JOB_B}  # A: claimed by the dead one
+
+    first = queue.get(timeout=1)  # returns the dead consumer's claim, then takes it
+    second = queue.get(timeout=1)
+    assert message_files(queue_folder(tmp_path), QUEUE) == []
+    assert broker.waiting([JOB_A, JOB_B]) == {JOB_A, JOB_B}  # both claimed by this one
+    first.ack()
+    assert broker.waiting([JOB_A, JOB_B]) == {second.headers["id"]}
+    second.ack()
+    assert broker.waiting([JOB_A, JOB_B]) == set()
+    queue.close()
+
+
+def test_message_files_lists_one_queue_oldest_first(tmp_path: Path) -> None:
+    folder = tmp_path / "q"
+    folder.mkdir()
+    for name in [
+        f"2_b.{QUEUE}.msg",
+        f"1_a.{QUEUE}.msg",
+        f".0_c.{QUEUE}.msg{fsbroker.PART_SUFFIX}",
+        "1_d.other.msg",
+        f"1_e.{QUEUE}.msg.x",
+    ]:
+        (folder / name).write_bytes(b"")
+    assert message_files(folder, QUEUE) == [f"1_a.{QUEUE}.msg", f"2_b.{QUEUE}.msg"]
 
 
 def test_a_message_held_by_a_killed_consumer_is_delivered_again(

@@ -1,0 +1,155 @@
+"""The brokers as re-driving lost jobs looks into them (``workers.redrive.Broker``).
+
+Asked on a status poll of a silent job and by every worker's sweep, so an
+answer costs no decoding of messages: article bodies can make a queue of a
+thousand jobs a hundred megabytes. Task ids are job ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection
+from pathlib import Path
+
+import redis
+
+from listen_service.fsbroker import message_files, task_id_of
+
+# kombu's Redis transport keeps priority p > 0 of queue q in the list "q\x06\x16p",
+# and each delivered, unacknowledged message in the hash "unacked" (tag →
+# [message, exchange, routing key]) indexed by the sorted set "unacked_index".
+_REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+# KEYS: the queue's lists. ARGV: job ids. Those of ARGV with a message in the
+# lists. Each message's task id is found by a plain substring search for the
+# JSON member "id": "…", not by decoding: inside a JSON string every quote is
+# escaped, so text quoting such a member (an article, in the headers'
+# argsrepr; the body itself is base64) cannot match, and the headers' task id
+# is the one member named exactly "id" in a Celery message. Read a batch at
+# a time, so a long queue is never copied into the script's memory at once.
+_WAITING = """
+local wanted, found = {}, {}
+for _, id in ipairs(ARGV) do wanted[id] = true end
+local function task_id(raw)
+  local _, last = string.find(raw, '"id": "', 1, true)
+  if not last then _, last = string.find(raw, '"id":"', 1, true) end
+  if not last then return nil end
+  local stop = string.find(raw, '"', last + 1, true)
+  return stop and string.sub(raw, last + 1, stop - 1)
+end
+for _, key in ipairs(KEYS) do
+  local start, batch = 0, 64
+  repeat
+    local raws = redis.call('LRANGE', key, start, start + batch - 1)
+    for _, raw in ipairs(raws) do
+      local id = task_id(raw)
+      if id and wanted[id] then
+        found[#found + 1] = id
+        wanted[id] = nil
+        if #found == #ARGV then return found end
+      end
+    end
+    start = start + batch
+  until #raws < batch
+end
+return found
+"""
+
+# KEYS: unacked, unacked_index. ARGV: job id. Removes the job's deliveries.
+_DROP_DELIVERED = """
+local entries, dropped = redis.call('HGETALL', KEYS[1]), 0
+for i = 1, #entries, 2 do
+  local ok, entry = pcall(cjson.decode, entries[i + 1])
+  if ok and type(entry) == 'table' and type(entry[1]) == 'table'
+      and type(entry[1].headers) == 'table' and entry[1].headers.id == ARGV[1] then
+    redis.call('HDEL', KEYS[1], entries[i])
+    redis.call('ZREM', KEYS[2], entries[i])
+    dropped = dropped + 1
+  end
+end
+return dropped
+"""
+
+
+class RedisBroker:
+    """A Redis broker, as kombu's Redis transport lays it out."""
+
+    def __init__(self, client: redis.Redis, queue: str) -> None:
+        self._queues = [queue + suffix for suffix in _REDIS_PRIORITY_SUFFIXES]
+        self._waiting = client.register_script(_WAITING)
+        self._drop = client.register_script(_DROP_DELIVERED)
+
+    def waiting(self, job_ids: Collection[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        found = self._waiting(keys=self._queues, args=list(job_ids))
+        return {v.decode() if isinstance(v, bytes) else str(v) for v in found}
+
+    def drop_delivered(self, job_id: str) -> None:
+        # A lost job's delivery belongs to a dead worker (a live one holds the
+        # lease, or touched the job lately); left alone, kombu would put it back
+        # after its visibility timeout: a second message for the job. Rare
+        # (only for a lost job), so decoding the deliveries is affordable here.
+        self._drop(keys=["unacked", "unacked_index"], args=[job_id])
+
+
+class FolderBroker:
+    """The embedded broker (``listen_service.fsbroker``) under its folder ``root``.
+
+    A message counts as waiting in the queue and also while claimed: by a live
+    worker (it works on the job or holds it for later) or by a dead one (the
+    next consumer returns it to the queue), so a job is never enqueued twice.
+    """
+
+    def __init__(self, root: Path, queue: str) -> None:
+        self._queue_folder = root / "queue"
+        self._claim_root = root / "claimed"
+        self._queue = queue
+
+    def waiting(self, job_ids: Collection[str]) -> set[str]:
+        wanted = set(job_ids)
+        found = set[str]()
+        for folder in self._folders() if wanted else []:
+            try:
+                names = message_files(folder, self._queue)
+            except OSError:  # a dead owner's claims, returned meanwhile
+                continue
+            for name in names:
+                task_id = task_id_of(name)
+                if task_id is None:  # kombu's own name: the id is only inside
+                    task_id = _read_task_id(folder / name)
+                if task_id in wanted:
+                    found.add(task_id)
+        return found
+
+    def _folders(self) -> list[Path]:
+        try:
+            owners = os.listdir(self._claim_root)
+        except FileNotFoundError:
+            owners = []
+        return [self._queue_folder, *(self._claim_root / owner for owner in owners)]
+
+    def drop_delivered(self, job_id: str) -> None:
+        """Nothing to drop: a claimed message counts as waiting, so a lost job has none."""
+
+
+class OpaqueBroker:
+    """A broker we cannot look into: every silent job counts as lost, so a lost one is
+    re-driven at the price of an occasional duplicate (which runs once anyway)."""
+
+    def waiting(self, job_ids: Collection[str]) -> set[str]:
+        return set()
+
+    def drop_delivered(self, job_id: str) -> None:
+        pass
+
+
+def _read_task_id(path: Path) -> str | None:
+    try:
+        task_id = (json.loads(path.read_bytes()).get("headers") or {}).get("id")
+    except OSError:
+        return None  # taken while we listed
+    except (ValueError, AttributeError):
+        return None  # half-written or foreign: not a message we can read
+    return task_id if isinstance(task_id, str) else None
