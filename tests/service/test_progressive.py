@@ -368,5 +368,9 @@ def test_audio_streams_count_against_the_stream_bounds(
 
     read_to_end(first)  # the stream ends with the job and gives its slot back
     conn.close()
+    # The server closes the body just after its last chunk went out.
+    deadline = time.monotonic() + 10
+    while app.extensions["listen_holds"].held() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert app.extensions["listen_holds"].held() == 0
     wait_ready(client, body["status_url"])
