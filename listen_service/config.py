@@ -130,7 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "LISTEN_RATE_LIMIT_STREAMS",
-        "300/minute",
+        "600/minute",
         str,
         "event streams plus ?wait= long polls per client address, in the same syntax (empty = no limit)",
     ),

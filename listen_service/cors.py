@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, request
 from listen_service.errors import error_response
 
 ALLOWED_HEADERS = "Content-Type, X-Listen-Key"
-EXPOSED_HEADERS = "Location, ETag, Content-Range, Accept-Ranges, Content-Length"
+EXPOSED_HEADERS = "Location, ETag, Content-Range, Accept-Ranges, Content-Length, Retry-After"
 
 
 def allowed_origin() -> str | None:

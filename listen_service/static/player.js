@@ -243,14 +243,27 @@ a.ib{text-decoration:none}
     return r;
   };
 
-  const getJSON = async (url, opts) => {
-    const r = await fetch(url, opts);
-    let body = null;
-    try {
-      body = await r.json();
-    } catch {}
-    if (!r.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
-    return body;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // A 429 is the server asking us to come back later, not a failure: wait as
+  // long as its Retry-After says (5 s if it cannot be read), at most BUSY_TRIES
+  // times, telling the reader through onBusy.
+  const BUSY_TRIES = 20;
+  const getJSON = async (url, opts, onBusy) => {
+    for (let tries = 1; ; tries++) {
+      const r = await fetch(url, opts);
+      let body = null;
+      try {
+        body = await r.json();
+      } catch {}
+      if (r.status === 429 && tries < BUSY_TRIES) {
+        const after = parseInt(r.headers.get("Retry-After"), 10);
+        if (onBusy) onBusy();
+        await sleep(1000 * Math.min(Math.max(after >= 0 ? after : 5, 1), 120));
+        continue;
+      }
+      if (!r.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+      return body;
+    }
   };
 
   class ListenButton extends HTMLElement {
@@ -422,6 +435,7 @@ a.ib{text-decoration:none}
     }
 
     async start() {
+      this.onBusy = () => this.retrying();
       this.state = "preparing";
       this.btn.classList.remove("err");
       this.btn.setAttribute("aria-busy", "true");
@@ -431,7 +445,7 @@ a.ib{text-decoration:none}
       try {
         let meta;
         if (this.solo) {
-          meta = await getJSON(abs(`audio/${encodeURIComponent(this.dataset.audioId)}.json`));
+          meta = await getJSON(abs(`audio/${encodeURIComponent(this.dataset.audioId)}.json`), undefined, this.onBusy);
         } else {
           const t = this.target();
           this.x = t ? extract(t) : null;
@@ -444,9 +458,10 @@ a.ib{text-decoration:none}
           for (const k of ["voice", "lang"]) if (this.dataset[k]) body[k] = this.dataset[k];
           const headers = { "Content-Type": "application/json" };
           if (this.dataset.key) headers["X-Listen-Key"] = this.dataset.key;
-          let job = await getJSON(abs("api/v1/listen"), { method: "POST", headers, body: JSON.stringify(body) });
+          const post = { method: "POST", headers, body: JSON.stringify(body) };
+          let job = await getJSON(abs("api/v1/listen"), post, this.onBusy);
           job = await this.track(job);
-          meta = await getJSON(abs(job.timings_url));
+          meta = await getJSON(abs(job.timings_url), undefined, this.onBusy);
           this.hook(t);
         }
         this.load(meta);
@@ -468,7 +483,9 @@ a.ib{text-decoration:none}
         try {
           job = await new Promise((ok, fail) => {
             const es = new EventSource(`${abs(job.status_url)}/events`);
+            let failures = 0;
             es.addEventListener("status", (e) => {
+              failures = 0;
               const j = JSON.parse(e.data);
               this.progress(j);
               if (!busy(j)) {
@@ -476,21 +493,41 @@ a.ib{text-decoration:none}
                 ok(j);
               }
             });
-            es.onerror = () => {
+            es.onerror = (e) => {
+              // A stream the server ended (its time is up, or it turned us away
+              // for being over a bound) is reopened by EventSource itself after
+              // the server's "retry:". Give up on it, for long polls, when it
+              // reported an error, was refused (a 429 or 503 closes it), or
+              // cannot reconnect.
+              if (e.data === undefined && es.readyState === EventSource.CONNECTING && ++failures < 3) return;
               es.close();
               fail(new Error("stream"));
             };
           });
         } catch {}
       }
+      // A long poll over the server's bounds comes back at once with nothing
+      // new: ask again after 1 s, 2 s, 4 s, then every 5 s, not in a tight loop.
+      let pause = 1000;
       while (busy(job)) {
         const asked = Date.now();
-        job = await getJSON(`${abs(job.status_url)}?wait=20`);
+        const seen = `${job.status} ${job.progress}`;
+        job = await getJSON(`${abs(job.status_url)}?wait=20`, undefined, this.onBusy);
         this.progress(job);
-        // A server whose long polls return at once must not be polled in a tight loop.
-        if (busy(job) && Date.now() - asked < 1000) await new Promise((r) => setTimeout(r, 1000));
+        if (!busy(job)) break;
+        if (`${job.status} ${job.progress}` !== seen) pause = 1000;
+        else if (Date.now() - asked < 1000) {
+          await sleep(pause);
+          pause = Math.min(2 * pause, 5000);
+        }
       }
       return this.done(job);
+    }
+
+    retrying() {
+      this.setMain("play", "Busy, retrying\u2026");
+      this.lastMsg = "busy";
+      this.say("Busy, retrying\u2026");
     }
 
     done(job) {

@@ -551,10 +551,12 @@ def test_a_heartbeat_thread_keeps_a_short_lease_without_progress(
     redis_spec: StoreSpec, job_id: str
 ) -> None:
     store = redis_spec.open()
-    lease = store.lease(job_id, "slow-sentence", ttl=0.6)
+    # A 2 s lease renewed every 0.5 s: shorter ones expired now and then on a
+    # loaded 2-core machine, where a renewal can be late by a few hundred ms.
+    lease = store.lease(job_id, "slow-sentence", ttl=2.0)
     assert lease is not None
-    with lease, kept_alive(lease, 0.15):
-        time.sleep(1.5)  # no progress at all, 2.5 TTLs
+    with lease, kept_alive(lease, 0.5):
+        time.sleep(5.0)  # no progress at all, 2.5 TTLs
         assert store.lease(job_id, "thief", ttl=30) is None
     assert store.lease_held(job_id) is False  # released on exit, not left to expire
 

@@ -29,6 +29,8 @@ def test_allowed_origin_gets_cors_headers(app: Flask) -> None:
     assert response.headers["Access-Control-Allow-Origin"] == SITE
     assert "Origin" in response.headers["Vary"]
     assert "Location" in response.headers["Access-Control-Expose-Headers"]
+    # The player waits as long as a 429's Retry-After says.
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
 
 
 def test_other_origins_get_none(app: Flask) -> None:
