@@ -111,7 +111,7 @@ def retry_countdown(failures: int, max_retries: int) -> int | None:
     """Seconds before retrying after the ``failures + 1``-th failure; None to give up."""
     if failures >= max_retries:
         return None
-    return min(2 ** (failures + 1), RETRY_BACKOFF_MAX)
+    return min(int(2 ** (failures + 1)), RETRY_BACKOFF_MAX)
 
 
 def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:
