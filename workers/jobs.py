@@ -153,9 +153,13 @@ class JobStore(Protocol):
         site: str = "",
         site_limit: int = 0,
         total_limit: int = 0,
+        audio_gone: bool = False,
     ) -> bool:
         """Create a queued job, or reset a failed one; attempts=0 either way.
 
+        With ``audio_gone`` (the caller found no audio for it, e.g. evicted) a
+        ready job is reset too, in the same atomic step: polls racing to do so
+        never forget or double-enqueue each other's acceptance.
         True only for the one caller that did so, which must enqueue the task;
         False while the job is queued, working or ready. ``payload`` must be
         JSON-serialisable; it replaces any stored payload. The job joins the
@@ -433,11 +437,13 @@ class FileJobStore:
         site: str = "",
         site_limit: int = 0,
         total_limit: int = 0,
+        audio_gone: bool = False,
     ) -> bool:
         data = _dump_payload(payload)
+        resettable = ("failed", "ready") if audio_gone else ("failed",)
         with self._locked(job_id):
             record = self._read(job_id)
-            if record is not None and record["status"] != "failed":
+            if record is not None and record["status"] not in resettable:
                 return False
             self._index.mkdir(parents=True, exist_ok=True)
             # One accept at a time counts and joins the index, so caps hold exactly.
@@ -595,11 +601,13 @@ class FileJobStore:
 
 # --------------------------------------------------------------------------- Redis
 
-# KEYS: job, payload, index. ARGV: now, ttl_ms, payload, job id, site, site_limit, total_limit.
+# KEYS: job, payload, index. ARGV: now, ttl_ms, payload, job id, site, site_limit,
+# total_limit, audio_gone (1: a ready job may be reset too).
 # Returns 1 (accepted), 0 (alive or done), -1 (the site is full), -2 (the index is full).
 _ACCEPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if status and status ~= 'failed' then return 0 end
+local resettable = status == 'failed' or (status == 'ready' and ARGV[8] == '1')
+if status and not resettable then return 0 end
 local site_limit, total_limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 if site_limit > 0 then
   local mine = 0
@@ -801,6 +809,7 @@ class RedisJobStore:
         site: str = "",
         site_limit: int = 0,
         total_limit: int = 0,
+        audio_gone: bool = False,
     ) -> bool:
         keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
         args: list[_Arg] = [
@@ -811,6 +820,7 @@ class RedisJobStore:
             site,
             int(site_limit),
             int(total_limit),
+            int(audio_gone),
         ]
         result = int(self._accept(keys=keys, args=args))
         if result == -1:

@@ -605,6 +605,46 @@ def test_site_cap_refuses_new_jobs_but_not_known_ones(store: JobStore) -> None:
     assert store.accept(secrets.token_hex(32), PAYLOAD, site="news", site_limit=2)
 
 
+def test_accept_resets_a_ready_job_only_when_its_audio_is_gone(
+    store: JobStore, job_id: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD, site="news")
+    store.start(job_id, "w1")
+    store.finish(job_id, 12.5)
+    assert store.accept(job_id, PAYLOAD, site="news") is False
+    assert store.accept(job_id, PAYLOAD, site="news", audio_gone=True)
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.status, job.attempts, job.duration_s) == ("queued", 0, None)
+    assert store.unfinished() == [job_id]
+    # Filed under its site again, so the site's cap counts it.
+    with pytest.raises(QueueFull):
+        store.accept(secrets.token_hex(32), PAYLOAD, site="news", site_limit=1)
+    # Queued now: a second poll that saw it ready does not accept it again.
+    assert store.accept(job_id, PAYLOAD, site="news", audio_gone=True) is False
+
+
+def test_reset_of_an_evicted_job_respects_the_caps(store: JobStore, job_id: str) -> None:
+    assert store.accept(job_id, PAYLOAD, site="news")
+    store.finish(job_id, 1.0)
+    assert store.accept(secrets.token_hex(32), PAYLOAD, site="news")
+    with pytest.raises(QueueFull):
+        store.accept(job_id, PAYLOAD, site="news", site_limit=1, audio_gone=True)
+    job = store.get(job_id)
+    assert job is not None and job.status == "ready"
+
+
+def test_reset_of_an_evicted_job_has_one_winner_among_20_threads(
+    store: JobStore, job_id: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.finish(job_id, 1.0)
+    results = run_threads(20, lambda: store.accept(job_id, PAYLOAD, audio_gone=True))
+    assert results.count(True) == 1
+    job = store.get(job_id)
+    assert job is not None and job.status == "queued"
+
+
 def test_total_cap_counts_every_unfinished_job(store: JobStore) -> None:
     assert store.accept(secrets.token_hex(32), PAYLOAD, site="a", total_limit=2)
     assert store.accept(secrets.token_hex(32), PAYLOAD, total_limit=2)
