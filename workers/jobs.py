@@ -66,6 +66,11 @@ DEFAULT_TTL_S = 7 * 24 * 3600.0
 
 Clock = Callable[[], float]
 
+REDIS_TIMEOUT_S = 3.0
+"""How long a Redis call may wait for a connection or an answer. Without it a
+Redis that stops answering (a partition, not a refusal) blocks a web request,
+/healthz or a worker's heartbeat for ever instead of failing as unreachable."""
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -217,11 +222,26 @@ class JobStore(Protocol):
         """Number of jobs per status, every status present (approximate for Redis)."""
 
 
-def open_store(redis_url: str, data_dir: Path) -> JobStore:
-    """A RedisJobStore when ``redis_url`` is set, else a FileJobStore under ``data_dir``."""
+def open_store(redis_url: str, data_dir: Path, *, timeout: float = REDIS_TIMEOUT_S) -> JobStore:
+    """A RedisJobStore when ``redis_url`` is set, else a FileJobStore under ``data_dir``.
+
+    Redis calls fail with ``redis.TimeoutError`` after ``timeout`` seconds of silence.
+    """
     if redis_url:
-        return RedisJobStore(redis.Redis.from_url(redis_url))
+        return RedisJobStore(redis_client(redis_url, timeout=timeout))
     return FileJobStore(data_dir)
+
+
+def redis_client(url: str, *, timeout: float = REDIS_TIMEOUT_S) -> redis.Redis:
+    """A client whose calls give up after ``timeout`` seconds of silence (see REDIS_TIMEOUT_S)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        # A connection idle for this long is checked before use, so one that
+        # died quietly (a restarted Redis, a NAT timeout) fails fast, not mid-call.
+        health_check_interval=30,
+    )
 
 
 def _check_id(job_id: str) -> str:

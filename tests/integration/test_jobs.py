@@ -888,3 +888,57 @@ def test_open_store_picks_the_back_end(tmp_path: Path) -> None:
     assert redis_store.prefix == "listen:"
     assert redis_store.client.ping()
     redis_store.client.close()
+
+
+# ------------------------------------------------------------------ a Redis that stops answering
+
+
+@pytest.fixture
+def silent_redis_url() -> Iterator[str]:
+    """A TCP port that accepts connections (the kernel's backlog) but never answers."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    listener.close()
+
+
+def test_a_silent_redis_fails_the_call_instead_of_hanging(
+    silent_redis_url: str, tmp_path: Path, job_id: str
+) -> None:
+    store = open_store(silent_redis_url, tmp_path, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        store.get(job_id)
+    assert time.monotonic() - started < 3
+
+
+def test_a_stuck_heartbeat_does_not_hold_the_job(silent_redis_url: str, job_id: str) -> None:
+    from workers.jobs import Lease
+    from workers.runner import JOIN_TIMEOUT_S
+
+    class SilentLease(Lease):
+        """Renewed on a Redis that never answers, by a client without timeouts."""
+
+        def __init__(self) -> None:
+            super().__init__(job_id, "w1")
+            self.client = redis.Redis.from_url(silent_redis_url)
+
+        def renew(self) -> bool:
+            return bool(self.client.ping())
+
+        def release(self) -> None:
+            pass
+
+    def job() -> None:
+        with kept_alive(SilentLease(), 0.05):
+            time.sleep(0.2)  # the heartbeat is now stuck in ping()
+
+    started = time.monotonic()
+    worker = threading.Thread(target=job, daemon=True)
+    worker.start()
+    worker.join(JOIN_TIMEOUT_S + 5)
+    assert not worker.is_alive(), "kept_alive waited for ever on its heartbeat"
+    assert time.monotonic() - started < JOIN_TIMEOUT_S + 2
