@@ -184,10 +184,14 @@ class JobStore(Protocol):
     def touch(self, job_id: str) -> bool:
         """Refresh ``updated`` of a queued or working job (seen waiting); False otherwise."""
 
-    def requeue(self, job_id: str) -> bool:
-        """Set a queued or working job back to queued (progress 0, updated=now).
+    def requeue(self, job_id: str, *, wait: float = 0.0) -> bool:
+        """Set a queued or working job back to queued (progress 0, updated=now+wait).
 
-        For the worker that gives a job up to retry it later; False if finished or gone.
+        For the worker that gives a job up to retry it in ``wait`` seconds; False
+        if finished or gone. The retry waits in the worker's memory, not in the
+        broker, so ``updated`` is dated to when it runs: the job does not look
+        lost to a re-drive meanwhile, even with LISTEN_STALE_SECONDS below the
+        retry's backoff.
         """
 
     def start(self, job_id: str, worker: str) -> int:
@@ -407,13 +411,13 @@ class FileJobStore:
                 (self._index / job_id).unlink(missing_ok=True)
             return record
 
-    def _refresh(self, job_id: str, changes: Mapping[str, Any]) -> bool:
-        """Apply ``changes`` (and updated=now) to a queued or working job only."""
+    def _refresh(self, job_id: str, changes: Mapping[str, Any], *, wait: float = 0.0) -> bool:
+        """Apply ``changes`` (and updated=now+wait) to a queued or working job only."""
         with self._locked(job_id):
             record = self._read(job_id)
             if record is None or record["status"] not in ("queued", "working"):
                 return False
-            record.update(changes, updated=self._clock())
+            record.update(changes, updated=self._clock() + wait)
             _write_json(self._path(job_id, ".json"), record, durable=False)
             return True
 
@@ -512,8 +516,9 @@ class FileJobStore:
     def touch(self, job_id: str) -> bool:
         return self._refresh(job_id, {})
 
-    def requeue(self, job_id: str) -> bool:
-        return self._refresh(job_id, {"status": "queued", "progress": 0.0, "worker": None})
+    def requeue(self, job_id: str, *, wait: float = 0.0) -> bool:
+        changes = {"status": "queued", "progress": 0.0, "worker": None}
+        return self._refresh(job_id, changes, wait=wait)
 
     def start(self, job_id: str, worker: str) -> int:
         with self._locked(job_id):
@@ -790,11 +795,17 @@ class RedisJobStore:
         return result
 
     def _refresh_if(
-        self, job_id: str, stale_before: float | None, changes: Mapping[str, Any]
+        self,
+        job_id: str,
+        stale_before: float | None,
+        changes: Mapping[str, Any],
+        *,
+        wait: float = 0.0,
     ) -> bool:
         pairs: list[_Arg] = [x for item in changes.items() for x in item]
         cutoff = "" if stale_before is None else repr(float(stale_before))
-        args: list[_Arg] = [cutoff, repr(self._clock()), self.ttl_ms, len(pairs), *pairs]
+        updated = repr(self._clock() + wait)
+        args: list[_Arg] = [cutoff, updated, self.ttl_ms, len(pairs), *pairs]
         keys = [self.key("job", job_id), self.key("payload", job_id)]
         return bool(self._refresh(keys=keys, args=args))
 
@@ -855,8 +866,8 @@ class RedisJobStore:
     def touch(self, job_id: str) -> bool:
         return self._refresh_if(job_id, None, {})
 
-    def requeue(self, job_id: str) -> bool:
-        return self._refresh_if(job_id, None, {"status": "queued", "progress": 0})
+    def requeue(self, job_id: str, *, wait: float = 0.0) -> bool:
+        return self._refresh_if(job_id, None, {"status": "queued", "progress": 0}, wait=wait)
 
     def start(self, job_id: str, worker: str) -> int:
         changes = {"status": "working", "progress": 0, "worker": worker}

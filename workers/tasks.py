@@ -77,12 +77,14 @@ def synthesize_article(
                 code = OutOfSpace.code
             _fail(store, job_id, code, f"gave up after {failures + 1} attempts: {exc}")
             raise
-        # Queued again, with a fresh sign of life: the retry waits in a worker's
-        # memory (not in the queue), and must not look lost to a sweep meanwhile.
-        # A record that cannot be written (the disk is full) keeps its last
-        # state; the retry still goes ahead, and a sweep re-drives it if lost.
+        # Queued again, dated to when the retry runs: it waits in a worker's
+        # memory (not in the queue) for up to RETRY_BACKOFF_MAX, which may be
+        # longer than LISTEN_STALE_SECONDS, and must not look lost to a sweep
+        # meanwhile. A record that cannot be written (the disk is full) keeps
+        # its last state; the retry still goes ahead, and a sweep re-drives it
+        # if lost.
         with contextlib.suppress(KeyError, OSError):
-            store.requeue(job_id)
+            store.requeue(job_id, wait=countdown)
         # max_retries=None: Celery's own check would count the busy waits too.
         raise self.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     except Exception as exc:

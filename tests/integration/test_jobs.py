@@ -738,6 +738,34 @@ def test_redrive_enqueues_only_lost_jobs_once(store: JobStore, clock: FakeClock)
     lease.release()
 
 
+def test_a_job_waiting_for_its_retry_does_not_look_lost(store: JobStore, clock: FakeClock) -> None:
+    """The retry of a failed attempt waits (up to 60 s) in a worker's memory, not in
+    the broker: with LISTEN_STALE_SECONDS below that, the job must still not be
+    re-driven before the retry was due."""
+    from workers.redrive import OpaqueBroker
+
+    job_id = secrets.token_hex(32)
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    assert store.requeue(job_id, wait=60)
+    enqueued: list[str] = []
+
+    def sweep(after: float) -> list[str]:
+        return redrive(
+            store,
+            [job_id],
+            now=T0 + after,
+            stale_s=30,
+            lease_s=10,
+            broker=OpaqueBroker(),
+            enqueue=lambda job_id, payload: enqueued.append(job_id),
+        )
+
+    assert sweep(45) == [] and sweep(89) == []
+    clock.advance(91)
+    assert sweep(91) == [job_id] and enqueued == [job_id]  # the retry never came: lost
+
+
 # --------------------------------------------------------------------------- payloads, counts, ids
 
 
