@@ -30,7 +30,7 @@ def listen() -> tuple[Response, int] | Response:
     max_chars = current_app.config["LISTEN_MAX_CHARS"]
     job = plan(Request(**payload), jobflow.voices(), max_chars=max_chars)
     job_id, fmt = job.key, job.encode.fmt
-    entry, record = jobflow.current_state(job_id)
+    entry, record = jobflow.current_state(job_id, posting=True)
     if entry is not None:
         body = jobflow.job_body(job_id, entry, None)
         return Response(json.dumps(body), 200, mimetype="application/json")

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-import redis
 from celery import Celery, Task
 from flask import Flask
 
 from listen_service.brokers import FolderBroker, OpaqueBroker, RedisBroker
 from listen_service.config import embedded
 from listen_service.fsbroker import TRANSPORT, broker_dir, transport_options
+from workers.jobs import redis_client
 from workers.redrive import Broker
 
 QUEUE = "listen"
@@ -95,7 +95,7 @@ def broker_of(config: Mapping[str, Any]) -> Broker:
         return FolderBroker(broker_dir(config["LISTEN_DATA_DIR"]), QUEUE)
     url: str = config["LISTEN_BROKER_URL"]
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBroker(redis.Redis.from_url(url), QUEUE)
+        return RedisBroker(redis_client(url), QUEUE)
     return OpaqueBroker()
 
 

@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_REDIS_URL",
         "",
         str,
-        "Redis for job records and locks; default: LISTEN_BROKER_URL (when redis://) with the next DB number (/0 → /1), so flushing the broker's DB keeps the jobs",
+        "Redis for job records and locks; default: LISTEN_BROKER_URL (redis://, rediss:// or unix://…?db=N) with the next DB number (/0 → /1), so flushing the broker's DB keeps the jobs; must be set for a broker on /15 or a redis+socket:// one",
     ),
     Setting(
         "LISTEN_CACHE_MAX_BYTES",
@@ -246,8 +246,14 @@ def load(
         config["LISTEN_DATA_DIR"] = default_data_dir(env)
     config["LISTEN_DATA_DIR"] = Path(config["LISTEN_DATA_DIR"]).expanduser().resolve()
     broker = config["LISTEN_BROKER_URL"]
-    if not config["LISTEN_REDIS_URL"] and broker.startswith(("redis://", "rediss://")):
-        config["LISTEN_REDIS_URL"] = next_db(broker)
+    if not config["LISTEN_REDIS_URL"]:
+        if broker.startswith(("redis://", "rediss://", "unix://")):
+            config["LISTEN_REDIS_URL"] = next_db(broker)
+        elif broker.startswith(("redis+socket://", "socket://")):
+            raise ConfigError(
+                "LISTEN_BROKER_URL: cannot derive the job store from a redis+socket:// broker; "
+                "set LISTEN_REDIS_URL (e.g. unix:///run/redis.sock?db=1)"
+            )
     config["LISTEN_ALLOWED_ORIGINS"] = _origins(config["LISTEN_ALLOWED_ORIGINS"])
     config["LISTEN_SITE_KEYS"] = _site_keys(config["LISTEN_SITE_KEYS"])
     demo_site = config["LISTEN_DEMO_SITE"]
@@ -258,15 +264,36 @@ def load(
     return config
 
 
+# Databases a default Redis has (its "databases 16"): /0 to /15.
+REDIS_MAX_DB = 15
+
+
 def next_db(url: str) -> str:
-    """The Redis URL of the database after ``url``'s (``redis://h/0`` → ``redis://h/1``)."""
+    """The Redis URL of the database after ``url``'s (``redis://h/0`` → ``redis://h/1``).
+
+    ``unix://`` URLs name the database in ``?db=`` (their path is the socket's).
+    ``ConfigError`` when the next database would be past /15, which a default
+    Redis lacks: the operator must then choose one in LISTEN_REDIS_URL.
+    """
     parts = urlsplit(url)
     query = parse_qs(parts.query)
-    raw = query.pop("db", [""])[0] or parts.path.strip("/") or "0"
+    unix = parts.scheme == "unix"
+    raw = query.pop("db", [""])[0] or ("" if unix else parts.path.strip("/")) or "0"
     try:
         db = int(raw)
     except ValueError:
         raise ConfigError(f"LISTEN_BROKER_URL: {raw!r} is not a Redis database number") from None
+    if db + 1 > REDIS_MAX_DB:
+        raise ConfigError(
+            f"LISTEN_BROKER_URL uses Redis database {db}, so the job store would be on "
+            f"database {db + 1}, which a default Redis lacks (it has 0-{REDIS_MAX_DB}); "
+            "set LISTEN_REDIS_URL to the job store's URL (e.g. the broker's on another "
+            "database)"
+        )
+    if unix:
+        query["db"] = [str(db + 1)]
+        # Spelled out: urlunsplit drops the "//" of an empty host (unix:/path).
+        return f"unix://{parts.netloc}{parts.path}?{urlencode(query, doseq=True)}"
     return urlunsplit(parts._replace(path=f"/{db + 1}", query=urlencode(query, doseq=True)))
 
 

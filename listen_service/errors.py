@@ -40,8 +40,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-# Codes a job record may carry → what a client is told. Unknown codes get
-# GENERIC_JOB_ERROR; a test keeps every code of ``workers.errors`` in here.
+# Codes a job record may carry → what a client is told. Unknown codes (such as
+# those of records written by older versions) get GENERIC_JOB_ERROR; a test
+# keeps this list equal to the codes the source can record.
 JOB_ERROR_MESSAGES = {
     "listen_error": "the audio could not be made; post the article again to retry",
     "invalid_input": "the article or its settings cannot be turned into audio",
@@ -55,9 +56,9 @@ JOB_ERROR_MESSAGES = {
     "engine_timeout": "the speech engine hung on this text",
     "encoder_failed": "the audio encoder failed; post the article again to retry",
     "internal_error": "the server failed; post the article again to retry",
-    "job_lost": "the job was lost several times; post the article again",
+    "too_many_attempts": "the job was started several times without finishing; post the "
+    "article again",
     "broker_unavailable": "the job queue was unreachable; post the article again",
-    "service_unavailable": "the job queue was unreachable; post the article again",
     "insufficient_storage": "the server ran out of disk space; post the article again later",
 }
 GENERIC_JOB_ERROR = "the audio could not be made; post the article again to retry"

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
 from listen_service.celery import send_synthesis
@@ -66,11 +67,14 @@ def _urls(job_id: str, fmt: str) -> dict[str, str]:
     }
 
 
-def accept(job_id: str, payload: Mapping[str, Any], site: str | None) -> bool:
+def accept(
+    job_id: str, payload: Mapping[str, Any], site: str | None, *, audio_gone: bool = False
+) -> bool:
     """Record a new (or failed) job as queued; True if this request must enqueue it.
 
-    ``ApiError`` 429 ``queue_full`` when the site (or, for every job, the
-    whole service) already has its cap of unfinished jobs.
+    With ``audio_gone``, a ready job (whose audio the caller found missing) is
+    accepted anew as well. ``ApiError`` 429 ``queue_full`` when the site (or,
+    for every job, the whole service) already has its cap of unfinished jobs.
     """
     config = current_app.config
     try:
@@ -80,6 +84,7 @@ def accept(job_id: str, payload: Mapping[str, Any], site: str | None) -> bool:
             site=site or "",
             site_limit=config["LISTEN_SITE_MAX_QUEUED"] if site else 0,
             total_limit=config["LISTEN_MAX_QUEUED"],
+            audio_gone=audio_gone,
         )
     except QueueFull as exc:
         whose = "this site has" if exc.scope == "site" else "the service has"
@@ -108,14 +113,21 @@ def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:
         ) from exc
 
 
-def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
+def current_state(job_id: str, *, posting: bool = False) -> tuple[Entry | None, Job | None]:
     """The job's audio if ready, else its record — re-enqueued first if it was lost.
 
     A queued or working job that no worker holds, whose message is not in the
     broker and that showed no sign of life lately has lost its message (broker
     flushed, worker killed): the one request that wins ``take_over_stale``
     enqueues it again. A job recorded ready whose audio has gone (evicted) is
-    accepted anew.
+    accepted anew, under its site's caps.
+
+    A status poll (``posting`` False) that cannot enqueue (broker unreachable,
+    disk full) logs it and answers with the record: the workers' sweep re-drives
+    the job later, and the client keeps following it. A POST raises the
+    ``ApiError`` (503, 507), as it does for a new job. Either raises 429
+    ``queue_full`` when an evicted job's site (or the service) is at its cap,
+    and the job store's own errors (503).
     """
     entry = audio_cache().get(job_id)
     if entry is not None:
@@ -132,23 +144,57 @@ def current_state(job_id: str) -> tuple[Entry | None, Job | None]:
         payload = jobs.payload(job_id)
         if payload is None:
             return None, job
-        jobs.forget(job_id)
-        if jobs.accept(job_id, payload):
-            enqueue_or_fail(job_id, payload)
+        try:
+            if accept(job_id, payload, _site_of(payload), audio_gone=True):
+                if posting:
+                    enqueue_or_fail(job_id, payload)
+                else:
+                    # Not enqueued, it stays queued without a message: the
+                    # sweep finds it lost after stale_s and enqueues it then.
+                    enqueue(job_id, payload)
+        except Exception as exc:
+            if posting or not _for_the_sweep(exc):
+                raise
+            current_app.logger.error("could not enqueue evicted job %s again: %s", job_id, exc)
         return None, jobs.get(job_id)
     quiet_s = min(config["LISTEN_STALE_SECONDS"], config["LISTEN_LEASE_SECONDS"])
     if job.status in TERMINAL or job.updated >= now - quiet_s:
         return None, job
-    redriven = redrive(
-        jobs,
-        [job_id],
-        now=now,
-        stale_s=config["LISTEN_STALE_SECONDS"],
-        lease_s=config["LISTEN_LEASE_SECONDS"],
-        broker=current_app.extensions["listen_broker"],
-        enqueue=enqueue,
-    )
+    try:
+        redriven = redrive(
+            jobs,
+            [job_id],
+            now=now,
+            stale_s=config["LISTEN_STALE_SECONDS"],
+            lease_s=config["LISTEN_LEASE_SECONDS"],
+            broker=current_app.extensions["listen_broker"],
+            enqueue=enqueue,
+        )
+    except Exception as exc:
+        if posting or not _for_the_sweep(exc):
+            raise
+        # The broker could not be asked, or the job was taken over but not
+        # enqueued: it looks lost again after stale_s, and is re-driven then.
+        current_app.logger.error("could not re-drive lost job %s: %s", job_id, exc)
+        return None, jobs.get(job_id)
     return None, jobs.get(job_id) if redriven else job
+
+
+def _for_the_sweep(exc: Exception) -> bool:
+    """Whether a poll may leave this failure to enqueue to the workers' sweep:
+    the broker unreachable or a full disk (not a full queue: that is the
+    client's 429, nor a bug)."""
+    if isinstance(exc, ApiError):
+        return exc.status in (503, 507)
+    return isinstance(exc, RedisError | OperationalError) or disk_full(exc)
+
+
+def _site_of(payload: Mapping[str, Any]) -> str | None:
+    """The site a stored job was posted by: with site keys, the key's site is its artist."""
+    if not current_app.config["LISTEN_SITE_KEYS"]:
+        return None
+    artist = payload.get("artist")
+    return artist if isinstance(artist, str) else None
 
 
 def enqueue_or_fail(job_id: str, payload: Mapping[str, Any]) -> None:

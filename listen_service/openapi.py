@@ -117,14 +117,14 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "description": "event stream",
                             "content": {"text/event-stream": {}},
                         },
-                        **_errors(404, 429),
+                        **_errors(404, 429, 503),
                     },
                 }
             },
             "/api/v1/voices": {
                 "get": {
                     "summary": "Installed voices",
-                    "responses": {"200": _json("Voices", "the voices")},
+                    "responses": {"200": _json("Voices", "the voices"), **_errors(503)},
                 }
             },
             "/api/v1/openapi.json": {

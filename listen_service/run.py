@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Mapping
@@ -79,11 +80,25 @@ def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
     from listen_service import create_app
 
     app = create_app()
+    # Bound here, not by make_server: werkzeug reports a busy port itself and
+    # calls sys.exit, which would skip our message and bypass the caller.
     try:
-        server = make_server(host, port, app, threaded=True, request_handler=_KeepAliveHandler)
+        listener = socket.create_server(
+            (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET, backlog=128
+        )
     except OSError as exc:
-        print(f"listen-service: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        reason = exc.strerror or str(exc)
+        print(f"listen-service: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         return 1
+    with listener:  # make_server listens on a duplicate of it
+        server = make_server(
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=_KeepAliveHandler,
+            fd=listener.fileno(),
+        )
     data_dir = app.config["LISTEN_DATA_DIR"]
     worker = WorkerSupervisor(
         worker_command(app.config, concurrency, loglevel), os.environ, data_dir

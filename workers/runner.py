@@ -29,6 +29,8 @@ Outcome = Literal["cached", "busy", "synthesised", "failed", "gone"]
 
 # Progress and liveness are written at most this often (seconds).
 HEARTBEAT_EVERY = 0.5
+# How long the end of a job waits for its heartbeat thread to stop.
+JOIN_TIMEOUT_S = 5.0
 
 
 @contextlib.contextmanager
@@ -53,7 +55,12 @@ def kept_alive(lease: Lease, every: float) -> Iterator[None]:
         yield
     finally:
         stop.set()
-        thread.join()
+        # Bounded: a renewal stuck on a store that stopped answering must not
+        # hold the finished job (and its worker) until the task's hard limit.
+        # The daemon thread is left to its store timeout.
+        thread.join(JOIN_TIMEOUT_S)
+        if thread.is_alive():
+            log.warning("the heartbeat of job %s is stuck; leaving it behind", lease.job_id)
 
 
 def request_from_payload(payload: Mapping[str, Any]) -> Request:

@@ -27,10 +27,21 @@ RETRY_BACKOFF_MAX = 60
 BUSY_MARGIN_S = 0.25
 
 
+# max_retries=None: the task counts its failures itself (see below). Celery reads
+# a retry(max_retries=None) as "the task's default", which would otherwise be 3
+# and end a job after three waits behind another process's lease.
 @shared_task(  # type: ignore[untyped-decorator]
-    name="listen.synthesize", bind=True, acks_late=True, reject_on_worker_lost=True
+    name="listen.synthesize",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
 )
-def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outcome:
+def synthesize_article(
+    self: Task, job_id: str, payload: dict[str, Any], busy_waits: int = 0
+) -> Outcome:
+    """Run the job; ``busy_waits`` counts the retries spent waiting behind another
+    process's lease, which Celery counts in ``request.retries`` like failures."""
     app = current_app
     store = app.extensions["listen_jobs"]
     max_retries = app.config["LISTEN_TASK_MAX_RETRIES"]
@@ -58,21 +69,24 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
         app.logger.error("speech engine hung on %s; replacing this worker process", job_id)
         os._exit(70)
     except (SynthesisError, SoftTimeLimitExceeded, OSError) as exc:
-        retries = self.request.retries
-        if retries >= max_retries:
+        failures = failures_so_far(self.request.retries, busy_waits)
+        countdown = retry_countdown(failures, max_retries)
+        if countdown is None:
             code = getattr(exc, "code", "synthesis_failed")
             if disk_full(exc):
                 code = OutOfSpace.code
-            _fail(store, job_id, code, f"gave up after {retries + 1} attempts: {exc}")
+            _fail(store, job_id, code, f"gave up after {failures + 1} attempts: {exc}")
             raise
-        countdown = min(2 ** (retries + 1), RETRY_BACKOFF_MAX)
-        # Queued again, with a fresh sign of life: the retry waits in a worker's
-        # memory (not in the queue), and must not look lost to a sweep meanwhile.
-        # A record that cannot be written (the disk is full) keeps its last
-        # state; the retry still goes ahead, and a sweep re-drives it if lost.
+        # Queued again, dated to when the retry runs: it waits in a worker's
+        # memory (not in the queue) for up to RETRY_BACKOFF_MAX, which may be
+        # longer than LISTEN_STALE_SECONDS, and must not look lost to a sweep
+        # meanwhile. A record that cannot be written (the disk is full) keeps
+        # its last state; the retry still goes ahead, and a sweep re-drives it
+        # if lost.
         with contextlib.suppress(KeyError, OSError):
-            store.requeue(job_id)
-        raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
+            store.requeue(job_id, wait=countdown)
+        # max_retries=None: Celery's own check would count the busy waits too.
+        raise self.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     except Exception as exc:
         # Not a failure we know how to retry: report it rather than leave the
         # job "working" for ever, then let Celery log the traceback.
@@ -84,8 +98,22 @@ def synthesize_article(self: Task, job_id: str, payload: dict[str, Any]) -> Outc
         # within one lease of the death, not after a fixed long wait.
         left = store.lease_left(job_id)
         countdown = lease_ttl if left is None else min(left, lease_ttl) + BUSY_MARGIN_S
-        raise self.retry(countdown=countdown, max_retries=None)
+        raise self.retry(
+            kwargs={"busy_waits": busy_waits + 1}, countdown=countdown, max_retries=None
+        )
     return outcome
+
+
+def failures_so_far(retries: int, busy_waits: int) -> int:
+    """Retries that followed a failure: Celery's count less the waits behind a lease."""
+    return max(0, retries - busy_waits)
+
+
+def retry_countdown(failures: int, max_retries: int) -> int | None:
+    """Seconds before retrying after the ``failures + 1``-th failure; None to give up."""
+    if failures >= max_retries:
+        return None
+    return min(int(2 ** (failures + 1)), RETRY_BACKOFF_MAX)
 
 
 def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:

@@ -607,6 +607,46 @@ def test_site_cap_refuses_new_jobs_but_not_known_ones(store: JobStore) -> None:
     assert store.accept(secrets.token_hex(32), PAYLOAD, site="news", site_limit=2)
 
 
+def test_accept_resets_a_ready_job_only_when_its_audio_is_gone(
+    store: JobStore, job_id: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD, site="news")
+    store.start(job_id, "w1")
+    store.finish(job_id, 12.5)
+    assert store.accept(job_id, PAYLOAD, site="news") is False
+    assert store.accept(job_id, PAYLOAD, site="news", audio_gone=True)
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.status, job.attempts, job.duration_s) == ("queued", 0, None)
+    assert store.unfinished() == [job_id]
+    # Filed under its site again, so the site's cap counts it.
+    with pytest.raises(QueueFull):
+        store.accept(secrets.token_hex(32), PAYLOAD, site="news", site_limit=1)
+    # Queued now: a second poll that saw it ready does not accept it again.
+    assert store.accept(job_id, PAYLOAD, site="news", audio_gone=True) is False
+
+
+def test_reset_of_an_evicted_job_respects_the_caps(store: JobStore, job_id: str) -> None:
+    assert store.accept(job_id, PAYLOAD, site="news")
+    store.finish(job_id, 1.0)
+    assert store.accept(secrets.token_hex(32), PAYLOAD, site="news")
+    with pytest.raises(QueueFull):
+        store.accept(job_id, PAYLOAD, site="news", site_limit=1, audio_gone=True)
+    job = store.get(job_id)
+    assert job is not None and job.status == "ready"
+
+
+def test_reset_of_an_evicted_job_has_one_winner_among_20_threads(
+    store: JobStore, job_id: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.finish(job_id, 1.0)
+    results = run_threads(20, lambda: store.accept(job_id, PAYLOAD, audio_gone=True))
+    assert results.count(True) == 1
+    job = store.get(job_id)
+    assert job is not None and job.status == "queued"
+
+
 def test_total_cap_counts_every_unfinished_job(store: JobStore) -> None:
     assert store.accept(secrets.token_hex(32), PAYLOAD, site="a", total_limit=2)
     assert store.accept(secrets.token_hex(32), PAYLOAD, total_limit=2)
@@ -698,6 +738,34 @@ def test_redrive_enqueues_only_lost_jobs_once(store: JobStore, clock: FakeClock)
     assert run() == [] and len(enqueued) == 2  # a second sweep finds nothing more
     assert len(asked) == 1  # and, with no suspect left, does not even ask the broker
     lease.release()
+
+
+def test_a_job_waiting_for_its_retry_does_not_look_lost(store: JobStore, clock: FakeClock) -> None:
+    """The retry of a failed attempt waits (up to 60 s) in a worker's memory, not in
+    the broker: with LISTEN_STALE_SECONDS below that, the job must still not be
+    re-driven before the retry was due."""
+    from workers.redrive import OpaqueBroker
+
+    job_id = secrets.token_hex(32)
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    assert store.requeue(job_id, wait=60)
+    enqueued: list[str] = []
+
+    def sweep(after: float) -> list[str]:
+        return redrive(
+            store,
+            [job_id],
+            now=T0 + after,
+            stale_s=30,
+            lease_s=10,
+            broker=OpaqueBroker(),
+            enqueue=lambda job_id, payload: enqueued.append(job_id),
+        )
+
+    assert sweep(45) == [] and sweep(89) == []
+    clock.advance(91)
+    assert sweep(91) == [job_id] and enqueued == [job_id]  # the retry never came: lost
 
 
 # --------------------------------------------------------------------------- payloads, counts, ids
@@ -850,3 +918,57 @@ def test_open_store_picks_the_back_end(tmp_path: Path) -> None:
     assert redis_store.prefix == "listen:"
     assert redis_store.client.ping()
     redis_store.client.close()
+
+
+# ------------------------------------------------------------------ a Redis that stops answering
+
+
+@pytest.fixture
+def silent_redis_url() -> Iterator[str]:
+    """A TCP port that accepts connections (the kernel's backlog) but never answers."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    listener.close()
+
+
+def test_a_silent_redis_fails_the_call_instead_of_hanging(
+    silent_redis_url: str, tmp_path: Path, job_id: str
+) -> None:
+    store = open_store(silent_redis_url, tmp_path, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        store.get(job_id)
+    assert time.monotonic() - started < 3
+
+
+def test_a_stuck_heartbeat_does_not_hold_the_job(silent_redis_url: str, job_id: str) -> None:
+    from workers.jobs import Lease
+    from workers.runner import JOIN_TIMEOUT_S
+
+    class SilentLease(Lease):
+        """Renewed on a Redis that never answers, by a client without timeouts."""
+
+        def __init__(self) -> None:
+            super().__init__(job_id, "w1")
+            self.client = redis.Redis.from_url(silent_redis_url)
+
+        def renew(self) -> bool:
+            return bool(self.client.ping())
+
+        def release(self) -> None:
+            pass
+
+    def job() -> None:
+        with kept_alive(SilentLease(), 0.05):
+            time.sleep(0.2)  # the heartbeat is now stuck in ping()
+
+    started = time.monotonic()
+    worker = threading.Thread(target=job, daemon=True)
+    worker.start()
+    worker.join(JOIN_TIMEOUT_S + 5)
+    assert not worker.is_alive(), "kept_alive waited for ever on its heartbeat"
+    assert time.monotonic() - started < JOIN_TIMEOUT_S + 2

@@ -74,3 +74,24 @@ def _worker_pids(parent: int) -> list[int]:
         ).stdout.split()
     ]
     return children + grandchildren
+
+
+def test_serve_on_a_busy_port_says_so_and_starts_no_worker(tmp_path: Path) -> None:
+    import socket
+
+    env = {**os.environ, "LISTEN_DATA_DIR": str(tmp_path / "data")}
+    env.pop("LISTEN_BROKER_URL", None)
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "listen_service.cli", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"listen-service: cannot listen on 127.0.0.1:{port}: Address already in use" in (
+        done.stderr
+    )
+    assert "Listen is running" not in done.stdout

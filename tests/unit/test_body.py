@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import errno
 import json
+from pathlib import Path
 
 import pytest
 from kombu.exceptions import ChannelError
@@ -40,9 +42,41 @@ def test_hostile_depth_is_found() -> None:
     assert not too_deep("[]" * 100_000, 1)
 
 
-def test_every_code_of_the_core_has_a_public_message() -> None:
-    codes = {cls.code for cls in _subclasses(ListenError)}
-    assert codes <= set(JOB_ERROR_MESSAGES)
+def _codes_recorded_in_source() -> set[str]:
+    """Error codes written into job records outside ``workers.errors``: the
+    literal code given to a store's ``fail`` (or the task's ``_fail``), and the
+    5xx ``ApiError`` codes that ``jobflow.enqueue_or_fail`` records."""
+    root = Path(__file__).resolve().parents[2]
+    codes: set[str] = set()
+    for path in [
+        *root.joinpath("workers").glob("*.py"),
+        *root.joinpath("listen_service").glob("*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            position = {"fail": 1, "_fail": 2, "ApiError": 1}.get(name)
+            if position is None or len(node.args) <= position:
+                continue
+            code = node.args[position]
+            if not (isinstance(code, ast.Constant) and isinstance(code.value, str)):
+                continue
+            status = node.args[0]
+            if name == "ApiError" and not (
+                isinstance(status, ast.Constant) and status.value >= 500
+            ):
+                continue  # a 4xx is answered to the client, never recorded in a job
+            codes.add(code.value)
+    return codes
+
+
+def test_every_recorded_error_code_has_a_public_message_and_no_other() -> None:
+    core = {cls.code for cls in _subclasses(ListenError)}
+    recorded = _codes_recorded_in_source()
+    assert {"too_many_attempts", "internal_error", "broker_unavailable"} <= recorded
+    assert core | recorded == set(JOB_ERROR_MESSAGES)
 
 
 def test_a_public_job_error_never_repeats_the_recorded_detail() -> None:

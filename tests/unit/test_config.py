@@ -46,6 +46,9 @@ def test_a_non_integer_cap_is_a_config_error(tmp_path: Path) -> None:
         ("redis://cache:6379", "redis://cache:6379/1"),
         ("redis://:secret@cache/7?socket_timeout=3", "redis://:secret@cache/8?socket_timeout=3"),
         ("rediss://cache/?db=4", "rediss://cache/5"),
+        ("redis://cache/14", "redis://cache/15"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock?db=1"),
+        ("unix:///run/redis.sock?db=3&password=x", "unix:///run/redis.sock?password=x&db=4"),
     ],
 )
 def test_job_records_default_to_the_db_after_the_brokers(broker: str, jobs: str) -> None:
@@ -55,6 +58,24 @@ def test_job_records_default_to_the_db_after_the_brokers(broker: str, jobs: str)
         load({"LISTEN_BROKER_URL": broker, "LISTEN_REDIS_URL": broker}, env={})["LISTEN_REDIS_URL"]
         == broker
     )  # an explicit choice stands
+
+
+@pytest.mark.parametrize("broker", ["redis://cache/15", "unix:///run/redis.sock?db=15"])
+def test_a_broker_on_the_last_db_needs_an_explicit_job_store(broker: str) -> None:
+    """A default Redis has /0 to /15: a job store on /16 failed every POST with
+    "DB index is out of range". It is refused at start, naming the fix."""
+    with pytest.raises(ConfigError, match="set LISTEN_REDIS_URL"):
+        load({"LISTEN_BROKER_URL": broker}, env={})
+    chosen = "redis://cache/3"
+    assert (
+        load({"LISTEN_BROKER_URL": broker, "LISTEN_REDIS_URL": chosen}, env={})["LISTEN_REDIS_URL"]
+        == chosen
+    )
+
+
+def test_a_socket_broker_needs_an_explicit_job_store() -> None:
+    with pytest.raises(ConfigError, match="set LISTEN_REDIS_URL"):
+        load({"LISTEN_BROKER_URL": "redis+socket:///run/redis.sock"}, env={})
 
 
 def test_a_broker_url_with_a_bad_db_number_is_a_config_error() -> None:

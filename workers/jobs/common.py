@@ -1,0 +1,220 @@
+"""What both job stores share: the record, the interface, the argument checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, get_args
+
+from audio_cache import is_valid_key
+
+JobStatus = Literal["queued", "working", "ready", "failed"]
+STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
+DEFAULT_TTL_S = 7 * 24 * 3600.0
+"""How long a Redis job record outlives its last write."""
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One synthesis job as last written by any process."""
+
+    id: str
+    status: JobStatus
+    progress: float
+    error: dict[str, str] | None
+    duration_s: float | None
+    created: float
+    updated: float
+    attempts: int
+    """How many times a worker started it since it was accepted."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (the API's job representation)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "progress": self.progress,
+            "error": dict(self.error) if self.error is not None else None,
+            "duration_s": self.duration_s,
+            "created": self.created,
+            "updated": self.updated,
+            "attempts": self.attempts,
+        }
+
+
+class QueueFull(Exception):
+    """``accept`` refused a job: ``scope`` ("site" or "all") has ``limit`` unfinished already."""
+
+    def __init__(self, scope: str, limit: int) -> None:
+        super().__init__(f"{limit} unfinished jobs already ({scope})")
+        self.scope = scope
+        self.limit = limit
+
+
+class Lease(ABC):
+    """An execution lock on one job; a context manager that releases on exit."""
+
+    def __init__(self, job_id: str, owner: str) -> None:
+        self.job_id = job_id
+        self.owner = owner
+
+    @abstractmethod
+    def renew(self) -> bool:
+        """Extend the lease; False if it is no longer held (released or expired and taken)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give the lease up; harmless if already released or lost."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class JobStore(Protocol):
+    """What the web side and the workers need; both stores below satisfy it.
+
+    Every method raises ``ValueError`` for an id that is not a 64-hex cache key.
+    ``start``, ``heartbeat``, ``finish`` and ``fail`` raise ``KeyError`` when
+    there is no such job (it was forgotten or expired): they never recreate one.
+    """
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None if there is none."""
+
+    def payload(self, job_id: str) -> dict[str, Any] | None:
+        """The request stored by the accepting ``accept`` call, or None."""
+
+    def accept(
+        self,
+        job_id: str,
+        payload: Mapping[str, Any],
+        *,
+        site: str = "",
+        site_limit: int = 0,
+        total_limit: int = 0,
+        audio_gone: bool = False,
+    ) -> bool:
+        """Create a queued job, or reset a failed one; attempts=0 either way.
+
+        With ``audio_gone`` (the caller found no audio for it, e.g. evicted) a
+        ready job is reset too, in the same atomic step: polls racing to do so
+        never forget or double-enqueue each other's acceptance.
+        True only for the one caller that did so, which must enqueue the task;
+        False while the job is queued, working or ready. ``payload`` must be
+        JSON-serialisable; it replaces any stored payload. The job joins the
+        unfinished index under ``site``. Raises ``QueueFull`` instead when
+        ``site`` already has ``site_limit`` unfinished jobs, or the index holds
+        ``total_limit`` (0 = no cap); checked and added in one atomic step.
+        """
+
+    def take_over_stale(self, job_id: str, stale_before: float) -> bool:
+        """Requeue a queued or working job whose ``updated`` is before ``stale_before``.
+
+        Sets it queued, progress 0, updated=now (attempts unchanged: only a
+        start is an attempt). True only for the one caller that did so, which
+        must enqueue the task again.
+        """
+
+    def touch(self, job_id: str) -> bool:
+        """Refresh ``updated`` of a queued or working job (seen waiting); False otherwise."""
+
+    def requeue(self, job_id: str, *, wait: float = 0.0) -> bool:
+        """Set a queued or working job back to queued (progress 0, updated=now+wait).
+
+        For the worker that gives a job up to retry it in ``wait`` seconds; False
+        if finished or gone. The retry waits in the worker's memory, not in the
+        broker, so ``updated`` is dated to when it runs: the job does not look
+        lost to a re-drive meanwhile, even with LISTEN_STALE_SECONDS below the
+        retry's backoff.
+        """
+
+    def start(self, job_id: str, worker: str) -> int:
+        """Mark the job working (progress 0) by ``worker``; the attempt count, now +1."""
+
+    def heartbeat(self, job_id: str, progress: float) -> None:
+        """Record progress (0..1) and a sign of life; cheap enough for every sentence."""
+
+    def finish(self, job_id: str, duration_s: float) -> None:
+        """Mark the job ready (progress 1) with the audio's duration."""
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        """Mark the job failed with an error code and message; ``accept`` may retry it."""
+
+    def forget(self, job_id: str) -> None:
+        """Remove the job and its payload (not a held lease). Harmless if absent."""
+
+    def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
+        """Take the execution lock, or None if another live holder has it. Not reentrant."""
+
+    def lease_held(self, job_id: str) -> bool:
+        """Whether a live process holds the job's lease (Redis: until its TTL lapses)."""
+
+    def lease_left(self, job_id: str) -> float | None:
+        """Seconds until the lease lapses unless renewed: 0 if not held, None if it
+        lasts as long as its holder lives (files)."""
+
+    def unfinished(self) -> list[str]:
+        """Ids in the unfinished index; entries whose job is finished or gone are pruned."""
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status, every status present (approximate for Redis)."""
+
+
+def _check_id(job_id: str) -> str:
+    if not is_valid_key(job_id):
+        raise ValueError(f"invalid job id: {job_id!r}")
+    return job_id
+
+
+def _check_fraction(progress: float) -> float:
+    if not 0.0 <= progress <= 1.0:  # also rejects NaN
+        raise ValueError(f"progress must be within 0..1, not {progress!r}")
+    return float(progress)
+
+
+def _check_duration(duration_s: float) -> float:
+    if not (math.isfinite(duration_s) and duration_s >= 0):
+        raise ValueError(f"duration_s must be a finite number >= 0, not {duration_s!r}")
+    return float(duration_s)
+
+
+def _check_ttl(ttl: float) -> float:
+    if not (math.isfinite(ttl) and ttl > 0):
+        raise ValueError(f"ttl must be a finite number > 0, not {ttl!r}")
+    return float(ttl)
+
+
+def _dump_payload(payload: Mapping[str, Any]) -> bytes:
+    text = json.dumps(dict(payload), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: \u-escape them so the bytes stay valid UTF-8 for every reader.
+        return json.dumps(dict(payload), allow_nan=False).encode("ascii")
+
+
+def _load_payload(data: bytes | str) -> dict[str, Any]:
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise ValueError("stored payload is not a JSON object")
+    return value
+
+
+def _status(value: object) -> JobStatus:
+    if value not in STATUSES:
+        raise ValueError(f"unknown job status in store: {value!r}")
+    return value

@@ -1,0 +1,351 @@
+"""``RedisJobStore``: job records in Redis, one Lua script per write (see the package)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from workers.jobs.common import (
+    DEFAULT_TTL_S,
+    STATUSES,
+    Clock,
+    Job,
+    Lease,
+    QueueFull,
+    _check_duration,
+    _check_fraction,
+    _check_id,
+    _check_ttl,
+    _dump_payload,
+    _load_payload,
+    _status,
+)
+
+REDIS_TIMEOUT_S = 3.0
+"""How long a Redis call may wait for a connection or an answer. Without it a
+Redis that stops answering (a partition, not a refusal) blocks a web request,
+/healthz or a worker's heartbeat for ever instead of failing as unreachable."""
+
+
+def redis_client(url: str, *, timeout: float = REDIS_TIMEOUT_S) -> redis.Redis:
+    """A client whose calls give up after ``timeout`` seconds of silence (see REDIS_TIMEOUT_S)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        # A connection idle for this long is checked before use, so one that
+        # died quietly (a restarted Redis, a NAT timeout) fails fast, not mid-call.
+        health_check_interval=30,
+    )
+
+
+# KEYS: job, payload, index. ARGV: now, ttl_ms, payload, job id, site, site_limit,
+# total_limit, audio_gone (1: a ready job may be reset too).
+# Returns 1 (accepted), 0 (alive or done), -1 (the site is full), -2 (the index is full).
+_ACCEPT = """
+local status = redis.call('HGET', KEYS[1], 'status')
+local resettable = status == 'failed' or (status == 'ready' and ARGV[8] == '1')
+if status and not resettable then return 0 end
+local site_limit, total_limit = tonumber(ARGV[6]), tonumber(ARGV[7])
+if site_limit > 0 then
+  local mine = 0
+  for _, site in ipairs(redis.call('HVALS', KEYS[3])) do
+    if site == ARGV[5] then mine = mine + 1 end
+  end
+  if mine >= site_limit then return -1 end
+end
+if total_limit > 0 and redis.call('HLEN', KEYS[3]) >= total_limit then return -2 end
+if status then
+  redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'duration_s', 'worker')
+else
+  redis.call('HSET', KEYS[1], 'created', ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1], 'attempts', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+return 1
+"""
+
+# KEYS: job, payload. ARGV: stale_before (or '' for any), now, ttl_ms, n, field/value pairs.
+# Changes a queued or working job only.
+_REFRESH = """
+local rec = redis.call('HMGET', KEYS[1], 'status', 'updated')
+if rec[1] ~= 'queued' and rec[1] ~= 'working' then return 0 end
+if ARGV[1] ~= '' and (tonumber(rec[2]) or 0) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'updated', ARGV[2])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+  redis.call('HDEL', KEYS[1], 'worker')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: job, payload, index. ARGV: ttl_ms, job id, finished (0/1), count ('attempts' or ''),
+# n, n field names to delete, then field/value pairs. Updates only an existing
+# record: a late heartbeat must not resurrect a forgotten job. Returns the
+# counted field's new value, or 1; 0 when there is no record.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[5])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 6, 5 + n)) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + n))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+if ARGV[4] ~= '' then return redis.call('HINCRBY', KEYS[1], ARGV[4], 1) end
+return 1
+"""
+
+# KEYS: job, index. ARGV: job id. Drops an index entry whose job is finished or gone.
+_PRUNE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' or status == 'working' then return 0 end
+return redis.call('HDEL', KEYS[2], ARGV[1])
+"""
+
+# KEYS: lease. ARGV: owner, ttl_ms.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# KEYS: lease. ARGV: owner.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+_Arg = bytes | str | int | float
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _glob_escape(s: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in s)
+
+
+class _RedisLease(Lease):
+    def __init__(self, store: RedisJobStore, job_id: str, owner: str, ttl: float) -> None:
+        super().__init__(job_id, owner)
+        self._store = store
+        self._ttl_ms = _ms(ttl)
+        self._held = True
+
+    def renew(self) -> bool:
+        if self._held:
+            key = self._store.key("lease", self.job_id)
+            self._held = bool(self._store._renew(keys=[key], args=[self.owner, self._ttl_ms]))
+        return self._held
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._store._release(keys=[self._store.key("lease", self.job_id)], args=[self.owner])
+
+
+class RedisJobStore:
+    """Job records in Redis, shared by every machine; ``client`` is the explicit connection."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "listen:",
+        *,
+        ttl_seconds: float = DEFAULT_TTL_S,
+        clock: Clock = time.time,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_ms = _ms(_check_ttl(ttl_seconds))
+        self._clock = clock
+        self._accept = client.register_script(_ACCEPT)
+        self._refresh = client.register_script(_REFRESH)
+        self._update_script = client.register_script(_UPDATE)
+        self._prune = client.register_script(_PRUNE)
+        self.index_key = f"{prefix}unfinished"
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+
+    def key(self, kind: str, job_id: str) -> str:
+        """The Redis key of a job's ``job``, ``payload`` or ``lease``."""
+        return f"{self.prefix}{kind}:{_check_id(job_id)}"
+
+    def _update(
+        self,
+        job_id: str,
+        changes: Mapping[str, Any],
+        delete: tuple[str, ...] = (),
+        *,
+        finished: bool = False,
+        count: str = "",
+    ) -> int:
+        pairs: list[_Arg] = [x for item in changes.items() for x in item]
+        args: list[_Arg] = [
+            self.ttl_ms,
+            job_id,
+            int(finished),
+            count,
+            len(delete),
+            *delete,
+            *pairs,
+            "updated",
+            repr(self._clock()),
+        ]
+        keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
+        result = int(self._update_script(keys=keys, args=args))
+        if not result:
+            raise KeyError(job_id)
+        return result
+
+    def _refresh_if(
+        self,
+        job_id: str,
+        stale_before: float | None,
+        changes: Mapping[str, Any],
+        *,
+        wait: float = 0.0,
+    ) -> bool:
+        pairs: list[_Arg] = [x for item in changes.items() for x in item]
+        cutoff = "" if stale_before is None else repr(float(stale_before))
+        updated = repr(self._clock() + wait)
+        args: list[_Arg] = [cutoff, updated, self.ttl_ms, len(pairs), *pairs]
+        keys = [self.key("job", job_id), self.key("payload", job_id)]
+        return bool(self._refresh(keys=keys, args=args))
+
+    def get(self, job_id: str) -> Job | None:
+        raw: dict[bytes | str, bytes | str] = self.client.hgetall(self.key("job", job_id))
+        if not raw:
+            return None
+        rec = {_text(k): _text(v) for k, v in raw.items()}
+        error = None
+        if "error_code" in rec:
+            error = {"code": rec["error_code"], "message": rec.get("error_message", "")}
+        return Job(
+            id=job_id,
+            status=_status(rec["status"]),
+            progress=float(rec["progress"]),
+            error=error,
+            duration_s=float(rec["duration_s"]) if "duration_s" in rec else None,
+            created=float(rec["created"]),
+            updated=float(rec["updated"]),
+            attempts=int(rec["attempts"]),
+        )
+
+    def payload(self, job_id: str) -> dict[str, Any] | None:
+        data: bytes | str | None = self.client.get(self.key("payload", job_id))
+        return None if data is None else _load_payload(data)
+
+    def accept(
+        self,
+        job_id: str,
+        payload: Mapping[str, Any],
+        *,
+        site: str = "",
+        site_limit: int = 0,
+        total_limit: int = 0,
+        audio_gone: bool = False,
+    ) -> bool:
+        keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
+        args: list[_Arg] = [
+            repr(self._clock()),
+            self.ttl_ms,
+            _dump_payload(payload),
+            job_id,
+            site,
+            int(site_limit),
+            int(total_limit),
+            int(audio_gone),
+        ]
+        result = int(self._accept(keys=keys, args=args))
+        if result == -1:
+            raise QueueFull("site", site_limit)
+        if result == -2:
+            raise QueueFull("all", total_limit)
+        return result == 1
+
+    def take_over_stale(self, job_id: str, stale_before: float) -> bool:
+        return self._refresh_if(job_id, stale_before, {"status": "queued", "progress": 0})
+
+    def touch(self, job_id: str) -> bool:
+        return self._refresh_if(job_id, None, {})
+
+    def requeue(self, job_id: str, *, wait: float = 0.0) -> bool:
+        return self._refresh_if(job_id, None, {"status": "queued", "progress": 0}, wait=wait)
+
+    def start(self, job_id: str, worker: str) -> int:
+        changes = {"status": "working", "progress": 0, "worker": worker}
+        return self._update(job_id, changes, count="attempts")
+
+    def heartbeat(self, job_id: str, progress: float) -> None:
+        self._update(job_id, {"progress": repr(_check_fraction(progress))})
+
+    def finish(self, job_id: str, duration_s: float) -> None:
+        changes = {
+            "status": "ready",
+            "progress": 1,
+            "duration_s": repr(_check_duration(duration_s)),
+        }
+        self._update(job_id, changes, delete=("error_code", "error_message"), finished=True)
+
+    def fail(self, job_id: str, code: str, message: str) -> None:
+        changes = {"status": "failed", "error_code": str(code), "error_message": str(message)}
+        self._update(job_id, changes, delete=("duration_s",), finished=True)
+
+    def forget(self, job_id: str) -> None:
+        # The lease stays: its holder may still be running, and it expires by itself.
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.key("job", job_id), self.key("payload", job_id))
+        pipe.hdel(self.index_key, job_id)
+        pipe.execute()
+
+    def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
+        key = self.key("lease", job_id)
+        if not self.client.set(key, owner, nx=True, px=_ms(_check_ttl(ttl))):
+            return None
+        return _RedisLease(self, job_id, owner, ttl)
+
+    def lease_held(self, job_id: str) -> bool:
+        return bool(self.client.exists(self.key("lease", job_id)))
+
+    def lease_left(self, job_id: str) -> float | None:
+        ms = int(self.client.pttl(self.key("lease", job_id)))
+        return max(ms, 0) / 1000  # -2: no lease; leases always have a TTL
+
+    def unfinished(self) -> list[str]:
+        ids = [_text(k) for k in self.client.hkeys(self.index_key)]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hget(self.key("job", job_id), "status")
+        alive = []
+        for job_id, status in zip(ids, pipe.execute(), strict=True):
+            if status is not None and _text(status) in ("queued", "working"):
+                alive.append(job_id)
+            else:  # expired, forgotten or finished: drop it unless revived meanwhile
+                self._prune(keys=[self.key("job", job_id), self.index_key], args=[job_id])
+        return alive
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        keys = list(self.client.scan_iter(match=_glob_escape(self.prefix) + "job:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys[start : start + 1000]:
+                pipe.hget(key, "status")
+            for status in pipe.execute():
+                if status is not None:  # expired or forgotten since the scan
+                    counts[_status(_text(status))] += 1
+        return counts
