@@ -744,7 +744,7 @@ def test_a_job_waiting_for_its_retry_does_not_look_lost(store: JobStore, clock: 
     """The retry of a failed attempt waits (up to 60 s) in a worker's memory, not in
     the broker: with LISTEN_STALE_SECONDS below that, the job must still not be
     re-driven before the retry was due."""
-    from workers.redrive import OpaqueBroker
+    from listen_service.brokers import OpaqueBroker
 
     job_id = secrets.token_hex(32)
     assert store.accept(job_id, PAYLOAD)

@@ -42,6 +42,10 @@ def test_hostile_depth_is_found() -> None:
     assert not too_deep("[]" * 100_000, 1)
 
 
+# Where the errors that ``enqueue_or_fail`` records are raised.
+ENQUEUE_ERRORS_FROM = {"jobflow.py", "errors.py"}
+
+
 def _codes_recorded_in_source() -> set[str]:
     """Error codes written into job records outside ``workers.errors``: the
     literal code given to a store's ``fail`` (or the task's ``_fail``), and the
@@ -65,9 +69,13 @@ def _codes_recorded_in_source() -> set[str]:
                 continue
             status = node.args[0]
             if name == "ApiError" and not (
-                isinstance(status, ast.Constant) and status.value >= 500
+                isinstance(status, ast.Constant)
+                and status.value >= 500
+                and path.name in ENQUEUE_ERRORS_FROM
             ):
-                continue  # a 4xx is answered to the client, never recorded in a job
+                # A 4xx is answered to the client, never recorded in a job; so
+                # is a 5xx raised anywhere but on the way to the broker.
+                continue
             codes.add(code.value)
     return codes
 
