@@ -206,7 +206,7 @@ def _open_body(entry: Entry, start: int, end: int) -> Iterable[bytes]:
         f.close()
         raise ApiError(404, "not_found", NOT_FOUND)
     f.seek(start)
-    if end == entry.bytes - 1:
+    if end == entry.bytes - 1 and "wsgi.file_wrapper" in request.environ:
         # Returned as is: gunicorn only uses sendfile for its own wrapper type.
         return wrap_file(request.environ, f, _CHUNK)
     return _Slice(f, end - start + 1)
@@ -220,13 +220,19 @@ class _Slice:
         self._length = length
 
     def __iter__(self) -> Iterator[bytes]:
-        remaining = self._length
-        while remaining > 0:
-            chunk = self._file.read(min(_CHUNK, remaining))
-            if not chunk:
-                return
-            remaining -= len(chunk)
-            yield chunk
+        # Closed here as well as in close(): werkzeug's server skips close()
+        # when draining a connection the client reset raises, and the file
+        # would then stay open until the collector finds it.
+        try:
+            remaining = self._length
+            while remaining > 0:
+                chunk = self._file.read(min(_CHUNK, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+        finally:
+            self._file.close()
 
     def close(self) -> None:
         self._file.close()

@@ -193,6 +193,11 @@ class LiveBody:
             # The file went bad under us (a network file system, a full
             # disk): end the body cleanly rather than cut it mid-chunk.
             log.error("live audio %s unreadable: %s", self._live, exc)
+        finally:
+            # Also here: werkzeug's server skips close() when draining a
+            # connection the client reset raises, which would keep the file
+            # open and the stream's hold taken.
+            self.close()
 
     def _follow(self) -> Iterator[bytes]:
         now = time.monotonic()

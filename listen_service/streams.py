@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -112,7 +112,9 @@ def event_stream(job_id: str) -> Response:
         return Response(_event(first, retry), mimetype="text/event-stream", headers=headers)
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     response = Response(
-        _follow(app, job_id, first, fmt or "mp3"), mimetype="text/event-stream", headers=headers
+        _follow(app, job_id, first, fmt or "mp3", release),
+        mimetype="text/event-stream",
+        headers=headers,
     )
     # Called by the WSGI server when the response ends for any reason,
     # including a client that went away before the first event.
@@ -120,7 +122,18 @@ def event_stream(job_id: str) -> Response:
     return response
 
 
-def _follow(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterator[str]:
+def _follow(
+    app: Flask, job_id: str, first: dict[str, Any], fmt: str, release: Callable[[], None]
+) -> Iterator[str]:
+    # The hold is given back when the stream ends, however it ends (werkzeug's
+    # server may skip close() on a client that reset its connection).
+    try:
+        yield from _events(app, job_id, first, fmt)
+    finally:
+        release()
+
+
+def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterator[str]:
     limit = app.config["LISTEN_SSE_MAX_SECONDS"]
     body, sent_at, started = first, time.monotonic(), time.monotonic()
     yield _event(body, SSE_RETRY_MS)

@@ -25,6 +25,9 @@ from workers.jobs.common import (
     _status,
 )
 
+POOL_SIZE = 64
+"""Connections one process keeps to the job store at most."""
+
 REDIS_TIMEOUT_S = 3.0
 """How long a Redis call may wait for a connection or an answer. Without it a
 Redis that stops answering (a partition, not a refusal) blocks a web request,
@@ -33,14 +36,21 @@ Redis that stops answering (a partition, not a refusal) blocks a web request,
 
 def redis_client(url: str, *, timeout: float = REDIS_TIMEOUT_S) -> redis.Redis:
     """A client whose calls give up after ``timeout`` seconds of silence (see REDIS_TIMEOUT_S)."""
-    return redis.Redis.from_url(
+    # A blocking pool: past its size a caller waits (up to ``timeout``) for a
+    # free connection instead of failing at once. redis-py's default pool
+    # refuses the 101st concurrent caller with "Too many connections", which a
+    # burst of requests on a threaded server reaches.
+    pool = redis.BlockingConnectionPool.from_url(
         url,
+        max_connections=POOL_SIZE,
+        timeout=timeout,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         # A connection idle for this long is checked before use, so one that
         # died quietly (a restarted Redis, a NAT timeout) fails fast, not mid-call.
         health_check_interval=30,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 # KEYS: job, payload, index. ARGV: now, ttl_ms, payload, job id, site, site_limit,
