@@ -127,7 +127,10 @@ def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_po
 ) -> None:
     app.config |= {"LISTEN_LEASE_SECONDS": 2.0, "LISTEN_SWEEP_SECONDS": 1.0}
     victim = start_worker(app, tmp_path / "victim.log")
-    body = app.test_client().post("/api/v1/listen", json={"text": long_text()}).get_json()
+    # Long enough that the kill lands mid-job even on a loaded machine (with
+    # three copies the victim sometimes stored the audio just before it died).
+    text = (ARTICLE.read_text() + "\n\n") * 8
+    body = app.test_client().post("/api/v1/listen", json={"text": text}).get_json()
     try:
         wait_for("the job to start", lambda: working(app, body["id"]), 60)
         # The machine dies: main process and pool together, nothing cleans up.
@@ -137,6 +140,7 @@ def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_po
     finally:
         victim.stop()
     assert not is_ready(app, body["id"])
+    assert app.extensions["listen_cache"].get(body["id"]) is None, "the victim finished first"
 
     successor = start_worker(app, tmp_path / "successor.log")
     try:
