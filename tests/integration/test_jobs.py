@@ -26,7 +26,9 @@ import redis
 
 from workers.jobs import (
     DEFAULT_TTL_S,
+    FIRST_AUDIO_BOUNDS,
     FileJobStore,
+    Histogram,
     Job,
     JobStore,
     QueueFull,
@@ -182,6 +184,8 @@ def test_accept_creates_a_queued_job_with_its_payload(store: JobStore, job_id: s
         created=T0,
         updated=T0,
         attempts=0,  # counts starts by a worker, not enqueues
+        accepted=T0,
+        first_audio_s=None,
     )
     assert store.payload(job_id) == PAYLOAD
 
@@ -253,6 +257,8 @@ def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeCl
         created=T0,
         updated=later,
         attempts=0,  # a new POST gives the job a fresh set of attempts
+        accepted=later,  # created stays the first acceptance; accepted is this one
+        first_audio_s=None,
     )
     assert store.payload(job_id) == {**PAYLOAD, "rate": 171}
 
@@ -297,6 +303,8 @@ def test_lifecycle_start_heartbeat_finish(store: JobStore, job_id: str, clock: F
         "created": T0,
         "updated": t3,
         "attempts": 1,
+        "accepted": T0,
+        "first_audio_s": None,
     }
     assert job.as_dict() == expected
     assert json.loads(json.dumps(job.as_dict())) == expected
@@ -321,6 +329,8 @@ def test_fail_records_the_error(store: JobStore, job_id: str, clock: FakeClock) 
         "created": T0,
         "updated": t,
         "attempts": 1,
+        "accepted": T0,
+        "first_audio_s": None,
     }
 
 
@@ -386,6 +396,8 @@ def test_take_over_stale_only_when_stale(store: JobStore, job_id: str, clock: Fa
         created=T0,
         updated=now,
         attempts=1,  # a take-over is not an attempt; the next start is
+        accepted=T0,
+        first_audio_s=None,
     )
     assert store.take_over_stale(job_id, now - 60) is False  # fresh again
     assert store.payload(job_id) == PAYLOAD
@@ -972,3 +984,95 @@ def test_a_stuck_heartbeat_does_not_hold_the_job(silent_redis_url: str, job_id: 
     worker.join(JOIN_TIMEOUT_S + 5)
     assert not worker.is_alive(), "kept_alive waited for ever on its heartbeat"
     assert time.monotonic() - started < JOIN_TIMEOUT_S + 2
+
+
+# --------------------------------------------------------------------------- time to first audio
+
+
+def record_first_audio_in_child(spec: StoreSpec, job_ids: list[str], barrier: Any) -> None:
+    store = spec.open()
+    barrier.wait()
+    for n, job_id in enumerate(job_ids):
+        store.first_audio(job_id, 0.2 * n)
+
+
+def test_first_audio_is_kept_on_the_record_and_counted(
+    store: JobStore, job_id: str, clock: FakeClock
+) -> None:
+    assert store.first_audio_histogram() == Histogram.empty()
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    job = store.get(job_id)
+    assert job is not None and job.first_audio_s is None
+
+    store.first_audio(job_id, 0.3)
+
+    job = store.get(job_id)
+    assert job is not None and job.first_audio_s == 0.3
+    hist = store.first_audio_histogram()
+    assert hist.bounds == FIRST_AUDIO_BOUNDS == (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+    assert hist.counts == (0, 0, 1, 1, 1, 1, 1, 1)  # cumulative: 0.3 is within 0.5 and up
+    assert (hist.count, hist.sum) == (1, 0.3)
+
+    store.first_audio(job_id, 45.0)  # past the last bound: in +Inf only
+    hist = store.first_audio_histogram()
+    assert hist.counts == (0, 0, 1, 1, 1, 1, 1, 1)
+    assert hist.count == 2
+    assert hist.sum == pytest.approx(45.3)
+
+
+def test_a_new_attempt_and_a_new_acceptance_clear_first_audio(
+    store: JobStore, job_id: str, clock: FakeClock
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    store.start(job_id, "w1")
+    store.first_audio(job_id, 0.4)
+    store.start(job_id, "w2")  # the worker died; another starts again
+    job = store.get(job_id)
+    assert job is not None and (job.attempts, job.first_audio_s) == (2, None)
+
+    store.first_audio(job_id, 1.5)
+    store.fail(job_id, "engine_failed", "boom")
+    later = clock.advance(60)
+    assert store.accept(job_id, PAYLOAD)
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.created, job.accepted, job.first_audio_s) == (T0, later, None)
+    assert store.first_audio_histogram().count == 2  # the history stays
+
+
+def test_first_audio_of_a_missing_job_raises_and_counts_nothing(
+    store: JobStore, job_id: str
+) -> None:
+    with pytest.raises(KeyError):
+        store.first_audio(job_id, 0.5)
+    with pytest.raises(ValueError, match="finite number"):
+        store.first_audio(job_id, float("nan"))
+    assert store.get(job_id) is None
+    assert store.first_audio_histogram() == Histogram.empty()
+
+
+def test_the_histogram_adds_up_across_worker_processes(spec: StoreSpec) -> None:
+    store = spec.open()
+    batches = [[secrets.token_hex(32) for _ in range(5)] for _ in range(4)]
+    for job_id in (j for batch in batches for j in batch):
+        assert store.accept(job_id, PAYLOAD)
+    barrier = SPAWN.Barrier(4)
+    procs = [
+        SPAWN.Process(target=record_first_audio_in_child, args=(spec, batch, barrier))
+        for batch in batches
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+
+    hist = store.first_audio_histogram()
+    # Each process recorded 0, 0.2, 0.4, 0.6 and 0.8 s: none lost to a race.
+    assert hist.count == 20
+    assert hist.counts == (4, 8, 12, 20, 20, 20, 20, 20)
+    assert hist.sum == pytest.approx(4 * 2.0)
+    for job_id, seconds in zip(batches[0], (0.0, 0.2, 0.4, 0.6, 0.8), strict=True):
+        job = store.get(job_id)
+        assert job is not None and job.first_audio_s == pytest.approx(seconds)

@@ -15,6 +15,10 @@ Two implementations share one interface, :class:`JobStore`:
         <id>.lease          flock'd by the worker executing the job; removed on release
         .tmp-*              files being written
 
+    ``<root>/jobs/first_audio.json``, the time-to-first-audio histogram of every
+    worker (counts per bucket, count, sum), replaced whole under
+    ``<root>/jobs/first_audio.lock``,
+
     and ``<root>/jobs/unfinished/<id>``, a marker per queued or working job holding
     its site (the index that sweeps and queue caps read), guarded by
     ``<root>/jobs/unfinished.lock`` while ``accept`` counts it.
@@ -30,7 +34,8 @@ Two implementations share one interface, :class:`JobStore`:
 ``RedisJobStore(client, prefix="listen:")``
     Several machines. The record is a hash ``<prefix>job:<id>``, the payload a
     JSON string ``<prefix>payload:<id>``, the execution lease ``<prefix>lease:<id>``,
-    and the index of unfinished jobs a hash ``<prefix>unfinished`` (id → site).
+    the index of unfinished jobs a hash ``<prefix>unfinished`` (id → site), and
+    the time-to-first-audio histogram a hash ``<prefix>first_audio`` (no expiry).
     Every write is one Lua script, so check-and-set is atomic on the server, and
     every write refreshes the expiry of the record and payload (``ttl_seconds``,
     7 days by default) so that abandoned jobs age out.
@@ -46,8 +51,10 @@ from pathlib import Path
 
 from workers.jobs.common import (
     DEFAULT_TTL_S,
+    FIRST_AUDIO_BOUNDS,
     STATUSES,
     Clock,
+    Histogram,
     Job,
     JobStatus,
     JobStore,
@@ -59,10 +66,12 @@ from workers.jobs.redis import REDIS_TIMEOUT_S, RedisJobStore, redis_client
 
 __all__ = [
     "DEFAULT_TTL_S",
+    "FIRST_AUDIO_BOUNDS",
     "REDIS_TIMEOUT_S",
     "STATUSES",
     "Clock",
     "FileJobStore",
+    "Histogram",
     "Job",
     "JobStatus",
     "JobStore",

@@ -19,6 +19,9 @@ DEFAULT_TTL_S = 7 * 24 * 3600.0
 
 Clock = Callable[[], float]
 
+FIRST_AUDIO_BOUNDS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Upper bounds (seconds) of the time-to-first-audio histogram's buckets, +Inf aside."""
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -33,6 +36,10 @@ class Job:
     updated: float
     attempts: int
     """How many times a worker started it since it was accepted."""
+    accepted: float
+    """When it was last accepted (``created`` stays the first time)."""
+    first_audio_s: float | None
+    """Seconds from ``accepted`` to the first audio the current attempt wrote; None until then."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the API's job representation)."""
@@ -45,7 +52,24 @@ class Job:
             "created": self.created,
             "updated": self.updated,
             "attempts": self.attempts,
+            "accepted": self.accepted,
+            "first_audio_s": self.first_audio_s,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Observations in cumulative buckets: ``counts[i]`` is how many were at most ``bounds[i]``."""
+
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+    count: int
+    """All observations (the +Inf bucket)."""
+    sum: float
+
+    @classmethod
+    def empty(cls, bounds: tuple[float, ...] = FIRST_AUDIO_BOUNDS) -> Histogram:
+        return cls(bounds, (0,) * len(bounds), 0, 0.0)
 
 
 class QueueFull(Exception):
@@ -157,6 +181,14 @@ class JobStore(Protocol):
     def forget(self, job_id: str) -> None:
         """Remove the job and its payload (not a held lease). Harmless if absent."""
 
+    def first_audio(self, job_id: str, seconds: float) -> None:
+        """Record that the attempt running the job wrote its first audio ``seconds`` after
+        acceptance: on the record (``first_audio_s``) and in the histogram shared by every
+        worker. Once per attempt; ``start`` clears the record's value."""
+
+    def first_audio_histogram(self) -> Histogram:
+        """The time-to-first-audio histogram over every attempt recorded in this store."""
+
     def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
         """Take the execution lock, or None if another live holder has it. Not reentrant."""
 
@@ -190,6 +222,16 @@ def _check_duration(duration_s: float) -> float:
     if not (math.isfinite(duration_s) and duration_s >= 0):
         raise ValueError(f"duration_s must be a finite number >= 0, not {duration_s!r}")
     return float(duration_s)
+
+
+def _le(bound: float) -> str:
+    """A bucket's bound as Prometheus writes it: ``0.25``, ``1``, ``30``."""
+    return f"{bound:g}"
+
+
+def _buckets_of(seconds: float) -> list[str]:
+    """The labels of the cumulative buckets an observation of ``seconds`` falls in."""
+    return [_le(b) for b in FIRST_AUDIO_BOUNDS if seconds <= b]
 
 
 def _check_ttl(ttl: float) -> float:

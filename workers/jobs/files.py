@@ -14,16 +14,20 @@ from typing import Any
 
 from audio_cache import is_valid_key
 from workers.jobs.common import (
+    FIRST_AUDIO_BOUNDS,
     STATUSES,
     Clock,
+    Histogram,
     Job,
     Lease,
     QueueFull,
+    _buckets_of,
     _check_duration,
     _check_fraction,
     _check_id,
     _check_ttl,
     _dump_payload,
+    _le,
     _load_payload,
     _status,
 )
@@ -177,6 +181,9 @@ class FileJobStore:
             created=float(record["created"]),
             updated=float(record["updated"]),
             attempts=int(record["attempts"]),
+            # Records written before accept times were kept: their creation is their acceptance.
+            accepted=float(record.get("accepted", record["created"])),
+            first_audio_s=record.get("first_audio_s"),
         )
 
     def payload(self, job_id: str) -> dict[str, Any] | None:
@@ -228,8 +235,10 @@ class FileJobStore:
                     "duration_s": None,
                     "created": now if record is None else record["created"],
                     "updated": now,
+                    "accepted": now,
                     "attempts": 0,
                     "worker": None,
+                    "first_audio_s": None,
                 },
             )
             return True
@@ -263,6 +272,7 @@ class FileJobStore:
                 progress=0.0,
                 worker=worker,
                 attempts=attempts,
+                first_audio_s=None,
                 updated=self._clock(),
             )
             _write_json(self._path(job_id, ".json"), record)
@@ -294,6 +304,46 @@ class FileJobStore:
             if fd is not None:
                 lease.unlink(missing_ok=True)
                 os.close(fd)
+
+    @property
+    def _first_audio_path(self) -> Path:
+        return self.root / "first_audio.json"
+
+    def first_audio(self, job_id: str, seconds: float) -> None:
+        seconds = _check_duration(seconds)
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is None:
+                raise KeyError(job_id)
+            record.update(first_audio_s=seconds, updated=self._clock())
+            _write_json(self._path(job_id, ".json"), record, durable=False)
+            # Every worker process of this machine adds to one file, each under its lock.
+            fd = _flock(self.root / "first_audio.lock", blocking=True)
+            assert fd is not None
+            try:
+                counts = self._histogram_counts()
+                for label in [*_buckets_of(seconds), "count"]:
+                    counts[label] = counts.get(label, 0) + 1
+                counts["sum"] = counts.get("sum", 0) + seconds
+                _write_json(self._first_audio_path, counts)
+            finally:
+                os.close(fd)
+
+    def _histogram_counts(self) -> dict[str, float]:
+        try:
+            counts: dict[str, float] = json.loads(self._first_audio_path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        return counts
+
+    def first_audio_histogram(self) -> Histogram:
+        counts = self._histogram_counts()
+        return Histogram(
+            FIRST_AUDIO_BOUNDS,
+            tuple(int(counts.get(_le(b), 0)) for b in FIRST_AUDIO_BOUNDS),
+            int(counts.get("count", 0)),
+            float(counts.get("sum", 0.0)),
+        )
 
     def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
         _check_ttl(ttl)  # unused: the OS drops the lock when its holder dies

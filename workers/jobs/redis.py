@@ -11,16 +11,20 @@ import redis
 
 from workers.jobs.common import (
     DEFAULT_TTL_S,
+    FIRST_AUDIO_BOUNDS,
     STATUSES,
     Clock,
+    Histogram,
     Job,
     Lease,
     QueueFull,
+    _buckets_of,
     _check_duration,
     _check_fraction,
     _check_id,
     _check_ttl,
     _dump_payload,
+    _le,
     _load_payload,
     _status,
 )
@@ -70,11 +74,13 @@ if site_limit > 0 then
 end
 if total_limit > 0 and redis.call('HLEN', KEYS[3]) >= total_limit then return -2 end
 if status then
-  redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'duration_s', 'worker')
+  redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'duration_s', 'worker',
+    'first_audio_s')
 else
   redis.call('HSET', KEYS[1], 'created', ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1], 'attempts', 0)
+redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1], 'attempts', 0,
+  'accepted', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
@@ -110,6 +116,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
 if ARGV[4] ~= '' then return redis.call('HINCRBY', KEYS[1], ARGV[4], 1) end
+return 1
+"""
+
+# KEYS: job, histogram. ARGV: seconds, now, then the labels of the buckets to count in.
+# Records an existing job's first audio and counts it, in one step; 0 when there is no record.
+_FIRST_AUDIO = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'first_audio_s', ARGV[1], 'updated', ARGV[2])
+for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+redis.call('HINCRBY', KEYS[2], 'count', 1)
+redis.call('HINCRBYFLOAT', KEYS[2], 'sum', ARGV[1])
 return 1
 """
 
@@ -189,6 +206,8 @@ class RedisJobStore:
         self.index_key = f"{prefix}unfinished"
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._first_audio = client.register_script(_FIRST_AUDIO)
+        self.first_audio_key = f"{prefix}first_audio"
 
     def key(self, kind: str, job_id: str) -> str:
         """The Redis key of a job's ``job``, ``payload`` or ``lease``."""
@@ -253,6 +272,9 @@ class RedisJobStore:
             created=float(rec["created"]),
             updated=float(rec["updated"]),
             attempts=int(rec["attempts"]),
+            # Records written before accept times were kept: their creation is their acceptance.
+            accepted=float(rec.get("accepted", rec["created"])),
+            first_audio_s=float(rec["first_audio_s"]) if "first_audio_s" in rec else None,
         )
 
     def payload(self, job_id: str) -> dict[str, Any] | None:
@@ -298,7 +320,7 @@ class RedisJobStore:
 
     def start(self, job_id: str, worker: str) -> int:
         changes = {"status": "working", "progress": 0, "worker": worker}
-        return self._update(job_id, changes, count="attempts")
+        return self._update(job_id, changes, delete=("first_audio_s",), count="attempts")
 
     def heartbeat(self, job_id: str, progress: float) -> None:
         self._update(job_id, {"progress": repr(_check_fraction(progress))})
@@ -321,6 +343,23 @@ class RedisJobStore:
         pipe.delete(self.key("job", job_id), self.key("payload", job_id))
         pipe.hdel(self.index_key, job_id)
         pipe.execute()
+
+    def first_audio(self, job_id: str, seconds: float) -> None:
+        seconds = _check_duration(seconds)
+        args: list[_Arg] = [repr(seconds), repr(self._clock()), *_buckets_of(seconds)]
+        keys = [self.key("job", job_id), self.first_audio_key]
+        if not self._first_audio(keys=keys, args=args):
+            raise KeyError(job_id)
+
+    def first_audio_histogram(self) -> Histogram:
+        raw: dict[bytes | str, bytes | str] = self.client.hgetall(self.first_audio_key)
+        rec = {_text(k): _text(v) for k, v in raw.items()}
+        return Histogram(
+            FIRST_AUDIO_BOUNDS,
+            tuple(int(rec.get(_le(b), 0)) for b in FIRST_AUDIO_BOUNDS),
+            int(rec.get("count", 0)),
+            float(rec.get("sum", 0.0)),
+        )
 
     def lease(self, job_id: str, owner: str, ttl: float) -> Lease | None:
         key = self.key("lease", job_id)
