@@ -8,6 +8,9 @@ Layout, under ``<root>/audio`` (``key = "abcd..."``, 64 hex characters)::
     audio/ab/cd/<key>.live.mp3    while a job is rendered: another name of its temp file,
                                   which readers follow as it grows (removed by evict()
                                   an hour after a crashed writer last touched it)
+    audio/ab/cd/<key>.live.timings.jsonl
+                                  while a job is rendered: its sentence timings so far,
+                                  one JSON object a line (same life as the live audio)
     audio/ab/cd/.tmp-*            files being written (removed by evict() after an hour)
     audio/ab/cd/.lock             lock file for writers of this directory; never deleted
 
@@ -241,6 +244,14 @@ class AudioCache:
         if fmt not in FORMATS:
             raise ValueError(f"unsupported audio format {fmt!r}; expected one of {sorted(FORMATS)}")
         return self._dir(key) / f"{key}.live.{fmt}"
+
+    def live_timings_path(self, key: str) -> Path:
+        """Where the sentence timings of ``key`` being made are appended, one JSON line each.
+
+        Published and withdrawn with ``live_path`` (``workers.live``); pruned
+        as crash debris like it. Only a name; never an entry.
+        """
+        return self._dir(key) / f"{key}.live.timings.jsonl"
 
     # -- writing ---------------------------------------------------------------
 

@@ -23,20 +23,32 @@ failed; a reader that finds the name gone or naming another file knows its
 attempt is over and that its file will not grow again. A name left by a
 crashed worker is replaced by the next attempt or removed by the cache's
 prune of crash debris.
+
+The sentence timings made so far live the same life beside it, in
+``<key>.live.timings.jsonl`` (``TimingsLog``): one JSON object a line, each
+written whole by one ``write`` as its sentence is added, so a reader on any
+machine sharing the directory parses the complete lines and keeps the rest
+for later. ``FirstAudio`` watches the file for the first audio bytes past
+its header, the moment a listener could hear something.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, Self
 
 log = logging.getLogger(__name__)
 
 STREAMABLE = frozenset({"mp3", "ogg"})
 
 _ID3_HEADER = 10
+_HEAD_BYTES = 64 * 1024  # holds ffmpeg's ID3 tag (titles are at most 300 characters) and Xing frame
 # Layer III bitrates in kbit/s by index, for MPEG-1 and for MPEG-2/2.5.
 _BITRATES = {
     1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
@@ -71,6 +83,132 @@ def withdraw(live: Path, inode: int) -> None:
     with contextlib.suppress(FileNotFoundError):
         if os.stat(live).st_ino == inode:
             live.unlink()
+
+
+class TimingsLog:
+    """The live timings of one attempt: ``live`` names the file from ``__enter__`` until exit.
+
+    ``tmp`` is an empty ``.tmp-*`` file in the same directory; it is opened
+    and then renamed over ``live`` (replacing an older attempt's at once).
+    Call the log with each sentence's timing. Exit withdraws the name unless
+    a newer attempt has replaced it: exit after the entry is stored. Where
+    the file cannot be published or written, the job goes on without it.
+    """
+
+    def __init__(self, tmp: Path, live: Path) -> None:
+        self.tmp = tmp
+        self.live = live
+        self._fd: int | None = None
+        self._inode = 0
+
+    def __enter__(self) -> Self:
+        try:
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            log.warning("cannot open %s (%s); timings will not stream", self.tmp, exc)
+            return self
+        try:
+            self._inode = os.fstat(fd).st_ino
+            os.replace(self.tmp, self.live)
+        except OSError as exc:
+            os.close(fd)
+            log.warning("cannot publish %s (%s); timings will not stream", self.live, exc)
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+            return self
+        self._fd = fd
+        return self
+
+    def __call__(self, timing: Mapping[str, Any]) -> None:
+        if self._fd is None:
+            return
+        line = json.dumps(dict(timing), separators=(",", ":")) + "\n"
+        try:
+            os.write(self._fd, line.encode())
+        except OSError as exc:  # the audio write will say so if the disk is full
+            log.warning("cannot append to %s (%s); timings stop streaming", self.live, exc)
+            self._close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is not None:
+            withdraw(self.live, self._inode)
+            self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class FirstAudio:
+    """Call ``report`` once, as soon as ``path`` holds ``fmt`` audio past its header.
+
+    For a streamed format a thread polls the file every ``every`` seconds from
+    ``__enter__`` until it sees a byte of audio, or until exit. ``done`` says
+    the file is complete: it reports then if nothing was seen before (a format
+    that is not streamed has no audio before its end). ``report`` runs at most
+    once; an exception from it is logged, never raised: it is a measurement,
+    the job does not depend on it.
+    """
+
+    def __init__(
+        self, path: Path, fmt: str, report: Callable[[], None], *, every: float = 0.01
+    ) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.every = every
+        self._report = report
+        self._lock = threading.Lock()
+        self._reported = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Self:
+        if self.fmt in STREAMABLE:
+            self._thread = threading.Thread(target=self._watch, name="first-audio", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def done(self) -> None:
+        """The file is complete: its first audio is there now, if not reported before."""
+        self._fire()
+
+    def _watch(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            log.warning("cannot watch %s for its first audio: %s", self.path, exc)
+            return
+        try:
+            seen = 0
+            while not self._stop.wait(self.every):
+                size = os.fstat(fd).st_size
+                if size == seen:
+                    continue
+                seen = size
+                start = playable_start(os.pread(fd, _HEAD_BYTES, 0), self.fmt)
+                if start is not None and size > start:
+                    self._fire()
+                    return
+        except (OSError, ValueError) as exc:  # done() reports it at the end instead
+            log.warning("cannot watch %s for its first audio: %s", self.path, exc)
+        finally:
+            os.close(fd)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        try:
+            self._report()
+        except Exception:
+            log.warning("could not report the first audio of %s", self.path, exc_info=True)
 
 
 def playable_start(head: bytes, fmt: str) -> int | None:

@@ -9,16 +9,17 @@ Celery: the CLI, the Celery task and the benchmarks all call these two.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from audio_cache import AudioCache, Entry, cache_key
 from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
 from workers.engine import Engine, SpeechSettings
 from workers.errors import EmptyText
-from workers.live import STREAMABLE, publish, withdraw
+from workers.live import STREAMABLE, FirstAudio, TimingsLog, publish, withdraw
 from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, chunk, prepare
 from workers.voices import (
     PITCH_DEFAULT,
@@ -103,50 +104,81 @@ def synthesize(
     progress: Progress | None = None,
     chunk_chars: int = DEFAULT_CHUNK_CHARS,
     live: bool = False,
+    first_audio: Callable[[], None] | None = None,
 ) -> tuple[Entry, bool]:
     """Return ``(entry, was_cached)``; render and store the audio on a miss.
 
     Nothing half-made is ever an entry: the encoder writes a temp file in the
     entry's directory that the cache moves into place only when complete.
     With ``live``, a streamable format's temp file is also published under
-    ``cache.live_path`` while it grows, for readers of the job in progress
+    ``cache.live_path`` while it grows, and its sentence timings so far under
+    ``cache.live_timings_path``, for readers of the job in progress
     (``workers.live``); the finished file is the same either way.
+    ``first_audio`` is called once, from another thread, when the first audio
+    past the file's header is written (for WAV: once the entry is stored);
+    not on a cache hit.
     """
     hit = cache.get(job.key)
     if hit is not None:
         return hit, True
     fmt = job.encode.fmt
     tmp = cache.temp_path(job.key, "." + fmt)
-    live_path = cache.live_path(job.key, fmt) if live and fmt in STREAMABLE else None
-    published: int | None = None
     try:
-        if live_path is not None:
-            published = publish(tmp, live_path)  # None: made as before, just not streamed
-        with Encoder(tmp, job.encode, live=published is not None) as encoder:
-            timings = _render(job, engine, Assembler(encoder), progress, chunk_chars)
-            duration_ms = timings[-1]["end_ms"] if timings else 0
-            if duration_ms == 0:
-                raise EmptyText("the speech engine found nothing to say in this text")
-            encoder.finish(duration_ms)
-        entry = cache.put(
-            job.key,
-            tmp,
-            fmt=job.encode.fmt,
-            duration_s=duration_ms / 1000,
-            title=job.encode.title,
-            meta=_meta(job, timings),
-        )
+        # Exited in reverse, all after put: a reader that sees a live name go
+        # finds the entry complete.
+        with contextlib.ExitStack() as stack:
+            on_timing: Callable[[dict[str, Any]], None] | None = None
+            streamed = False
+            if live and fmt in STREAMABLE:
+                log = TimingsLog(
+                    cache.temp_path(job.key, ".jsonl"), cache.live_timings_path(job.key)
+                )
+                on_timing = stack.enter_context(log)
+                streamed = stack.enter_context(_published(tmp, cache.live_path(job.key, fmt)))
+            watch = stack.enter_context(FirstAudio(tmp, fmt, first_audio or _nothing))
+            with Encoder(tmp, job.encode, live=streamed) as encoder:
+                timings = _render(job, engine, Assembler(encoder), progress, chunk_chars, on_timing)
+                duration_ms = timings[-1]["end_ms"] if timings else 0
+                if duration_ms == 0:
+                    raise EmptyText("the speech engine found nothing to say in this text")
+                encoder.finish(duration_ms)
+            entry = cache.put(
+                job.key,
+                tmp,
+                fmt=job.encode.fmt,
+                duration_s=duration_ms / 1000,
+                title=job.encode.title,
+                meta=_meta(job, timings),
+            )
+            watch.done()
     finally:
-        # After put, so a reader that sees the live name go finds its file complete.
-        if live_path is not None and published is not None:
-            withdraw(live_path, published)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return entry, False
 
 
+@contextlib.contextmanager
+def _published(tmp: Path, live_path: Path) -> Iterator[bool]:
+    """``tmp`` also named ``live_path`` for the ``with`` body; False where that cannot be."""
+    inode = publish(tmp, live_path)  # None: made as before, just not streamed
+    try:
+        yield inode is not None
+    finally:
+        if inode is not None:
+            withdraw(live_path, inode)
+
+
+def _nothing() -> None:
+    """No one asked when the first audio came."""
+
+
 def _render(
-    job: Plan, engine: Engine, asm: Assembler, progress: Progress | None, chunk_chars: int
+    job: Plan,
+    engine: Engine,
+    asm: Assembler,
+    progress: Progress | None,
+    chunk_chars: int,
+    on_timing: Callable[[dict[str, Any]], None] | None,
 ) -> list[dict[str, Any]]:
     sentences = job.prepared.sentences
     pauses = Pauses().scaled(job.speech.rate)
@@ -175,6 +207,8 @@ def _render(
                 "char_end": sentence.char_end,
             }
         )
+        if on_timing is not None:
+            on_timing(timings[-1])
         done += len(sentence.text)
         if progress is not None:
             progress(done / total)

@@ -123,6 +123,11 @@ def run_job(
                 last = now
                 store.heartbeat(job_id, min(fraction, 0.99))
 
+        def first_audio() -> None:
+            # Wall clock on both sides: the web process that accepted the job may
+            # be on another machine (their clocks are assumed to agree, as leases do).
+            store.first_audio(job_id, max(0.0, time.time() - record.accepted))
+
         try:
             speaker = engine()
             job = plan(request_from_payload(payload), speaker.voices(), max_chars=max_chars)
@@ -132,7 +137,12 @@ def run_job(
                     "changed); post the article again"
                 )
             entry, cached = synthesize(
-                job, cache=cache, engine=speaker, progress=progress, live=True
+                job,
+                cache=cache,
+                engine=speaker,
+                progress=progress,
+                live=True,
+                first_audio=first_audio,
             )
         except InputError as exc:
             store.fail(job_id, exc.code, str(exc))

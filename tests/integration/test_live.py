@@ -116,6 +116,7 @@ def test_a_failed_rendering_withdraws_its_live_name(
         synthesize(job, cache=cache, engine=engine, live=True)
     assert cache.get(job.key) is None
     assert not cache.live_path(job.key, "mp3").exists()
+    assert not cache.live_timings_path(job.key).exists()
     assert no_temp_files(tmp_path / "c") == []
 
 
