@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
+from listen_service import livetimings
 from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
@@ -224,6 +225,7 @@ def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3"
         "status": job.status,
         "progress": round(job.progress, 3),
         **_urls(job_id, fmt),
+        **livetimings.live_fields(job_id, job),
     }
     if job.error:
         # The record keeps the detail for operators; clients get the code.

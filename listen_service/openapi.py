@@ -110,7 +110,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             },
             "/api/v1/jobs/{job_id}/events": {
                 "get": {
-                    "summary": "Server-Sent Events: a 'status' event (a Job) per change until ready or failed",
+                    "summary": "Server-Sent Events until ready or failed: a 'status' event (a Job without its timings) per change, each preceded by a 'timings' event with the sentences made since",
                     "parameters": [ID],
                     "responses": {
                         "200": {
@@ -250,6 +250,9 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         "embed_url": {"type": "string", "description": "the /embed page"},
                         "embed_html": {"type": "string", "description": "an iframe snippet"},
                         "error": {"$ref": "#/components/schemas/ErrorBody"},
+                        "first_audio_s": {"type": "number", "minimum": 0, "nullable": True},
+                        "made_ms": {"type": "integer", "minimum": 0},
+                        "timings": {"type": "array", "items": {"type": "object"}},
                     },
                 },
                 "Voices": {

@@ -16,6 +16,7 @@ from listen_service.celery import QUEUE
 from listen_service.config import embedded
 from listen_service.fsbroker import broker_dir, message_files, quarantined
 from listen_service.storage import free_bytes, shortage
+from workers.jobs import Histogram, JobStore
 
 bp = Blueprint("ops", __name__)
 
@@ -77,6 +78,32 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
     return report, ok
 
 
+def histogram_lines(name: str, help_text: str, hist: Histogram) -> list[str]:
+    """``hist`` in Prometheus text format: cumulative buckets, then ``_sum`` and ``_count``."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    for bound, count in zip(hist.bounds, hist.counts, strict=True):
+        lines.append(f'{name}_bucket{{le="{bound:g}"}} {count}')
+    lines += [
+        f'{name}_bucket{{le="+Inf"}} {hist.count}',
+        f"{name}_sum {hist.sum!r}",
+        f"{name}_count {hist.count}",
+    ]
+    return lines
+
+
+def _first_audio_lines(jobs: JobStore) -> list[str]:
+    try:
+        hist = jobs.first_audio_histogram()
+    except Exception as exc:  # the store just answered; a blip leaves the metric out
+        _unreachable(current_app, "job store", exc)
+        return []
+    return histogram_lines(
+        "listen_time_to_first_audio_seconds",
+        "seconds from accepting a job to its first audio written, per attempt, all workers",
+        hist,
+    )
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     report, ok = health(current_app)
@@ -114,4 +141,5 @@ def metrics() -> Response:
     ]
     if isinstance(report.get("jobs"), dict):
         lines += [f'listen_jobs{{status="{k}"}} {v}' for k, v in sorted(report["jobs"].items())]
+        lines += _first_audio_lines(current_app.extensions["listen_jobs"])
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -6,6 +6,14 @@ Both hold a web thread while they wait, so both are bounded: in time
 client address; see ``limits``). A wait over a bound is answered at once
 with the job's current state: a long poll returns without waiting, an event
 stream sends one ``status`` event with a longer ``retry:`` and closes.
+
+An event stream sends a job's sentence timings once each: a ``timings``
+event ``{"from": <index of its first>, "timings": [...]}`` carries those made
+since the last one (the first, all made so far), just before the ``status``
+event of the same look, and ``status`` events leave the list out. A status
+event is due whenever ``made_ms`` (the end of the last timing) moves, too.
+When the job turns ready, the last ``timings`` event carries the rest from
+the finished entry, so the events' timings, joined, are the entry's.
 """
 
 from __future__ import annotations
@@ -95,6 +103,16 @@ def _event(body: dict[str, Any], retry_ms: int | None = None) -> str:
     return f"{retry}event: status\ndata: {json.dumps(body)}\n\n"
 
 
+def _new_timings(body: dict[str, Any], sent: int) -> tuple[str, int]:
+    """Take the timings out of ``body``: the event for those after the first ``sent``
+    ("" if none), and how many are sent then."""
+    timings: list[dict[str, Any]] = body.pop("timings", None) or []
+    if len(timings) <= sent:
+        return "", sent
+    data = json.dumps({"from": sent, "timings": timings[sent:]})
+    return f"event: timings\ndata: {data}\n\n", len(timings)
+
+
 def _error(code: str, message: str) -> str:
     return f"event: error\ndata: {json.dumps({'error': {'code': code, 'message': message}})}\n\n"
 
@@ -109,7 +127,10 @@ def event_stream(job_id: str) -> Response:
     if release is None:
         # Done already, or over a bound: the state now, and when to ask again.
         retry = SSE_RETRY_MS if not _waiting(entry, job) else SSE_BUSY_RETRY_MS
-        return Response(_event(first, retry), mimetype="text/event-stream", headers=headers)
+        timings, _ = _new_timings(first, 0)
+        return Response(
+            timings + _event(first, retry), mimetype="text/event-stream", headers=headers
+        )
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     response = Response(
         _follow(app, job_id, first, fmt or "mp3", release),
@@ -136,23 +157,28 @@ def _follow(
 def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterator[str]:
     limit = app.config["LISTEN_SSE_MAX_SECONDS"]
     body, sent_at, started = first, time.monotonic(), time.monotonic()
-    yield _event(body, SSE_RETRY_MS)
-    last = (body["status"], body["progress"])
+    timings, sent = _new_timings(body, 0)
+    yield timings + _event(body, SSE_RETRY_MS)
+    last = (body["status"], body["progress"], body.get("made_ms"))
     while body["status"] not in TERMINAL and time.monotonic() - started < limit:
         time.sleep(POLL_SECONDS)
         try:
             with app.app_context():
-                body = job_body(job_id, *current_state(job_id), fmt)
+                entry, job = current_state(job_id)
+                body = job_body(job_id, entry, job, fmt)
         except ApiError as exc:  # the job vanished or the queue went down
             yield _error(exc.code, exc.message)
             return
         except (RedisError, OperationalError):  # the job store went down mid-stream
             yield _error("service_unavailable", "the job store is unreachable; try again shortly")
             return
-        if (body["status"], body["progress"]) != last:
-            last = (body["status"], body["progress"])
+        if entry is not None:  # made while we looked away: the rest are in the entry
+            body["timings"] = entry.meta.get("timings") or []
+        timings, sent = _new_timings(body, sent)
+        if timings or (body["status"], body["progress"], body.get("made_ms")) != last:
+            last = (body["status"], body["progress"], body.get("made_ms"))
             sent_at = time.monotonic()
-            yield _event(body)
+            yield timings + _event(body)
         elif time.monotonic() - sent_at > SSE_KEEPALIVE_SECONDS:
             sent_at = time.monotonic()
             yield ": keep-alive\n\n"
