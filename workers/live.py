@@ -46,6 +46,8 @@ from typing import Any, Self
 log = logging.getLogger(__name__)
 
 STREAMABLE = frozenset({"mp3", "ogg"})
+# How long the end of a job waits for its first-audio watcher to stop.
+JOIN_TIMEOUT_S = 5.0
 
 _ID3_HEADER = 10
 _HEAD_BYTES = 64 * 1024  # holds ffmpeg's ID3 tag (titles are at most 300 characters) and Xing frame
@@ -102,17 +104,15 @@ class TimingsLog:
         self._inode = 0
 
     def __enter__(self) -> Self:
+        fd = None
         try:
             fd = os.open(self.tmp, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            log.warning("cannot open %s (%s); timings will not stream", self.tmp, exc)
-            return self
-        try:
             self._inode = os.fstat(fd).st_ino
             os.replace(self.tmp, self.live)
         except OSError as exc:
-            os.close(fd)
             log.warning("cannot publish %s (%s); timings will not stream", self.live, exc)
+            if fd is not None:
+                os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 self.tmp.unlink()
             return self
@@ -172,7 +172,9 @@ class FirstAudio:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            # Bounded, as the lease's heartbeat is: a report stuck on a store
+            # that stopped answering must not hold the finished job.
+            self._thread.join(JOIN_TIMEOUT_S)
 
     def done(self) -> None:
         """The file is complete: its first audio is there now, if not reported before."""
