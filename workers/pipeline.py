@@ -135,7 +135,9 @@ def synthesize(
                 )
                 on_timing = stack.enter_context(log)
                 streamed = stack.enter_context(_published(tmp, cache.live_path(job.key, fmt)))
-            watch = stack.enter_context(FirstAudio(tmp, fmt, first_audio or _nothing))
+            watch = None if first_audio is None else FirstAudio(tmp, fmt, first_audio)
+            if watch is not None:
+                stack.enter_context(watch)
             with Encoder(tmp, job.encode, live=streamed) as encoder:
                 timings = _render(job, engine, Assembler(encoder), progress, chunk_chars, on_timing)
                 duration_ms = timings[-1]["end_ms"] if timings else 0
@@ -150,7 +152,8 @@ def synthesize(
                 title=job.encode.title,
                 meta=_meta(job, timings),
             )
-            watch.done()
+            if watch is not None:
+                watch.done()
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -166,10 +169,6 @@ def _published(tmp: Path, live_path: Path) -> Iterator[bool]:
     finally:
         if inode is not None:
             withdraw(live_path, inode)
-
-
-def _nothing() -> None:
-    """No one asked when the first audio came."""
 
 
 def _render(
