@@ -102,6 +102,7 @@ class TimingsLog:
         self.live = live
         self._fd: int | None = None
         self._inode = 0
+        self._stopped = False
 
     def __enter__(self) -> Self:
         fd = None
@@ -120,22 +121,20 @@ class TimingsLog:
         return self
 
     def __call__(self, timing: Mapping[str, Any]) -> None:
-        if self._fd is None:
+        if self._fd is None or self._stopped:
             return
-        line = json.dumps(dict(timing), separators=(",", ":")) + "\n"
+        line = (json.dumps(dict(timing), separators=(",", ":")) + "\n").encode()
         try:
-            os.write(self._fd, line.encode())
+            written = os.write(self._fd, line)
         except OSError as exc:  # the audio write will say so if the disk is full
+            written = 0
             log.warning("cannot append to %s (%s); timings stop streaming", self.live, exc)
-            self._close()
+        # After a short write, readers would join the next line to this one's start.
+        self._stopped = written != len(line)
 
     def __exit__(self, *exc_info: object) -> None:
         if self._fd is not None:
             withdraw(self.live, self._inode)
-            self._close()
-
-    def _close(self) -> None:
-        if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
