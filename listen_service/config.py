@@ -165,7 +165,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_LIVE_STALE_SECONDS",
         5.0,
         float,
-        "a stream of audio still being made ends when its file has not grown for this long (its worker died)",
+        "a stream of audio still being made ends when its file has not grown for this long (its worker died); a GET of a queued job's audio waits this long for a worker to start it",
     ),
     Setting(
         "LISTEN_SENDFILE_HEADER",
