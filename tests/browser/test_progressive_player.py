@@ -1,0 +1,181 @@
+"""Progressive playback in the player, on a publisher's page of another origin.
+
+A long article plays before its job is ready, the reader seeks within the
+part already made, and the end of the job only makes the duration final: the
+audio element keeps its one source throughout (no reload, gap or jump). An
+article whose audio outgrows the browser's media buffer goes on from the
+finished file, by range requests, without a reload either.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import time
+from typing import Any
+
+from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab
+from tests.conftest import ARTICLE
+
+MAIN = "listen-button button.main"
+PLAYER = "document.querySelector('listen-button')"
+HIGHLIGHT = (
+    "(() => { const h = CSS.highlights.get('listen-sentence');"
+    " return h ? [...h][0].toString() : null; })()"
+)
+_pages = itertools.count()
+
+# Installed before the press: what the audio element went through.
+WATCH = f"""() => {{
+    const a = {AUDIO};
+    window.seen = {{emptied: 0, srcs: [], back: 0, last: 0}};
+    a.addEventListener('emptied', () => window.seen.emptied++);
+    a.addEventListener('loadstart', () => window.seen.srcs.push(a.currentSrc));
+    a.addEventListener('timeupdate', () => {{
+        if (a.currentTime < window.seen.last - 0.5 && !window.seen.seeking) window.seen.back++;
+        window.seen.last = a.currentTime;
+    }});
+}}"""
+
+
+def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, str]:
+    """A page of ``copies`` times the fixture article, distinct each time: its path, title."""
+    n = next(_pages)
+    title = f"Progressive {n}"
+    paragraphs = [p for p in ARTICLE.read_text().split("\n\n") if p.strip()]
+    body = "".join(
+        f"<p>{html.escape(p)}</p>\n"
+        for k in range(copies)
+        for p in [f"Part {k + 1} of the long read number {n}.", *paragraphs]
+    )
+    path = f"/progressive-{n}.html"
+    site.pages[path] = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
+        f'<script src="{live.url}/player.js" defer></script></head><body>'
+        f'<listen-button data-for="#story" {attrs}></listen-button>'
+        f'<article id="story">{body}</article></body></html>'
+    )
+    return path, title
+
+
+def _press(tab: Tab, site: Site, live: Live, copies: int, attrs: str = "") -> None:
+    """Open a new long read, watch its audio element, press Listen and wait for sound."""
+    path, _ = _page(site, live, copies, attrs)
+    tab.page.goto(site.origin + path)
+    tab.page.wait_for_function(f"() => {AUDIO}")
+    tab.page.evaluate(WATCH)
+    tab.page.click(MAIN)
+    tab.wait_time(0.2, timeout_s=60)
+
+
+def _until_ready(live: Live, job_id: str) -> dict[str, Any]:
+    """The job's body once ready; it must stay working until then."""
+    deadline = time.monotonic() + 120
+    while (job := live.get_json(f"/api/v1/jobs/{job_id}"))["status"] != "ready":
+        assert job["status"] == "working" and time.monotonic() < deadline, job
+        time.sleep(0.2)
+    return job
+
+
+def _player(tab: Tab) -> dict[str, Any]:
+    state: dict[str, Any] = tab.page.evaluate(
+        f"""(() => {{ const e = {PLAYER}, a = {AUDIO};
+        return {{id: e.meta && e.meta.id, t: a.currentTime, duration: a.duration, paused: a.paused,
+                 made: e.feed ? e.feed.made() : null, kept: e.feed ? e.feed.kept() : null,
+                 full: !!(e.feed && e.feed.full), src: a.src, total: e.tot.textContent,
+                 timings: (e.timings || []).length, said: e.live.textContent}}; }})()"""
+    )
+    return state
+
+
+def _seek(tab: Tab, seconds: float) -> None:
+    """As a reader drags the seek bar to ``seconds``."""
+    tab.page.evaluate(
+        f"""s => {{ window.seen.seeking = true;
+            const r = {SHADOW}.querySelector('input[aria-label=Seek]');
+            r.value = String(s); r.dispatchEvent(new Event('input'));
+            setTimeout(() => (window.seen.seeking = false), 300); }}""",
+        seconds,
+    )
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def test_a_long_article_plays_while_it_is_made_and_ends_without_a_reload(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    _press(tab, site, live, copies=4)
+    page = tab.page
+    first = _player(tab)
+    status = live.get_json(f"/api/v1/jobs/{first['id']}")
+    assert status["status"] == "working", "the audio played only once the job was ready"
+    assert first["src"].startswith("blob:"), first
+    assert first["total"].startswith("~"), "the length shown is an estimate while it is made"
+
+    # Highlighted in step while it is made: the sentence the timings made so far put here.
+    page.wait_for_function(f"() => {HIGHLIGHT} && {PLAYER}.meta.duration_s === 0", timeout=30_000)
+    posted = tab.posted[-1]["text"]
+    assert tab.posted[-1].get("priority") == "interactive"
+
+    # Seek within the part already made: it plays from there.
+    target = max(1.0, first["made"] / 2)
+    _seek(tab, target)
+    page.wait_for_function(
+        f"() => {AUDIO}.currentTime > {target + 0.5} && !{AUDIO}.paused", timeout=30_000
+    )
+    assert abs(_player(tab)["t"] - target) < 5
+
+    # Finished: the same source now has the file's full duration, and the shown length is final.
+    final = _until_ready(live, first["id"])["duration_s"]
+    page.wait_for_function(
+        f"() => Math.abs({AUDIO}.duration - {final}) < 0.2 && "
+        f"{PLAYER}.tot.textContent === {json.dumps(_clock(final))}",
+        timeout=30_000,
+    )
+    end = _player(tab)
+    assert end["src"] == first["src"] and not end["paused"], end
+    seen = page.evaluate("window.seen")
+    assert seen["emptied"] == 0 and len(seen["srcs"]) == 1, f"the audio restarted: {seen}"
+    assert seen["back"] == 0, f"the audio jumped back: {seen}"
+
+    # The highlight follows the audio, per the finished timings.
+    meta = live.get_json(f"/audio/{first['id']}.json")
+    page.evaluate(f"{AUDIO}.pause()")
+    page.wait_for_timeout(150)
+    now_ms = tab.audio("currentTime") * 1000
+    sentence = [t for t in meta["timings"] if t["start_ms"] <= now_ms][-1]
+    said = " ".join((page.evaluate(HIGHLIGHT) or "").split())
+    assert said == " ".join(posted[sentence["char_start"] : sentence["char_end"]].split())
+
+
+def test_audio_beyond_the_browser_buffer_comes_from_the_finished_file(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    # 320 kbit/s: about 30 MB, well over Chromium's media buffer (8-12 MB).
+    _press(tab, site, live, copies=4, attrs='data-bitrate="320"')
+    page = tab.page
+    page.wait_for_function(f"() => {PLAYER}.feed && {PLAYER}.feed.full", timeout=60_000)
+    job = _until_ready(live, _player(tab)["id"])
+    page.wait_for_function(
+        f"() => {PLAYER}.tot.textContent === {json.dumps(_clock(job['duration_s']))}"
+    )
+
+    # Near the end of what the live stream delivered: the rest follows by ranges.
+    made = _player(tab)["made"]
+    assert made < job["duration_s"] - 60, (made, job["duration_s"])
+    _seek(tab, made - 3)
+    page.wait_for_function(f"() => {AUDIO}.currentTime > {made + 2}", timeout=60_000)
+    assert any(status == 206 for _, status in tab.ranges), tab.ranges
+    state = _player(tab)
+    assert state["src"].startswith("blob:") and state["made"] > made + 10, state
+
+    # Back to the start: from the media source if it still holds it, else the file.
+    _seek(tab, 0)
+    page.wait_for_function(
+        f"() => {AUDIO}.currentTime > 0.5 && {AUDIO}.currentTime < 10 && !{AUDIO}.paused",
+        timeout=30_000,
+    )
