@@ -326,6 +326,8 @@ a.ib{text-decoration:none}
       return new Promise((ok, fail) => {
         const ms = (this.ms = new MSE());
         const late = setTimeout(() => fail(new Error("the media source did not open")), 3000);
+        // A page whose policy forbids blob: media refuses the source at once.
+        this.a.addEventListener("error", () => fail(new Error("the media source was refused")), { once: true });
         ms.addEventListener(
           "sourceopen",
           () => {
@@ -987,7 +989,8 @@ a.ib{text-decoration:none}
         store.set("listen:vol", a.volume);
       });
       a.addEventListener("error", () => {
-        if (!a.getAttribute("src")) return;
+        const src = a.getAttribute("src");
+        if (!src || (src.startsWith("blob:") && !this.feed)) return; // a refused media source
         this.say("Error: the audio could not be played");
         this.st.textContent = "Playback error";
       });

@@ -179,3 +179,22 @@ def test_audio_beyond_the_browser_buffer_comes_from_the_finished_file(
         f"() => {AUDIO}.currentTime > 0.5 && {AUDIO}.currentTime < 10 && !{AUDIO}.paused",
         timeout=30_000,
     )
+
+
+def test_a_page_that_forbids_blob_media_waits_for_the_whole_file(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    """No Media Source under this page's policy: the audio plays once made, as before."""
+    path, _ = _page(site, live, copies=1)
+    sources = (f"{d} {live.url}" for d in ("script-src", "connect-src", "media-src"))
+    policy = "; ".join(("default-src 'self'", *sources))
+    site.pages[path] = site.pages[path].replace(
+        "<title>",
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}"><title>',
+    )
+    tab.page.goto(site.origin + path)
+    tab.page.click(MAIN)
+    tab.wait_time(0.3, timeout_s=60)
+    state = _player(tab)
+    assert state["src"] == f"{live.url}/audio/{state['id']}.mp3", state
+    assert live.get_json(f"/api/v1/jobs/{state['id']}")["status"] == "ready"
