@@ -13,6 +13,7 @@ import html
 import itertools
 import json
 import time
+import urllib.request
 from typing import Any
 
 from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab
@@ -39,16 +40,18 @@ WATCH = f"""() => {{
 }}"""
 
 
-def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, str]:
-    """A page of ``copies`` times the fixture article, distinct each time: its path, title."""
+def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, str, str]:
+    """A page of ``copies`` times the fixture article, distinct each time.
+
+    Its path, its title and the text the player posts for it.
+    """
     n = next(_pages)
     title = f"Progressive {n}"
-    paragraphs = [p for p in ARTICLE.read_text().split("\n\n") if p.strip()]
-    body = "".join(
-        f"<p>{html.escape(p)}</p>\n"
-        for k in range(copies)
-        for p in [f"Part {k + 1} of the long read number {n}.", *paragraphs]
-    )
+    article = [" ".join(p.split()) for p in ARTICLE.read_text().split("\n\n") if p.strip()]
+    paragraphs = [
+        p for k in range(copies) for p in [f"Part {k + 1} of the long read number {n}.", *article]
+    ]
+    body = "".join(f"<p>{html.escape(p)}</p>\n" for p in paragraphs)
     path = f"/progressive-{n}.html"
     site.pages[path] = (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
@@ -56,12 +59,12 @@ def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, st
         f'<listen-button data-for="#story" {attrs}></listen-button>'
         f'<article id="story">{body}</article></body></html>'
     )
-    return path, title
+    return path, title, "\n\n".join(paragraphs)
 
 
 def _press(tab: Tab, site: Site, live: Live, copies: int, attrs: str = "") -> None:
     """Open a new long read, watch its audio element, press Listen and wait for sound."""
-    path, _ = _page(site, live, copies, attrs)
+    path, _, _ = _page(site, live, copies, attrs)
     tab.page.goto(site.origin + path)
     tab.page.wait_for_function(f"() => {AUDIO}")
     tab.page.evaluate(WATCH)
@@ -185,7 +188,7 @@ def test_a_page_that_forbids_blob_media_waits_for_the_whole_file(
     live: Live, site: Site, tab: Tab
 ) -> None:
     """No Media Source under this page's policy: the audio plays once made, as before."""
-    path, _ = _page(site, live, copies=1)
+    path, _, _ = _page(site, live, copies=1)
     sources = (f"{d} {live.url}" for d in ("script-src", "connect-src", "media-src"))
     policy = "; ".join(("default-src 'self'", *sources))
     site.pages[path] = site.pages[path].replace(
@@ -198,3 +201,31 @@ def test_a_page_that_forbids_blob_media_waits_for_the_whole_file(
     state = _player(tab)
     assert state["src"] == f"{live.url}/audio/{state['id']}.mp3", state
     assert live.get_json(f"/api/v1/jobs/{state['id']}")["status"] == "ready"
+
+
+def test_pressing_listen_on_an_article_in_progress_joins_its_job(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    """Another reader (here the API) started this article: the press plays it from the start."""
+    path, title, text = _page(site, live, copies=4)
+    request = urllib.request.Request(
+        f"{live.url}/api/v1/listen",
+        json.dumps({"text": text, "title": title}).encode(),
+        {"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        job = json.load(response)
+    deadline = time.monotonic() + 60
+    while job["status"] == "queued" and time.monotonic() < deadline:
+        time.sleep(0.02)
+        job = live.get_json(f"/api/v1/jobs/{job['id']}")
+    assert job["status"] == "working", job
+    tab.page.goto(site.origin + path)
+    tab.page.click(MAIN)
+    tab.wait_time(0.2, timeout_s=60)
+    state = _player(tab)
+    assert state["id"] == job["id"], "the press made a job of its own"
+    assert tab.posted[-1]["text"] == text
+    assert state["t"] < 5, "joined late, it still plays from the start"
+    assert live.get_json(f"/api/v1/jobs/{job['id']}")["status"] == "working"
