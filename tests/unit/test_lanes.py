@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,18 @@ def queue_folder(tmp_path: Path) -> Path:
     return tmp_path / "broker" / "queue"
 
 
+def enqueue(tmp_path: Path, job_id: str, queue: str) -> None:
+    write_message(queue_folder(tmp_path), queue, message(job_id, queue))
+    # Names order messages by the millisecond; within one, by a random uuid.
+    time.sleep(0.002)
+
+
 def test_positions_count_the_messages_ahead_in_the_jobs_lane(
     tmp_path: Path, folder_broker: FolderBroker
 ) -> None:
     for job_id in JOBS:
-        write_message(queue_folder(tmp_path), lanes.BULK, message(job_id, lanes.BULK))
-    write_message(queue_folder(tmp_path), lanes.INTERACTIVE, message("d" * 64, lanes.INTERACTIVE))
+        enqueue(tmp_path, job_id, lanes.BULK)
+    enqueue(tmp_path, "d" * 64, lanes.INTERACTIVE)
     found = [folder_broker.position(j, lanes.QUEUES, 100) for j in JOBS]
     assert found == [(lanes.BULK, 0), (lanes.BULK, 1), (lanes.BULK, 2)]
     assert folder_broker.position("d" * 64, lanes.QUEUES, 100) == (lanes.INTERACTIVE, 0)
@@ -97,8 +104,8 @@ def test_moving_a_message_changes_its_lane_and_routing_key(
 ) -> None:
     folder = queue_folder(tmp_path)
     for job_id in JOBS:
-        write_message(folder, lanes.BULK, message(job_id, lanes.BULK))
-    write_message(folder, lanes.INTERACTIVE, message("d" * 64, lanes.INTERACTIVE))
+        enqueue(tmp_path, job_id, lanes.BULK)
+    enqueue(tmp_path, "d" * 64, lanes.INTERACTIVE)
     assert lanes.promote(folder_broker, JOBS[1])
     # At the back of its new lane, behind the reader who pressed first.
     assert folder_broker.position(JOBS[1], lanes.QUEUES, 100) == (lanes.INTERACTIVE, 1)
@@ -113,7 +120,7 @@ def test_moving_a_message_changes_its_lane_and_routing_key(
 
 
 def test_concurrent_moves_move_once(tmp_path: Path, folder_broker: FolderBroker) -> None:
-    write_message(queue_folder(tmp_path), lanes.BULK, message(JOBS[0], lanes.BULK))
+    enqueue(tmp_path, JOBS[0], lanes.BULK)
     results: list[bool] = []
     start = threading.Barrier(8)
 
