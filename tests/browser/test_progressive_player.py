@@ -14,9 +14,11 @@ import itertools
 import json
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab
+from listen_service import create_app
+from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab, _serve
 from tests.conftest import ARTICLE
 
 MAIN = "listen-button button.main"
@@ -40,7 +42,7 @@ WATCH = f"""() => {{
 }}"""
 
 
-def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, str, str]:
+def _page(site: Site, service: str, copies: int, attrs: str = "") -> tuple[str, str, str]:
     """A page of ``copies`` times the fixture article, distinct each time.
 
     Its path, its title and the text the player posts for it.
@@ -55,7 +57,7 @@ def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, st
     path = f"/progressive-{n}.html"
     site.pages[path] = (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
-        f'<script src="{live.url}/player.js" defer></script></head><body>'
+        f'<script src="{service}/player.js" defer></script></head><body>'
         f'<listen-button data-for="#story" {attrs}></listen-button>'
         f'<article id="story">{body}</article></body></html>'
     )
@@ -64,7 +66,7 @@ def _page(site: Site, live: Live, copies: int, attrs: str = "") -> tuple[str, st
 
 def _press(tab: Tab, site: Site, live: Live, copies: int, attrs: str = "") -> None:
     """Open a new long read, watch its audio element, press Listen and wait for sound."""
-    path, _, _ = _page(site, live, copies, attrs)
+    path, _, _ = _page(site, live.url, copies, attrs)
     tab.page.goto(site.origin + path)
     tab.page.wait_for_function(f"() => {AUDIO}")
     tab.page.evaluate(WATCH)
@@ -188,7 +190,7 @@ def test_a_page_that_forbids_blob_media_waits_for_the_whole_file(
     live: Live, site: Site, tab: Tab
 ) -> None:
     """No Media Source under this page's policy: the audio plays once made, as before."""
-    path, _, _ = _page(site, live, copies=1)
+    path, _, _ = _page(site, live.url, copies=1)
     sources = (f"{d} {live.url}" for d in ("script-src", "connect-src", "media-src"))
     policy = "; ".join(("default-src 'self'", *sources))
     site.pages[path] = site.pages[path].replace(
@@ -207,7 +209,7 @@ def test_pressing_listen_on_an_article_in_progress_joins_its_job(
     live: Live, site: Site, tab: Tab
 ) -> None:
     """Another reader (here the API) started this article: the press plays it from the start."""
-    path, title, text = _page(site, live, copies=4)
+    path, title, text = _page(site, live.url, copies=4)
     request = urllib.request.Request(
         f"{live.url}/api/v1/listen",
         json.dumps({"text": text, "title": title}).encode(),
@@ -229,3 +231,33 @@ def test_pressing_listen_on_an_article_in_progress_joins_its_job(
     assert tab.posted[-1]["text"] == text
     assert state["t"] < 5, "joined late, it still plays from the start"
     assert live.get_json(f"/api/v1/jobs/{job['id']}")["status"] == "working"
+
+
+def _post(base: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{base}/api/v1/listen", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        job: dict[str, Any] = json.load(response)
+    return job
+
+
+def test_a_reader_waiting_for_a_worker_sees_their_place_in_the_queue(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    """No worker runs: two readers' articles wait ahead of this one, and the player says so."""
+    app = create_app({"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_ALLOWED_ORIGINS": site.origin})
+    base, stop = _serve(app)
+    try:
+        for n in range(2):
+            ahead = _post(base, {"text": f"Ahead number {n}.", "priority": "interactive"})
+            assert ahead["status"] == "queued"
+        path, _, _ = _page(site, base, copies=1)
+        tab.page.goto(site.origin + path)
+        tab.page.click(MAIN)
+        tab.page.wait_for_function(
+            f"() => {PLAYER}.st.textContent === 'Waiting \u2014 2 articles ahead'", timeout=30_000
+        )
+        tab.page.evaluate(f"{PLAYER}.feed && {PLAYER}.feed.close()")
+    finally:
+        stop()
