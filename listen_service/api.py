@@ -18,7 +18,8 @@ from audio_cache import is_valid_key
 from listen_service import jobflow, storage, streams, validation
 from listen_service.errors import ApiError
 from listen_service.openapi import openapi_document
-from workers.pipeline import Request, plan
+from workers.pipeline import plan
+from workers.runner import request_from_payload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,7 +29,7 @@ def listen() -> tuple[Response, int] | Response:
     site = validation.site()
     payload = validation.parse_request(site)
     max_chars = current_app.config["LISTEN_MAX_CHARS"]
-    job = plan(Request(**payload), jobflow.voices(), max_chars=max_chars)
+    job = plan(request_from_payload(payload), jobflow.voices(), max_chars=max_chars)
     job_id, fmt = job.key, job.encode.fmt
     entry, record = jobflow.current_state(job_id, posting=True)
     if entry is not None:
@@ -39,6 +40,8 @@ def listen() -> tuple[Response, int] | Response:
         if jobflow.accept(job_id, payload, site):
             jobflow.enqueue_or_fail(job_id, payload)
         record = jobflow.store().get(job_id)
+    else:
+        jobflow.promote(job_id, record, payload)
     body = jobflow.job_body(job_id, None, record, fmt)
     response = Response(json.dumps(body, ensure_ascii=False), 202, mimetype="application/json")
     response.headers["Location"] = body["status_url"]

@@ -19,17 +19,17 @@ from flask import Flask
 from listen_service.brokers import FolderBroker, OpaqueBroker, RedisBroker
 from listen_service.config import embedded
 from listen_service.fsbroker import TRANSPORT, broker_dir, transport_options
+from listen_service.lanes import INTERACTIVE, QUEUES, queue_of
 from workers.jobs import redis_client
 from workers.redrive import Broker
 
-QUEUE = "listen"
 SYNTHESIZE = "listen.synthesize"
 
 
 def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """Celery's configuration for this deployment."""
     settings: dict[str, Any] = {
-        "task_default_queue": QUEUE,
+        "task_default_queue": INTERACTIVE,
         "task_ignore_result": True,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -75,6 +75,11 @@ def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
                 # Unacknowledged tasks come back after this long; longer than
                 # any task may run.
                 "visibility_timeout": int(config["LISTEN_TASK_TIME_LIMIT"]) + 60,
+                # A worker of both lanes takes the interactive one first: BRPOP
+                # is given the queues sorted, and "listen" < "listen.bulk".
+                # ("priority" would keep the order of the queues as consumed,
+                # but kombu keeps them in a set.)
+                "queue_order_strategy": "sorted",
             },
             # Task events feed Flower; "sent" events are left off because
             # they double the publishes on the API's hot path.
@@ -84,18 +89,21 @@ def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def send_synthesis(celery: Celery, job_id: str, payload: Mapping[str, Any]) -> None:
-    """Publish the job's task. Its task id is the job id, so the broker can be
-    asked whether a job's message is still waiting (``workers.redrive``)."""
-    celery.send_task(SYNTHESIZE, args=[job_id, dict(payload)], task_id=job_id)
+    """Publish the job's task in its lane (``lanes.queue_of``). Its task id is the
+    job id, so the broker can be asked whether a job's message is still waiting
+    (``workers.redrive``) and where (``lanes.queue_info``)."""
+    celery.send_task(
+        SYNTHESIZE, args=[job_id, dict(payload)], task_id=job_id, queue=queue_of(payload)
+    )
 
 
 def broker_of(config: Mapping[str, Any]) -> Broker:
     """This deployment's broker, as re-driving lost jobs looks into it."""
     if embedded(config):
-        return FolderBroker(broker_dir(config["LISTEN_DATA_DIR"]), QUEUE)
+        return FolderBroker(broker_dir(config["LISTEN_DATA_DIR"]), QUEUES)
     url: str = config["LISTEN_BROKER_URL"]
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBroker(redis_client(url), QUEUE)
+        return RedisBroker(redis_client(url), QUEUES)
     return OpaqueBroker()
 
 

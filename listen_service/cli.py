@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from listen_service import config
+from listen_service.lanes import WORKER_LANES
 from workers.errors import ConfigError, InputError, ListenError
 from workers.voices import PITCH_DEFAULT, RATE_DEFAULT, VOLUME_DEFAULT
 
@@ -135,7 +136,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from listen_service.run import exec_worker
 
-    exec_worker(args.concurrency, args.loglevel)
+    exec_worker(args.concurrency, args.loglevel, args.lanes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,7 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
-    serve.add_argument("--concurrency", type=int, default=1, help="synthesis processes")
+    serve.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="synthesis processes of the general worker (default: one per CPU); "
+        "a worker of one process for readers' requests runs besides",
+    )
     serve.add_argument("--loglevel", default="WARNING", help="worker log level")
     serve.set_defaults(func=cmd_serve)
 
@@ -189,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Celery worker")
     worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--lanes",
+        choices=list(WORKER_LANES),
+        default="all",
+        help="which requests it takes: interactive (readers'), bulk, or all (interactive first)",
+    )
     worker.set_defaults(func=cmd_worker)
     return parser
 

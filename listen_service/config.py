@@ -165,7 +165,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_LIVE_STALE_SECONDS",
         5.0,
         float,
-        "a stream of audio still being made ends when its file has not grown for this long (its worker died)",
+        "a stream of audio still being made ends when its file has not grown for this long (its worker died); a GET of a queued job's audio waits this long for a worker to start it",
     ),
     Setting(
         "LISTEN_SENDFILE_HEADER",
@@ -229,6 +229,12 @@ def _convert(setting: Setting, raw: Any) -> Any:
         raise ConfigError(f"{setting.name}={raw!r} is not a valid {setting.kind.__name__}") from exc
 
 
+# Settings whose empty value means something (no limit) rather than "the default".
+EMPTY_IS_A_VALUE = frozenset(
+    {"LISTEN_RATE_LIMIT_POST", "LISTEN_RATE_LIMIT_STREAMS", "LISTEN_RATE_LIMIT_SITE"}
+)
+
+
 def load(
     overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -237,8 +243,9 @@ def load(
     config: dict[str, Any] = {}
     for setting in SETTINGS:
         value: Any = setting.default
-        if env.get(setting.name, "").strip():
-            value = _convert(setting, env[setting.name].strip())
+        raw = env.get(setting.name)
+        if raw is not None and (raw.strip() or setting.name in EMPTY_IS_A_VALUE):
+            value = _convert(setting, raw.strip())
         config[setting.name] = value
     for name, value in (overrides or {}).items():
         config[name] = _convert(_BY_NAME[name], value) if name in _BY_NAME else value

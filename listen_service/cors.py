@@ -11,7 +11,8 @@ from flask import Flask, Response, current_app, request
 
 from listen_service.errors import error_response
 
-ALLOWED_HEADERS = "Content-Type, X-Listen-Key"
+# Range: the player fetches the rest of a finished file in pieces (progressive playback).
+ALLOWED_HEADERS = "Content-Type, X-Listen-Key, Range"
 EXPOSED_HEADERS = "Location, ETag, Content-Range, Accept-Ranges, Content-Length, Retry-After"
 
 

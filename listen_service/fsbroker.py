@@ -104,6 +104,51 @@ def task_id_of(name: str) -> str | None:
     return parts[2] if len(parts) == 3 else None
 
 
+def write_message(folder: Path | str, queue: str, payload: Any) -> None:
+    """Add a message to ``queue`` in ``folder``: whole, or not at all (``OSError``)."""
+    headers = payload.get("headers") if isinstance(payload, dict) else None
+    name = message_name(queue, headers.get("id") if isinstance(headers, dict) else None)
+    part = os.path.join(folder, f".{name}{PART_SUFFIX}")
+    try:
+        with open(part, "xb") as file:
+            file.write(str_to_bytes(dumps(payload)))  # type: ignore[no-untyped-call]
+            file.flush()
+            # On disk before it is visible: a crash must not leave an
+            # empty message behind (a filesystem may order the rename first).
+            os.fsync(file.fileno())
+        os.rename(part, os.path.join(folder, name))
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
+        raise
+
+
+def move_message(folder: Path, name: str, queue: str) -> bool:
+    """Move message file ``name`` in ``folder`` to the back of ``queue``; False if it
+    was gone (taken by a consumer, or moved by a concurrent call: one of them wins).
+
+    Its routing key is rewritten, so that a retry or a restore stays in ``queue``.
+    """
+    taken = folder / f".{name}.moving{PART_SUFFIX}"
+    try:
+        os.rename(folder / name, taken)  # the atomic step: only one caller gets it
+    except FileNotFoundError:
+        return False
+    try:
+        payload = loads(bytes_to_str(taken.read_bytes()))  # type: ignore[no-untyped-call]
+        payload["properties"]["delivery_info"]["routing_key"] = queue
+    except (ValueError, TypeError, KeyError):  # not a message: left for a consumer to quarantine
+        os.rename(taken, folder / name)
+        return False
+    try:
+        write_message(folder, queue, payload)
+    except OSError:  # a full disk: not moved after all
+        os.rename(taken, folder / name)
+        raise
+    taken.unlink()
+    return True
+
+
 def quarantined(data_dir: Path | str) -> int:
     """How many broker messages have been set aside as unreadable."""
     try:
@@ -197,22 +242,17 @@ class Channel(filesystem.Channel):
     # kombu's two base classes disagree on this signature; ours is the filesystem one's.
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Add a message to ``queue``: whole, or not at all (``ChannelError``)."""
-        headers = payload.get("headers") if isinstance(payload, dict) else None
-        name = message_name(queue, headers.get("id") if isinstance(headers, dict) else None)
-        folder = self.data_folder_out
-        part = os.path.join(folder, f".{name}{PART_SUFFIX}")
         try:
-            with open(part, "xb") as file:
-                file.write(str_to_bytes(dumps(payload)))  # type: ignore[no-untyped-call]
-                file.flush()
-                # On disk before it is visible: a crash must not leave an
-                # empty message behind (a filesystem may order the rename first).
-                os.fsync(file.fileno())
-            os.rename(part, os.path.join(folder, name))
+            write_message(self.data_folder_out, queue, payload)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(part)
-            raise ChannelError(f"cannot add a message to {folder}: {exc}") from exc
+            raise ChannelError(f"cannot add a message to {self.data_folder_out}: {exc}") from exc
+
+    def _poll(self, cycle: Any, callback: Any, timeout: Any = None) -> Any:
+        # kombu's cycle goes round the queues in turn; a worker of both lanes
+        # must look at the interactive one (consumed first: see run.py) first,
+        # every time.
+        cycle.pos = 0
+        return cycle.get(callback)
 
     def _get(self, queue: Any, timeout: Any = None) -> Any:
         """The oldest readable message of ``queue``; unreadable ones are quarantined."""

@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
-from listen_service import livetimings
+from listen_service import lanes, livetimings
 from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
@@ -209,6 +209,26 @@ def enqueue_or_fail(job_id: str, payload: Mapping[str, Any]) -> None:
         raise
 
 
+def promote(job_id: str, job: Job | None, payload: Mapping[str, Any]) -> None:
+    """A reader's request (``payload``) for a job still waiting in the bulk lane moves
+    it to the interactive lane. A broker that cannot do it now leaves it where it is."""
+    if job is None or job.status != "queued" or lanes.queue_of(payload) != lanes.INTERACTIVE:
+        return
+    try:
+        if lanes.promote(current_app.extensions["listen_broker"], job_id):
+            current_app.logger.info("job %s moved to the interactive lane", job_id)
+    except (RedisError, OSError) as exc:
+        current_app.logger.warning("could not move job %s to the interactive lane: %s", job_id, exc)
+
+
+def _queue(job_id: str, job: Job) -> dict[str, Any]:
+    """A queued job's lane and place in it (``lanes.queue_info``)."""
+    if job.status != "queued":
+        return {}
+    broker = current_app.extensions["listen_broker"]
+    return {"queue": lanes.queue_info(broker, job_id, lambda: store().payload(job_id))}
+
+
 def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3") -> dict[str, Any]:
     if entry is not None:
         return {
@@ -226,6 +246,7 @@ def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3"
         "progress": round(job.progress, 3),
         **_urls(job_id, fmt),
         **livetimings.live_fields(job_id, job),
+        **_queue(job_id, job),
     }
     if job.error:
         # The record keeps the detail for operators; clients get the code.

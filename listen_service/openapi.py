@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS
 
 DEFAULT_MAX_CHARS = 100_000
@@ -227,6 +228,11 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "default": 64,
                             "description": "kbit/s: mp3 one of 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320; ogg 12-256; ignored for wav",
                         },
+                        "priority": {
+                            "enum": list(PRIORITIES),
+                            "default": DEFAULT_PRIORITY,
+                            "description": "the job's lane: 'interactive' for a reader waiting (the embedded player sends it), 'bulk' for pre-generation; a reader's request moves a waiting bulk job to the interactive lane",
+                        },
                     },
                 },
                 "Job": {
@@ -253,6 +259,15 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         "first_audio_s": {"type": "number", "minimum": 0, "nullable": True},
                         "made_ms": {"type": "integer", "minimum": 0},
                         "timings": {"type": "array", "items": {"type": "object"}},
+                        "queue": {
+                            "type": "object",
+                            "description": "while queued: the job's lane and how many jobs are ahead of it there (0: next; null when it cannot be known)",
+                            "required": ["lane", "position"],
+                            "properties": {
+                                "lane": {"enum": ["interactive", "bulk"]},
+                                "position": {"type": "integer", "minimum": 0, "nullable": True},
+                            },
+                        },
                     },
                 },
                 "Voices": {

@@ -12,27 +12,29 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
-from listen_service.celery import QUEUE
 from listen_service.config import embedded
 from listen_service.fsbroker import broker_dir, message_files, quarantined
+from listen_service.lanes import LANE_NAMES, QUEUES
 from listen_service.storage import free_bytes, shortage
 from workers.jobs import Histogram, JobStore
 
 bp = Blueprint("ops", __name__)
 
 
-def queue_depth(app: Flask) -> int:
-    """Messages waiting in the broker for a worker (not those being worked on)."""
+def queue_depths(app: Flask) -> dict[str, int]:
+    """Messages waiting in the broker for a worker (not those being worked on), by lane."""
     if embedded(app.config):
         folder = broker_dir(app.config["LISTEN_DATA_DIR"]) / "queue"
-        return len(message_files(folder, QUEUE))
+        return {LANE_NAMES[q]: len(message_files(folder, q)) for q in QUEUES}
     # A direct client with short timeouts: Celery's connection retries for
     # seconds, too long for a health check.
     client = redis.Redis.from_url(
         app.config["LISTEN_BROKER_URL"], socket_connect_timeout=1, socket_timeout=1
     )
-    with client:
-        return int(client.llen(QUEUE))
+    with client, client.pipeline(transaction=False) as pipe:
+        for queue in QUEUES:
+            pipe.llen(queue)
+        return {LANE_NAMES[q]: int(n) for q, n in zip(QUEUES, pipe.execute(), strict=True)}
 
 
 def _unreachable(app: Flask, what: str, exc: Exception) -> str:
@@ -46,7 +48,9 @@ def health(app: Flask) -> tuple[dict[str, Any], bool]:
     ok = True
     started = time.perf_counter()
     try:
-        report["queue_depth"] = queue_depth(app)
+        by_lane = queue_depths(app)
+        report["queue_depth"] = sum(by_lane.values())
+        report["queue_depth_by_lane"] = by_lane
         report["broker"] = "ok"
         if embedded(app.config):
             # Set aside, not lost silently: each one is a broker file nobody could read.
@@ -121,9 +125,11 @@ def metrics() -> Response:
     lines = [
         "# TYPE listen_up gauge",
         f"listen_up {int(ok)}",
+        "# HELP listen_queue_depth messages waiting for a worker, by lane; -1: broker unreachable",
         "# TYPE listen_queue_depth gauge",
-        f"listen_queue_depth {report.get('queue_depth', -1)}",
     ]
+    depths = report.get("queue_depth_by_lane") or dict.fromkeys(LANE_NAMES.values(), -1)
+    lines += [f'listen_queue_depth{{lane="{lane}"}} {n}' for lane, n in depths.items()]
     if "broker_quarantined" in report:
         lines += [
             "# HELP listen_broker_quarantined unreadable broker files set aside (embedded mode)",

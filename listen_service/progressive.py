@@ -48,9 +48,12 @@ _CHUNK = 64 * 1024
 def respond(key: str, ext: str) -> Response | None:
     """The audio of job ``key`` as it is made, or None when there is no such job (or it is ready).
 
-    Raises a ``404`` ``not_ready`` ``ApiError`` for a job that exists but has
-    nothing to stream: queued, failed, its timings (``.json``), or a format
-    that is not streamed (WAV).
+    A ``GET`` of a job still queued waits up to ``LISTEN_LIVE_STALE_SECONDS``
+    for a worker to start it, so that a player can ask for the audio as soon as
+    it has posted the article. Raises a ``404`` ``not_ready`` ``ApiError`` for a
+    job that exists but has nothing to stream: failed, still queued after that
+    wait (or asked with ``HEAD``), its timings (``.json``), or a format that is
+    not streamed (WAV).
     """
     if "listen_jobs" not in current_app.extensions:
         return None  # an app that serves a cache alone has no jobs to follow
@@ -60,7 +63,8 @@ def respond(key: str, ext: str) -> Response | None:
     fmt = fmt_of(key)
     if ext not in ("json", fmt):
         return None
-    if ext == "json" or fmt not in STREAMABLE or job.status != "working":
+    waits = job.status == "queued" and request.method == "GET"
+    if ext == "json" or fmt not in STREAMABLE or not (job.status == "working" or waits):
         raise _not_ready(key, job.status)
     config = current_app.config
     stale: float = config["LISTEN_LIVE_STALE_SECONDS"]
@@ -77,13 +81,31 @@ def respond(key: str, ext: str) -> Response | None:
             {"Retry-After": "2"},
         )
     try:
-        response = _live_response(key, fmt, job.status, live, stale, release)
+        status = _started(key, stale) if waits else job.status
+        if status == "ready" and audio_cache().has(key):
+            response = None  # made while we waited: the file is served as usual
+        elif status != "working":
+            raise _not_ready(key, status)
+        else:
+            response = _live_response(key, fmt, status, live, stale, release)
     except BaseException:
         release()
         raise
     if response is None:
         release()
     return response
+
+
+def _started(key: str, wait: float) -> str:
+    """The job's status once it is no longer queued, or "queued" after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        record = store().get(key)
+        if record is None:
+            return "ready" if audio_cache().has(key) else "failed"
+        if record.status != "queued" or time.monotonic() >= deadline:
+            return record.status
+        time.sleep(OPEN_POLL_SECONDS)
 
 
 def _no_hold() -> None:

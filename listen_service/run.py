@@ -12,15 +12,29 @@ from typing import Any, NoReturn
 
 from werkzeug.serving import WSGIRequestHandler
 
-from listen_service.celery import QUEUE
 from listen_service.config import embedded
+from listen_service.lanes import WORKER_LANES
 from listen_service.supervise import WorkerSupervisor
 
+# serve's worker of the interactive lane alone: one process, always free for a reader.
+READERS_CONCURRENCY = 1
 
-def worker_command(config: Mapping[str, Any], concurrency: int, loglevel: str) -> list[str]:
+
+def worker_command(
+    config: Mapping[str, Any],
+    concurrency: int,
+    loglevel: str,
+    lanes: str = "all",
+    node: str | None = None,
+) -> list[str]:
+    """A Celery worker of ``lanes`` (``lanes.WORKER_LANES``); ``node`` names it
+    (``<node>@<host>``), for two workers on one machine."""
     cmd = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker"]
     cmd += ["--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel]
-    cmd += ["-Q", QUEUE]
+    # In this order: a worker of both lanes looks at the interactive one first.
+    cmd += ["-Q", ",".join(WORKER_LANES[lanes])]
+    if node is not None:
+        cmd += ["-n", f"{node}@%h"]
     if embedded(config):
         # Mingle, gossip and heartbeats are broadcasts between workers; the
         # embedded broker serves one machine and has no fan-out for them.
@@ -28,10 +42,10 @@ def worker_command(config: Mapping[str, Any], concurrency: int, loglevel: str) -
     return cmd
 
 
-def exec_worker(concurrency: int, loglevel: str) -> NoReturn:
+def exec_worker(concurrency: int, loglevel: str, lanes: str = "all") -> NoReturn:
     from listen_service import config
 
-    os.execv(sys.executable, worker_command(config.load(), concurrency, loglevel))
+    os.execv(sys.executable, worker_command(config.load(), concurrency, loglevel, lanes))
 
 
 # Threads of each gunicorn worker kept for everything but streams and long polls.
@@ -70,8 +84,11 @@ class _KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
 
 
-def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
-    """The web app and a supervised Celery worker on this machine, until Ctrl-C or SIGTERM.
+def serve(host: str, port: int, concurrency: int | None, loglevel: str) -> int:
+    """The web app and two supervised Celery workers on this machine, until Ctrl-C or SIGTERM:
+    one of the interactive lane alone (``READERS_CONCURRENCY`` processes), so that
+    a reader never waits for a process busy with bulk work, and one of both lanes
+    with ``concurrency`` processes (default: one per CPU).
 
     Exits 1 without starting a worker when the address cannot be bound.
     """
@@ -100,9 +117,14 @@ def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
             fd=listener.fileno(),
         )
     data_dir = app.config["LISTEN_DATA_DIR"]
-    worker = WorkerSupervisor(
-        worker_command(app.config, concurrency, loglevel), os.environ, data_dir
+    general = worker_command(app.config, concurrency or os.cpu_count() or 1, loglevel)
+    readers = worker_command(
+        app.config, READERS_CONCURRENCY, loglevel, "interactive", node="readers"
     )
+    workers = [
+        WorkerSupervisor(general, os.environ, data_dir),
+        WorkerSupervisor(readers, os.environ, data_dir, name="readers"),
+    ]
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -116,12 +138,13 @@ def serve(host: str, port: int, concurrency: int, loglevel: str) -> int:
         else "broker from LISTEN_BROKER_URL"
     )
     try:
-        worker.start()
+        for worker in workers:
+            worker.start()
         url = f"http://{host if host not in ('0.0.0.0', '::') else 'localhost'}:{server.port}/"
         print(f"Listen is running at {url}", flush=True)
         print(f"  data in {data_dir} ({mode}); Ctrl-C to stop", flush=True)
         server.serve_forever()
     finally:
         server.server_close()
-        worker.stop()
+        WorkerSupervisor.stop_all(workers)
     return 0

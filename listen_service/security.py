@@ -41,7 +41,8 @@ def page_csp(
             "script-src 'self'",
             " ".join(("style-src 'self'", *styles)),
             f"connect-src {api}",
-            f"media-src {api}",
+            # blob: for progressive playback (Media Source Extensions; player.js).
+            f"media-src {api} blob:",
             "img-src 'self' data:",
             "base-uri 'none'",
             "form-action 'none'",

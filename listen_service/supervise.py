@@ -1,6 +1,7 @@
-"""``serve``'s Celery worker: kept running while serve runs, never left behind after.
+"""``serve``'s Celery workers: kept running while serve runs, never left behind after.
 
-``WorkerSupervisor`` promises:
+serve runs two (``listen_service.run``), each with its own ``WorkerSupervisor``
+and pidfile. A ``WorkerSupervisor`` promises:
 
 - a worker that exits for any reason while serve runs is started again, after a
   delay that doubles from ``first_delay`` up to ``max_delay`` and goes back to
@@ -10,7 +11,8 @@
   its process group after ``grace`` seconds);
 - if serve itself dies without stopping it (``kill -9``), the kernel sends the
   worker SIGTERM (a parent-death signal), and the next serve on the same data
-  directory finds a worker still running there (``<data dir>/serve-worker.pid``) and stops
+  directory finds a worker still running there (``<data dir>/serve-worker.pid``, or
+  ``serve-worker-<name>.pid`` for a named one) and stops
   it — after checking in ``/proc`` that the pid is a Celery worker of that
   very data directory, so that nothing else is ever signalled.
 """
@@ -79,30 +81,40 @@ class WorkerSupervisor:
         max_delay: float = 30.0,
         healthy_after: float = 60.0,
         grace: float = 30.0,
+        name: str | None = None,
     ) -> None:
         self.command = list(command)
         self.env = {**env, "LISTEN_DATA_DIR": str(data_dir)}
         self.data_dir = data_dir
-        self.pidfile = data_dir / "serve-worker.pid"
+        self.pidfile = data_dir / (f"serve-worker-{name}.pid" if name else "serve-worker.pid")
         self.first_delay, self.max_delay = first_delay, max_delay
         self.healthy_after, self.grace = healthy_after, grace
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"worker-supervisor-{name or 'main'}", daemon=True
+        )
 
     def start(self) -> None:
         """Stop a worker orphaned by an earlier serve of this data dir, then run ours."""
         self.stop_orphan()
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the worker (and stop restarting it); returns once it is gone."""
+    def begin_stop(self) -> None:
+        """Ask the worker to stop (and stop restarting it), without waiting: see ``stop``."""
         with self._lock:
+            if self._stopping.is_set():
+                return  # asked already: a second SIGTERM must not hurry Celery's shutdown
             self._stopping.set()
             proc = self._proc
             if proc is not None and proc.poll() is None:
                 proc.terminate()  # Celery's warm shutdown: the task in hand finishes
+
+    def stop(self) -> None:
+        """Stop the worker (and stop restarting it); returns once it is gone."""
+        self.begin_stop()
+        proc = self._proc
         if self._thread.is_alive():
             self._thread.join(self.grace)
         if proc is not None and proc.poll() is None:
@@ -113,6 +125,14 @@ class WorkerSupervisor:
             # Only our own record: another serve of this data dir may have written it since.
             if proc is not None and self.pidfile.read_text().split()[0] == str(proc.pid):
                 self.pidfile.unlink()
+
+    @staticmethod
+    def stop_all(supervisors: Sequence[WorkerSupervisor]) -> None:
+        """``stop`` each, their graces running at once rather than one after the other."""
+        for supervisor in supervisors:
+            supervisor.begin_stop()
+        for supervisor in supervisors:
+            supervisor.stop()
 
     def stop_orphan(self) -> int | None:
         """Stop the worker recorded in the pidfile if its serve is gone; its pid, or None."""

@@ -21,6 +21,7 @@ from flask import current_app, request
 
 from listen_service.body import json_body
 from listen_service.errors import ApiError
+from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 
 # Request field → (accepted JSON types, ``Request`` attribute).
 FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -34,6 +35,8 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "volume": ((int, float), "volume"),
     "format": ((str,), "fmt"),
     "bitrate": ((int,), "bitrate_kbps"),
+    # Not part of the audio: the job's lane (``lanes``), kept in the stored payload.
+    "priority": ((str,), "priority"),
 }
 TITLE_MAX = 300
 # Short fields end up in ffmpeg's command line and the audio's tags.
@@ -92,6 +95,10 @@ def parse_request(poster: str | None = None) -> dict[str, Any]:
         if isinstance(value, str):
             _check_string(name, value)
         payload[attribute] = value
+    priority = payload.setdefault("priority", DEFAULT_PRIORITY)
+    if priority not in PRIORITIES:
+        choices = " or ".join(repr(p) for p in PRIORITIES)
+        raise ApiError(422, "invalid_field", f"priority must be {choices}")
     if poster is not None:
         if payload.get("artist", poster) != poster:
             raise ApiError(

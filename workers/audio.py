@@ -111,6 +111,10 @@ class Encoder:
         self.settings = settings
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as ffmpeg
         cmd = [ffmpeg or find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+        # The input format is given whole, so nothing needs probing: without
+        # these ffmpeg reads about five seconds of audio before it encodes
+        # anything, and a job's first sentence would reach its file late.
+        cmd += ["-probesize", "32", "-analyzeduration", "0"]
         cmd += ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0"]
         cmd += _CODECS[settings.fmt]
         if live:

@@ -128,6 +128,9 @@ svg{fill:currentColor;display:block}svg text{font:700 7px system-ui,sans-serif}
 .st{color:#57606a;font-size:12.5px;white-space:nowrap}
 .seek{display:flex;align-items:center;gap:8px;font-size:12.5px;font-variant-numeric:tabular-nums;color:#57606a}
 input[type=range]{flex:1;min-width:50px;height:22px;margin:0;accent-color:var(--a);cursor:pointer;background:transparent}
+.track{flex:1;min-width:50px;display:flex;flex-direction:column}
+.made{height:3px;margin:0 2px;border-radius:2px;background:#eef1f4;overflow:hidden}
+.made i{display:block;height:100%;width:0;background:#9aa7b5}
 .vol{flex:none;width:64px}
 .rate{height:30px;min-width:3.6em;padding:0 10px;border:1px solid #d0d7de;border-radius:999px;background:#fff;font-weight:650;font-size:13px;font-variant-numeric:tabular-nums}
 .rate:hover{background:#eef1f4}
@@ -244,6 +247,12 @@ a.ib{text-decoration:none}
   };
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // A queued job's wait as the reader hears it: its place in its lane when known.
+  const waiting = (j) => {
+    const n = j.queue && j.queue.position;
+    if (n == null) return "Waiting for a worker\u2026";
+    return n ? `Waiting \u2014 ${n} ${n === 1 ? "article" : "articles"} ahead` : "Starting\u2026";
+  };
   // A 429 is the server asking us to come back later, not a failure: wait as
   // long as its Retry-After says (5 s if it cannot be read), at most BUSY_TRIES
   // times, telling the reader through onBusy.
@@ -265,6 +274,210 @@ a.ib{text-decoration:none}
       return body;
     }
   };
+
+  /* Progressive playback: the audio of a job still being made, through Media
+   * Source Extensions, so that the <audio> element keeps one source from the
+   * first sentence to the last and the end of the job changes only its
+   * duration. The bytes come from the live stream (the audio URL while the job
+   * works) and then, for whatever it did not deliver (cut short by the
+   * browser's buffer quota, a dropped connection, a worker that died), from the
+   * finished file by range requests: both carry the same MP3 frames, the file
+   * behind a header (an ID3 tag and the Xing frame its encoder rewrites). */
+  const MSE = window.ManagedMediaSource || window.MediaSource;
+  const MP3 = "audio/mpeg";
+  const streamable = (job) =>
+    !!(MSE && MSE.isTypeSupported && MSE.isTypeSupported(MP3)) && /\.mp3$/.test(new URL(job.audio_url, BASE).pathname);
+  const PIECE = 512 * 1024; // bytes per range request for the rest of the file
+  const AHEAD_S = 120; // how far ahead of playback the rest of the file is fetched
+  const KEEP_S = 10; // played audio kept when the buffer runs out of room
+  const BITRATES = [
+    [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+  ];
+  const SAMPLE_RATES = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
+  // Where a finished MP3's plain frames start (as workers/live.py finds it).
+  const framesStart = (b) => {
+    let o = 0;
+    if (b[0] === 0x49 && b[1] === 0x44 && b[2] === 0x33)
+      o = 10 + (b[5] & 0x10 ? 10 : 0) + (((b[6] & 127) << 21) | ((b[7] & 127) << 14) | ((b[8] & 127) << 7) | (b[9] & 127));
+    if (b[o] !== 0xff || (b[o + 1] & 0xe0) !== 0xe0) throw new Error("the audio is not an MP3 file");
+    const v = (b[o + 1] >> 3) & 3;
+    const rate = SAMPLE_RATES[v] && SAMPLE_RATES[v][(b[o + 2] >> 2) & 3];
+    const kbps = BITRATES[v === 3 ? 1 : 0][b[o + 2] >> 4];
+    if (!rate || !kbps) throw new Error("the audio is not an MP3 file");
+    const len = Math.floor(((v === 3 ? 144 : 72) * kbps * 1000) / rate) + ((b[o + 2] >> 1) & 1);
+    const frame = String.fromCharCode(...b.subarray(o, o + len));
+    return /Xing|Info/.test(frame) ? o + len : o;
+  };
+
+  class LiveFeed {
+    constructor(audio, url, onAppend) {
+      this.a = audio;
+      this.url = url;
+      this.onAppend = onAppend;
+      this.got = 0; // bytes of the stream appended so far
+      this.stop = new AbortController();
+      this.closed = false;
+    }
+
+    // Attaches a media source to the audio element; rejects where the page or
+    // the browser will not have one (a Content-Security-Policy without blob:).
+    open() {
+      return new Promise((ok, fail) => {
+        const ms = (this.ms = new MSE());
+        const late = setTimeout(() => fail(new Error("the media source did not open")), 3000);
+        // A page whose policy forbids blob: media refuses the source at once.
+        this.a.addEventListener("error", () => fail(new Error("the media source was refused")), { once: true });
+        ms.addEventListener(
+          "sourceopen",
+          () => {
+            clearTimeout(late);
+            try {
+              this.sb = ms.addSourceBuffer(MP3);
+              ok();
+            } catch (e) {
+              fail(e);
+            }
+          },
+          { once: true },
+        );
+        if (MSE === window.ManagedMediaSource) this.a.disableRemotePlayback = true;
+        this.objectUrl = URL.createObjectURL(ms);
+        this.a.src = this.objectUrl;
+      });
+    }
+
+    close() {
+      this.closed = true;
+      this.stop.abort();
+      if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+    }
+
+    // Seconds of audio from the start that can play, and the first still kept.
+    made() {
+      const b = this.sb && this.sb.buffered;
+      return b && b.length ? b.end(b.length - 1) : 0;
+    }
+
+    kept() {
+      const b = this.sb && this.sb.buffered;
+      return b && b.length ? b.start(0) : 0;
+    }
+
+    idle() {
+      return this.sb.updating ? new Promise((r) => this.sb.addEventListener("updateend", r, { once: true })) : Promise.resolve();
+    }
+
+    // Appends the next bytes of the stream; false when the buffer is full of
+    // audio not played yet (the bytes are then not taken).
+    async append(bytes) {
+      for (;;) {
+        await this.idle();
+        if (this.closed) return false;
+        try {
+          this.sb.appendBuffer(bytes);
+          await this.idle();
+          this.got += bytes.length;
+          if (this.onAppend) this.onAppend();
+          return true;
+        } catch (e) {
+          if (e.name !== "QuotaExceededError") throw e;
+          const from = this.kept(),
+            to = this.a.currentTime - KEEP_S;
+          if (to - from < 1) return false;
+          this.sb.remove(from, to);
+        }
+      }
+    }
+
+    // Follows the job: its live stream at once (the server holds the request
+    // of a queued job until a worker starts it), then the finished file.
+    // ``working`` resolves when the job is being made; ``ready`` with the
+    // finished job (it rejects if the job fails).
+    async run(working, ready) {
+      let done = false,
+        started = false;
+      ready.then(
+        () => (done = true),
+        () => {},
+      );
+      working.then(() => (started = true));
+      for (let tries = 0; !done && !this.closed && tries < 5; ) {
+        if (await this.live()) break;
+        if (this.full) break;
+        if (started) {
+          tries++;
+          await Promise.race([ready, sleep(1000)]);
+        } else await Promise.race([working, ready]); // still queued: no try spent
+      }
+      await ready;
+      await this.rest();
+    }
+
+    // The live stream, until it ends (true) or stops (false: refused, gone,
+    // the buffer full, or the job already finished).
+    async live() {
+      let r;
+      try {
+        r = await fetch(this.url, { cache: "no-store", signal: this.stop.signal });
+      } catch {
+        return false;
+      }
+      // The finished file (it has an ETag) is read by ranges, past its header.
+      if (!r.ok || !r.body || r.headers.get("ETag")) {
+        if (r.body) r.body.cancel().catch(() => {});
+        return false;
+      }
+      const reader = r.body.getReader();
+      let skip = this.got; // a new attempt's stream starts again from the first byte
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return true;
+          let bytes = value;
+          if (skip) {
+            const n = Math.min(skip, bytes.length);
+            skip -= n;
+            bytes = bytes.subarray(n);
+            if (!bytes.length) continue;
+          }
+          if (!(await this.append(bytes))) {
+            this.full = true;
+            reader.cancel().catch(() => {});
+            return false;
+          }
+        }
+      } catch {
+        return false;
+      }
+    }
+
+    async range(from, to) {
+      const r = await fetch(this.url, { headers: { Range: `bytes=${from}-${to}` }, signal: this.stop.signal });
+      if (r.status !== 206) throw new Error(`the audio could not be read (HTTP ${r.status})`);
+      const total = /\/(\d+)$/.exec(r.headers.get("Content-Range") || "");
+      return { bytes: new Uint8Array(await r.arrayBuffer()), size: total ? +total[1] : 0 };
+    }
+
+    // What the live stream did not deliver, from the finished file, kept
+    // AHEAD_S ahead of playback; then the end of the stream: the duration is final.
+    async rest() {
+      const head = await this.range(0, 64 * 1024 - 1);
+      const start = framesStart(head.bytes);
+      while (!this.closed && start + this.got < head.size) {
+        if (this.made() - this.a.currentTime > AHEAD_S) {
+          await sleep(1000);
+          continue;
+        }
+        const from = start + this.got;
+        const { bytes } = await this.range(from, Math.min(head.size, from + PIECE) - 1);
+        if (!(await this.append(bytes))) await sleep(1000);
+      }
+      if (this.closed) return;
+      await this.idle();
+      if (this.ms.readyState === "open") this.ms.endOfStream();
+    }
+  }
 
   class ListenButton extends HTMLElement {
     connectedCallback() {
@@ -294,6 +507,9 @@ a.ib{text-decoration:none}
         "aria-label": "Seek",
         input: () => this.jump(+this.seek.value),
       });
+      // The part of an audio still being made that can already play.
+      this.madeFill = h("i");
+      this.madeBar = h("div", { class: "made", hidden: true }, this.madeFill);
       this.rate = h("button", {
         type: "button",
         class: "rate",
@@ -340,7 +556,7 @@ a.ib{text-decoration:none}
             b("", "Forward 10 seconds", icon("back", "10", true), () => this.skip(10)),
             b("", "Next sentence", icon("next"), () => this.sentence(1)),
           ),
-          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, this.seek, this.tot)),
+          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.madeBar), this.tot)),
           h("div", { class: "ctl" }, this.rate, this.follow, this.muteBtn, this.vol, this.dl, close),
         ),
       );
@@ -454,18 +670,25 @@ a.ib{text-decoration:none}
           // control characters (a newline in data-title) would be rejected too.
           const raw = (this.dataset.title || document.title || "").replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
           const title = Array.from(raw).slice(0, 300).join("") || undefined;
-          const body = { text: this.x.text, title };
+          // A reader waits for this one: the interactive lane, ahead of bulk work.
+          const body = { text: this.x.text, title, priority: "interactive" };
           for (const k of ["voice", "lang"]) if (this.dataset[k]) body[k] = this.dataset[k];
+          if (this.dataset.bitrate) body.bitrate = +this.dataset.bitrate;
           const headers = { "Content-Type": "application/json" };
           if (this.dataset.key) headers["X-Listen-Key"] = this.dataset.key;
           const post = { method: "POST", headers, body: JSON.stringify(body) };
           let job = await getJSON(abs("api/v1/listen"), post, this.onBusy);
+          if (this.feed) this.feed.close();
+          this.feed = null;
+          if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t))) return;
           job = await this.track(job);
           meta = await getJSON(abs(job.timings_url), undefined, this.onBusy);
           this.hook(t);
         }
         this.load(meta);
       } catch (e) {
+        if (this.feed) this.feed.close();
+        this.feed = null;
         this.state = "error";
         this.btn.removeAttribute("aria-busy");
         this.btn.classList.add("err");
@@ -484,6 +707,10 @@ a.ib{text-decoration:none}
           job = await new Promise((ok, fail) => {
             const es = new EventSource(`${abs(job.status_url)}/events`);
             let failures = 0;
+            es.addEventListener("timings", (e) => {
+              const d = JSON.parse(e.data);
+              this.addTimings(d.from, d.timings);
+            });
             es.addEventListener("status", (e) => {
               failures = 0;
               const j = JSON.parse(e.data);
@@ -524,6 +751,111 @@ a.ib{text-decoration:none}
       return this.done(job);
     }
 
+    // Plays a job's audio while it is made (LiveFeed); false where this page
+    // or browser cannot, and the caller waits for the whole file instead.
+    async stream(job, t) {
+      const feed = new LiveFeed(this.a, abs(job.audio_url), () => this.extent());
+      try {
+        await feed.open();
+      } catch {
+        feed.close();
+        this.a.removeAttribute("src");
+        return false;
+      }
+      this.feed = feed;
+      this.meta = { id: job.id, audio_url: job.audio_url, timings_url: job.timings_url, duration_s: 0 };
+      this.timings = [];
+      this.ranges = [];
+      this.total = 0;
+      this.posKey = `listen:pos:${job.id}`;
+      this.resume = 0;
+      this.state = "ready"; // the buttons play and pause from now on
+      this.btn.removeAttribute("aria-busy");
+      this.btn.style.removeProperty("--p");
+      this.ttl.textContent = this.dataset.title || document.title || "Listen";
+      this.madeBar.hidden = false;
+      this.hook(t);
+      this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
+      let working;
+      this.working = new Promise((r) => (working = r));
+      this.started = working;
+      const ready = this.track(job);
+      const fed = feed.run(this.working, ready);
+      fed.catch(() => {}); // a failed job is reported by ``ready``
+      this.play(); // while the press still counts as the reader's gesture
+      this.making(job);
+      const done = await ready;
+      const meta = await getJSON(abs(done.timings_url), undefined, this.onBusy);
+      if (this.feed !== feed) return true; // pressed again meanwhile
+      this.meta = meta;
+      this.addTimings(0, meta.timings || []);
+      this.total = meta.duration_s;
+      this.dl.href = abs(meta.audio_url);
+      this.dl.hidden = false;
+      this.st.textContent = "";
+      this.extent();
+      try {
+        await fed;
+      } catch {
+        // The rest could not be fed: the finished file plays from here on.
+        if (this.feed === feed) this.toFile(this.a.currentTime);
+        return true;
+      }
+      this.madeBar.hidden = true;
+      this.extent();
+      return true;
+    }
+
+    // The state of a job whose audio plays while it is made.
+    making(j) {
+      if (j.status !== "queued") this.started();
+      if (j.timings) this.addTimings(0, j.timings);
+      const pct = Math.round(100 * (j.progress || 0));
+      if (j.status === "queued") this.st.textContent = waiting(j);
+      else if (j.status === "working") this.st.textContent = `Making audio\u2026 ${pct}%`;
+      const made = (j.made_ms || 0) / 1000;
+      // The whole length, estimated from the part made while it is made.
+      if (j.status === "working" && j.progress > 0.02 && made) this.total = made / j.progress;
+      this.extent();
+    }
+
+    addTimings(from, list) {
+      if (!this.feed || !list || from > this.timings.length) return;
+      list.forEach((t, i) => {
+        this.timings[from + i] = t;
+        this.ranges[from + i] = this.x ? rangeFor(this.x, t) : null;
+      });
+      this.cur = -2; // repaint the highlight with what is known now
+      this.paint();
+    }
+
+    // The seek bar of audio being made: its whole (estimated) length, and the
+    // part that can play.
+    extent() {
+      if (!this.feed) return;
+      const made = this.feed.made();
+      const final = this.meta.duration_s > 0;
+      const total = Math.max(final ? this.meta.duration_s : this.total || 0, made);
+      this.seek.max = String(total);
+      this.tot.textContent = final || !total ? clock(total) : `~${clock(total)}`;
+      this.madeFill.style.width = `${total ? Math.min(100, (100 * made) / total) : 0}%`;
+      this.paint();
+    }
+
+    // Leaves the media source for the finished file, at ``t`` seconds.
+    toFile(t) {
+      if (this.feed) this.feed.close();
+      this.feed = null;
+      this.madeBar.hidden = true;
+      const playing = !this.a.paused;
+      this.a.src = abs(this.meta.audio_url);
+      this.a.currentTime = Math.max(0, Math.min(t, this.meta.duration_s - 0.05));
+      if (playing) this.play();
+      this.tot.textContent = clock(this.meta.duration_s);
+      this.seek.max = String(this.meta.duration_s);
+      this.paint();
+    }
+
     retrying() {
       this.setMain("play", "Busy, retrying\u2026");
       this.lastMsg = "busy";
@@ -536,10 +868,11 @@ a.ib{text-decoration:none}
     }
 
     progress(j) {
+      if (this.feed) return this.making(j);
       const pct = Math.round(100 * (j.progress || 0));
       this.btn.style.setProperty("--p", `${pct}%`);
-      const msg = j.status === "queued" ? "Waiting for a worker\u2026" : `Preparing audio\u2026 ${pct}%`;
-      this.setMain("play", j.status === "queued" ? "Waiting\u2026" : `Preparing\u2026 ${pct}%`);
+      const msg = j.status === "queued" ? waiting(j) : `Preparing audio\u2026 ${pct}%`;
+      this.setMain("play", j.status === "queued" ? msg : `Preparing\u2026 ${pct}%`);
       if (msg !== this.lastMsg && (j.status === "queued" || pct - (this.lastPct || 0) >= 20 || pct === 100)) {
         this.lastPct = pct;
         this.say(msg);
@@ -562,6 +895,7 @@ a.ib{text-decoration:none}
       this.dl.hidden = false;
       const pos = +store.get(this.posKey) || 0;
       this.resume = pos > 3 && pos < (meta.duration_s || 0) - 3 ? pos : 0;
+      this.madeBar.hidden = true;
       this.a.src = abs(meta.audio_url);
       this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
       if (this.resume) this.a.currentTime = this.resume;
@@ -601,9 +935,11 @@ a.ib{text-decoration:none}
         if (this.resume && Math.abs(a.currentTime - this.resume) > 1) a.currentTime = this.resume;
         if (this.resume) this.say(`Resuming at ${spoken(this.resume)}`);
         this.resume = 0;
+        if (this.feed) return this.extent();
         this.seek.max = String(a.duration || this.seek.max);
         this.tot.textContent = clock(a.duration);
       });
+      a.addEventListener("durationchange", () => this.extent());
       a.addEventListener("play", () => {
         this.playBtn.replaceChildren(icon("pause"));
         this.playBtn.setAttribute("aria-label", "Pause");
@@ -653,7 +989,8 @@ a.ib{text-decoration:none}
         store.set("listen:vol", a.volume);
       });
       a.addEventListener("error", () => {
-        if (!a.getAttribute("src")) return;
+        const src = a.getAttribute("src");
+        if (!src || (src.startsWith("blob:") && !this.feed)) return; // a refused media source
         this.say("Error: the audio could not be played");
         this.st.textContent = "Playback error";
       });
@@ -714,6 +1051,13 @@ a.ib{text-decoration:none}
 
     jump(t) {
       if (!this.meta) return;
+      const f = this.feed;
+      if (f && (t < f.kept() || t > f.made())) {
+        // Finished, but not all in the media source: the file from there on.
+        if (this.meta.duration_s > 0) return this.toFile(t);
+        if (t > f.made()) this.say(`Only the first ${spoken(f.made())} is ready so far`);
+        t = Math.max(f.kept(), Math.min(t, f.made() - 0.25));
+      }
       const d = this.a.duration || this.meta.duration_s || 0;
       this.a.currentTime = Math.max(0, Math.min(t, d ? d - 0.05 : t));
       this.paint();

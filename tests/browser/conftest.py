@@ -174,6 +174,12 @@ class Tab:
     def audio(self, prop: str) -> Any:
         return self.page.evaluate(f"{AUDIO}.{prop}")
 
+    def audio_id(self) -> str:
+        """The id of the audio the player plays (its source may be the file or a media source)."""
+        job_id = self.page.evaluate("document.querySelector('listen-button').meta.id")
+        assert isinstance(job_id, str) and len(job_id) == 64, job_id
+        return job_id
+
     def shadow(self, expression: str) -> Any:
         """Evaluate ``expression`` with ``root`` bound to the player's shadow root."""
         return self.page.evaluate(f"(() => {{ const root = {SHADOW}; return {expression}; }})()")

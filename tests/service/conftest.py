@@ -90,10 +90,13 @@ class Worker:
                 self.proc.wait()
 
 
-def start_worker(app: Flask, log: Path, concurrency: int = 1) -> Worker:
-    """A real ``celery worker`` process with the app's settings; waits until it is ready."""
+def start_worker(
+    app: Flask, log: Path, concurrency: int = 1, lanes: str = "all", node: str | None = None
+) -> Worker:
+    """A real ``celery worker`` process with the app's settings, of ``lanes``
+    (``listen-service worker --lanes``); waits until it is ready."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **to_env(app.config)}
-    cmd = worker_command(app.config, concurrency, "INFO")
+    cmd = worker_command(app.config, concurrency, "INFO", lanes, node)
     handle = log.open("wb")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)
     handle.close()

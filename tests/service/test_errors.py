@@ -196,7 +196,7 @@ def test_a_waiting_job_polled_past_the_stale_timeout_stays_queued_with_one_messa
     assert [s["status"] for s in statuses] == ["queued"] * 6
     assert all("error" not in s for s in statuses)
     queue = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
-    assert len([p for p in queue.iterdir() if p.name.endswith(".listen.msg")]) == 1
+    assert len([p for p in queue.iterdir() if p.name.endswith(".msg")]) == 1
     assert app.extensions["listen_jobs"].get(job["id"]).attempts == 0
 
 

@@ -132,11 +132,11 @@ def test_lost_message_is_enqueued_again(
     assert body["status"] == "queued"
     if mode == "embedded":
         queue = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
-        lost = [p for p in queue.iterdir() if p.name.endswith(".listen.msg")]
+        lost = [p for p in queue.iterdir() if p.name.endswith(".msg")]
         assert len(lost) == 1
         lost[0].unlink()
     else:
-        assert redis_client_or_none.delete("listen") == 1
+        assert redis_client_or_none.delete("listen", "listen.bulk") == 1
     time.sleep(1.2)
     w = start_worker(app, tmp_path / "late-worker.log")
     try:

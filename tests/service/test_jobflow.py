@@ -40,7 +40,7 @@ def test_an_evicted_job_is_queued_again_under_its_site(tmp_path: Path) -> None:
     assert [p.status_code for p in polls] == [200] * 3
     assert [p.get_json()["status"] for p in polls] == ["queued"] * 3
     queue = tmp_path / "broker" / "queue"
-    assert len([p for p in queue.iterdir() if p.name.endswith(".listen.msg")]) == 1
+    assert len([p for p in queue.iterdir() if p.name.endswith(".msg")]) == 1
     # It counts against its site's cap again.
     posted = client.post(
         "/api/v1/listen", json={"text": "Another one."}, headers={"X-Listen-Key": "news-key-123"}

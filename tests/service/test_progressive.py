@@ -155,6 +155,7 @@ def test_ogg_streams_too(app: Flask, worker: Worker, server: str) -> None:
 
 def test_audio_not_yet_made_is_a_clear_404(app: Flask) -> None:
     """No worker: the job stays queued. WAV, timings and unknown ids never stream."""
+    app.config["LISTEN_LIVE_STALE_SECONDS"] = 0.3  # how long a GET waits for a worker to start it
     client = app.test_client()
     for fmt in ("mp3", "wav"):
         body = client.post("/api/v1/listen", json={"text": "Wait for it.", "format": fmt}).json
@@ -171,6 +172,37 @@ def test_audio_not_yet_made_is_a_clear_404(app: Flask) -> None:
         assert wrong.status_code == 404 and wrong.json["error"]["code"] == "not_found"
     unknown = client.get(f"/audio/{'ef' * 32}.mp3")
     assert unknown.status_code == 404 and unknown.json["error"]["code"] == "not_found"
+
+
+def test_a_get_of_a_queued_job_waits_for_a_worker_to_start_it(
+    app: Flask, server: str, tmp_path: Path
+) -> None:
+    """A player asks for the audio right after its POST; the stream starts with the job."""
+    app.config["LISTEN_LIVE_STALE_SECONDS"] = 60.0  # longer than a worker takes to start
+    client = app.test_client()
+    body = client.post("/api/v1/listen", json={"text": long_text("Asked for early", 3)}).json
+    assert body["status"] == "queued"
+    got: dict[str, Any] = {}
+
+    def listen() -> None:
+        conn, resp = open_stream(server + body["audio_url"])
+        got["status"] = resp.status
+        got["body"] = read_to_end(resp)
+        conn.close()
+
+    reader = threading.Thread(target=listen)
+    reader.start()
+    time.sleep(0.5)
+    assert reader.is_alive() and status_of(client, body) == "queued", "not waited for"
+    w = start_worker(app, tmp_path / "late.log")
+    try:
+        reader.join(120)
+        assert wait_ready(client, body["status_url"])["status"] == "ready"
+    finally:
+        w.stop()
+    assert got["status"] == 200
+    finished = app.extensions["listen_cache"].get(body["id"]).audio_path.read_bytes()
+    assert got["body"] == finished[playable_start(finished, "mp3") :]
 
 
 def test_a_job_failing_mid_stream_ends_the_stream_and_caches_nothing(

@@ -18,19 +18,19 @@ import pytest
 import redis
 from flask import Flask
 
-from listen_service.celery import QUEUE
 from listen_service.fsbroker import message_files
+from listen_service.lanes import BULK, QUEUES
 from tests.conftest import ARTICLE
 from tests.service.conftest import Worker, start_worker
 
 
 def messages_waiting(app: Flask, mode: str, broker: redis.Redis | None) -> int:
-    """Messages waiting in the synthesis queue, counted in the broker itself."""
+    """Messages waiting in the synthesis queues (both lanes), counted in the broker itself."""
     if mode == "redis":
         assert broker is not None
-        return int(broker.llen(QUEUE))
-    queue = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
-    return len(message_files(queue, QUEUE))
+        return sum(int(broker.llen(queue)) for queue in QUEUES)
+    folder = Path(app.config["LISTEN_DATA_DIR"]) / "broker" / "queue"
+    return sum(len(message_files(folder, queue)) for queue in QUEUES)
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> float:
@@ -166,9 +166,8 @@ def test_a_whole_worker_killed_midway_is_recovered_by_the_next_worker_without_po
 def embedded_messages(app: Flask) -> int:
     """Messages of the embedded broker, waiting in its queue or claimed by a worker, dead or not."""
     broker = Path(app.config["LISTEN_DATA_DIR"]) / "broker"
-    return len(message_files(broker / "queue", QUEUE)) + sum(
-        len(message_files(owner, QUEUE)) for owner in (broker / "claimed").iterdir()
-    )
+    folders = [broker / "queue", *(broker / "claimed").iterdir()]
+    return sum(len(message_files(folder, queue)) for folder in folders for queue in QUEUES)
 
 
 @pytest.mark.parametrize("mode", ["embedded"])
@@ -260,9 +259,9 @@ def test_the_broker_is_asked_by_job_id_about_real_messages(
     assert broker.waiting([]) == set()
     if mode == "redis":
         # A delivery to a worker that died, in kombu's own layout.
-        raw = redis_client_or_none.lpop(QUEUE)
+        raw = redis_client_or_none.lpop(BULK)  # sent without a priority: the bulk lane
         delivered_id = json.loads(raw)["headers"]["id"]
-        entry = json.dumps([json.loads(raw), "", QUEUE])
+        entry = json.dumps([json.loads(raw), "", BULK])
         redis_client_or_none.hset("unacked", "tag-1", entry)
         redis_client_or_none.zadd("unacked_index", {"tag-1": time.time()})
         broker.drop_delivered(never)

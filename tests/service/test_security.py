@@ -147,7 +147,8 @@ def test_the_demo_page_allows_the_api_at_the_public_url(tmp_path: Path) -> None:
     )
     policy = directives(app.test_client().get("/").headers["Content-Security-Policy"])
     assert policy["connect-src"] == ["'self'", "https://listen.example"]
-    assert policy["media-src"] == ["'self'", "https://listen.example"]
+    # blob: is the player's own Media Source (progressive playback), never another origin.
+    assert policy["media-src"] == ["'self'", "https://listen.example", "blob:"]
 
 
 def test_the_embed_page_keeps_its_own_policy(app: Flask, spoken: str) -> None:

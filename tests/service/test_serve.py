@@ -49,6 +49,11 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path: Path, sig: signal
         assert job["status"] == "ready"
         worker = _worker_pids(proc.pid)
         assert worker, "serve started no worker process"
+        # Two workers: the readers' one (the interactive lane alone) and the general one.
+        assert sorted(_queues_of(pid) for pid in _children(proc.pid)) == [
+            "listen",
+            "listen,listen.bulk",
+        ]
         proc.send_signal(sig)
         assert proc.wait(60) == 0
         time.sleep(0.5)
@@ -63,17 +68,20 @@ def _read(tmp_path: Path) -> str:
     return (tmp_path / "serve.log").read_text(errors="replace")
 
 
-def _worker_pids(parent: int) -> list[int]:
+def _children(parent: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
-    children = [int(pid) for pid in out.split()]
-    grandchildren = [
-        int(pid)
-        for child in children
-        for pid in subprocess.run(
-            ["pgrep", "-P", str(child)], capture_output=True, text=True
-        ).stdout.split()
-    ]
-    return children + grandchildren
+    return [int(pid) for pid in out.split()]
+
+
+def _worker_pids(parent: int) -> list[int]:
+    children = _children(parent)
+    return children + [pid for child in children for pid in _children(child)]
+
+
+def _queues_of(pid: int) -> str:
+    """The queues (``-Q``) a Celery worker process consumes."""
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return cmdline[cmdline.index("-Q") + 1]
 
 
 def test_serve_on_a_busy_port_says_so_and_starts_no_worker(tmp_path: Path) -> None:

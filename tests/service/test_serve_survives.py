@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from listen_service.config import load
-from listen_service.procfs import alive, is_worker_of
+from listen_service.procfs import alive, is_worker_of, parent_of
 from listen_service.run import worker_command
 from tests.service.conftest import REDIS_URL
 
@@ -70,7 +70,12 @@ class Serve:
         return report
 
     def worker_pid(self) -> int:
+        """The general worker's (both lanes)."""
         return int((self.data_dir / "serve-worker.pid").read_text().split()[0])
+
+    def readers_pid(self) -> int:
+        """The readers' worker's (the interactive lane alone)."""
+        return int((self.data_dir / "serve-worker-readers.pid").read_text().split()[0])
 
     def post(self, text: str) -> dict[str, Any]:
         request = urllib.request.Request(
@@ -195,8 +200,9 @@ def test_a_killed_worker_is_started_again(
     nonce = uuid.uuid4().hex[:8]
     assert serve.synthesise(f"Before the worker dies, {nonce}.")["status"] == "ready"
     first = serve.worker_pid()
-    pool = [pid for pid in workers_of(data_dir) if pid != first]
+    pool = [pid for pid in workers_of(data_dir) if parent_of(pid) == first]
     assert pool, "the worker has no pool process"
+    readers = serve.readers_pid()
 
     os.kill(first, signal.SIGKILL)
 
@@ -205,6 +211,8 @@ def test_a_killed_worker_is_started_again(
     assert serve.health()["status"] == "ok"
     assert serve.synthesise(f"After the worker died, {nonce}.")["status"] == "ready"
     assert not [pid for pid in [first, *pool] if alive(pid)]
+    # The readers' worker, supervised on its own, was not touched.
+    assert serve.readers_pid() == readers and alive(readers)
     assert serve.proc.poll() is None
 
 
@@ -239,7 +247,8 @@ def test_kill_9_of_serve_takes_its_worker_and_a_new_serve_starts_clean(
     try:
         assert first.synthesise("Served once.")["status"] == "ready"
         workers = workers_of(data_dir)
-        assert len(workers) >= 2, "expected a worker and its pool process"
+        assert len(workers) >= 4, "expected two workers and their pool processes"
+        assert {first.worker_pid(), first.readers_pid()} <= set(workers)
         first.proc.kill()
         first.proc.wait()
         wait_for("the orphaned worker to stop", lambda: not workers_of(data_dir), timeout=30)
@@ -255,6 +264,7 @@ def test_kill_9_of_serve_takes_its_worker_and_a_new_serve_starts_clean(
     assert second.proc.returncode == 0
     assert not workers_of(data_dir)
     assert not (data_dir / "serve-worker.pid").exists()
+    assert not (data_dir / "serve-worker-readers.pid").exists()
 
 
 def celery_worker(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -280,8 +290,9 @@ def a_dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.parametrize("pidfile", ["serve-worker.pid", "serve-worker-readers.pid"])
 def test_serve_stops_a_worker_orphaned_in_its_data_dir_and_nothing_else(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, pidfile: str
 ) -> None:
     orphan = celery_worker(data_dir, tmp_path / "orphan.log")
     other_dir = tmp_path / "other"
@@ -289,7 +300,7 @@ def test_serve_stops_a_worker_orphaned_in_its_data_dir_and_nothing_else(
     try:
         orphaned = workers_of(data_dir)
         assert orphan.pid in orphaned and len(orphaned) >= 2
-        (data_dir / "serve-worker.pid").write_text(f"{orphan.pid} {a_dead_pid()}\n")
+        (data_dir / pidfile).write_text(f"{orphan.pid} {a_dead_pid()}\n")
 
         serve = start(data_dir, tmp_path / "serve.log")
         try:

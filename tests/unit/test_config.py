@@ -95,3 +95,13 @@ def test_the_demo_site_must_be_a_configured_site(tmp_path: Path, keys: str) -> N
         )
     config = load(env={"LISTEN_SITE_KEYS": "Demo:demo-key-789", "LISTEN_DEMO_SITE": "Demo"})
     assert config["LISTEN_DEMO_SITE"] == "Demo"
+
+
+def test_an_empty_rate_limit_in_the_environment_means_no_limit(tmp_path: Path) -> None:
+    """As the settings table says: an operator lifts a limit with an empty value."""
+    base = {"LISTEN_DATA_DIR": str(tmp_path)}
+    assert load(env=base)["LISTEN_RATE_LIMIT_POST"] == "30/minute;300/hour"
+    config = load(env={**base, "LISTEN_RATE_LIMIT_POST": "", "LISTEN_RATE_LIMIT_STREAMS": " "})
+    assert config["LISTEN_RATE_LIMIT_POST"] == "" and config["LISTEN_RATE_LIMIT_STREAMS"] == ""
+    # Elsewhere an empty value is no value: the default stays.
+    assert load(env={**base, "LISTEN_ESPEAK": ""})["LISTEN_ESPEAK"] == "auto"

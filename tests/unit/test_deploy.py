@@ -32,7 +32,7 @@ from tests.conftest import require
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-IMAGE_SERVICES = ("web", "worker", "flower")
+IMAGE_SERVICES = ("web", "worker", "readers", "flower")
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +110,11 @@ def test_compose_runs_redis_web_workers_and_flower_from_one_image(
     assert len(images) == 1, images
 
 
-def test_the_worker_can_be_scaled(compose: dict[str, Any]) -> None:
+@pytest.mark.parametrize("name", ["worker", "readers"])
+def test_the_worker_can_be_scaled(compose: dict[str, Any], name: str) -> None:
     # A fixed name or published port would clash between replicas, and a fixed
     # hostname would give every replica the same Celery node name.
-    worker = service(compose, "worker")
+    worker = service(compose, name)
     assert "container_name" not in worker
     assert "ports" not in worker
     assert "hostname" not in worker
@@ -126,7 +127,10 @@ def test_commands_are_ones_the_cli_accepts(compose: dict[str, Any]) -> None:
     assert parser.parse_args(web[1:]).bind.startswith("0.0.0.0:")
     worker = command(service(compose, "worker"))
     assert worker[:2] == ["listen-service", "worker"]
-    parser.parse_args(worker[1:])
+    assert parser.parse_args(worker[1:]).lanes == "all"
+    readers = command(service(compose, "readers"))
+    assert readers[:2] == ["listen-service", "worker"]
+    assert parser.parse_args(readers[1:]).lanes == "interactive"
     flower = command(service(compose, "flower"))
     assert flower[:3] == ["celery", "-A", celery_target()]
     assert "flower" in flower
@@ -161,10 +165,11 @@ def test_redis_keeps_queued_jobs_across_restarts(compose: dict[str, Any]) -> Non
 def test_health_checks(compose: dict[str, Any]) -> None:
     assert "redis-cli ping" in healthcheck(service(compose, "redis"))
     assert "/healthz" in healthcheck(service(compose, "web"))
-    worker = healthcheck(service(compose, "worker"))
-    # Its own node only: a ping of any node would pass while this one is dead.
-    assert f"-A {celery_target()} inspect ping" in worker
-    assert "HOSTNAME" in worker
+    for name in ("worker", "readers"):
+        worker = healthcheck(service(compose, name))
+        # Its own node only: a ping of any node would pass while this one is dead.
+        assert f"-A {celery_target()} inspect ping" in worker
+        assert "HOSTNAME" in worker
 
 
 def test_the_image_installs_every_package() -> None:

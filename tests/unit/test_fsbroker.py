@@ -225,7 +225,7 @@ def test_a_message_is_found_by_the_task_id_in_its_file_name_without_being_read(
     for name in names:
         if fsbroker.task_id_of(name):
             (queue_folder(tmp_path) / name).write_bytes(b"not read")
-    broker = FolderBroker(tmp_path / "broker", QUEUE)
+    broker = FolderBroker(tmp_path / "broker", (QUEUE,))
     assert broker.waiting([JOB_A, JOB_B, JOB_C]) == {JOB_A, JOB_B}
     assert broker.waiting([]) == set()
     queue.close()
@@ -237,7 +237,7 @@ def test_a_message_named_as_kombu_names_it_is_found_by_reading_it(tmp_path: Path
     (queue_folder(tmp_path) / f"1_x.{QUEUE}.msg").write_text(json.dumps(message))
     (queue_folder(tmp_path) / f"2_y.{QUEUE}.msg").write_bytes(b"")
     (queue_folder(tmp_path) / f"3_z_{JOB_B}.other.msg").write_bytes(b"")
-    assert FolderBroker(tmp_path / "broker", QUEUE).waiting([JOB_A, JOB_B]) == {JOB_A}
+    assert FolderBroker(tmp_path / "broker", (QUEUE,)).waiting([JOB_A, JOB_B]) == {JOB_A}
 
 
 def test_a_claimed_message_counts_as_waiting_until_acknowledged(
@@ -252,7 +252,7 @@ def test_a_claimed_message_counts_as_waiting_until_acknowledged(
         [sys.executable, "-c", TAKE_AND_DIE, str(tmp_path)], capture_output=True, text=True
     )
     assert died.returncode == -signal.SIGKILL and died.stdout == "1\n", died.stderr
-    broker = FolderBroker(tmp_path / "broker", QUEUE)
+    broker = FolderBroker(tmp_path / "broker", (QUEUE,))
     assert os.listdir(queue_folder(tmp_path)) != []
     assert broker.waiting([JOB_A, JOB_B]) == {JOB_A, JOB_B}  # A: claimed by the dead one
 

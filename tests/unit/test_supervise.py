@@ -82,3 +82,23 @@ def test_exit_statuses_read_as_people_read_them() -> None:
     assert describe(1) == "1"
     assert describe(-9) == "-9 (SIGKILL)"
     assert describe(-15) == "-15 (SIGTERM)"
+
+
+def test_two_supervisors_of_one_data_dir_keep_their_own_records_and_stop_together(
+    tmp_path: Path,
+) -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+    general = WorkerSupervisor(sleeper, {}, tmp_path, grace=5)
+    readers = WorkerSupervisor(sleeper, {}, tmp_path, grace=5, name="readers")
+    assert general.pidfile != readers.pidfile
+    for supervisor in (general, readers):
+        supervisor.start()
+    deadline = time.monotonic() + 30
+    while not (general.pidfile.exists() and readers.pidfile.exists()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    pids = [int(s.pidfile.read_text().split()[0]) for s in (general, readers)]
+    assert pids[0] != pids[1]
+    WorkerSupervisor.stop_all([general, readers])
+    assert not [pid for pid in pids if alive(pid)]
+    assert not general.pidfile.exists() and not readers.pidfile.exists()
