@@ -154,12 +154,18 @@ def _follow(
         release()
 
 
+def _state(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What a new ``status`` event is sent for: any change a reader would see."""
+    queue = body.get("queue") or {}
+    return (body["status"], body["progress"], body.get("made_ms"), queue.get("position"))
+
+
 def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterator[str]:
     limit = app.config["LISTEN_SSE_MAX_SECONDS"]
     body, sent_at, started = first, time.monotonic(), time.monotonic()
     timings, sent = _new_timings(body, 0)
     yield timings + _event(body, SSE_RETRY_MS)
-    last = (body["status"], body["progress"], body.get("made_ms"))
+    last = _state(body)
     while body["status"] not in TERMINAL and time.monotonic() - started < limit:
         time.sleep(POLL_SECONDS)
         try:
@@ -175,8 +181,8 @@ def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterato
         if entry is not None:  # made while we looked away: the rest are in the entry
             body["timings"] = entry.meta.get("timings") or []
         timings, sent = _new_timings(body, sent)
-        if timings or (body["status"], body["progress"], body.get("made_ms")) != last:
-            last = (body["status"], body["progress"], body.get("made_ms"))
+        if timings or _state(body) != last:
+            last = _state(body)
             sent_at = time.monotonic()
             yield timings + _event(body)
         elif time.monotonic() - sent_at > SSE_KEEPALIVE_SECONDS:

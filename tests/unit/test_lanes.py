@@ -171,3 +171,14 @@ def test_a_position_not_known_keeps_the_lane_the_job_was_posted_to() -> None:
         "lane": "bulk",
         "position": None,
     }
+
+
+def test_an_event_stream_reports_a_queue_place_that_changed() -> None:
+    """The player counts down the articles ahead from status events alone."""
+    from listen_service.streams import _state
+
+    body = {"status": "queued", "progress": 0.0, "queue": {"lane": "interactive", "position": 2}}
+    moved = {**body, "queue": {"lane": "interactive", "position": 1}}
+    assert _state(body) != _state(moved)
+    assert _state(body) == _state(dict(body))
+    assert _state({"status": "working", "progress": 0.5, "made_ms": 1200}) is not None
