@@ -179,27 +179,45 @@ class FolderBroker:
         self._queues = tuple(queues)
 
     def waiting(self, job_ids: Collection[str]) -> set[str]:
+        """Those of ``job_ids`` with a message in the queue or claimed.
+
+        Messages move while we look: from a dead owner's claims back to the
+        queue, and from the queue into a consumer's claims (whose folder may
+        be new). The claims are looked at before and after the queue, each
+        time listed afresh, so a message that moves once while we look is
+        seen on one side or the other.
+        """
         wanted = set(job_ids)
         found = set[str]()
-        for folder in self._folders() if wanted else []:
-            try:
-                names = [name for queue in self._queues for name in message_files(folder, queue)]
-            except OSError:  # a dead owner's claims, returned meanwhile
-                continue
-            for name in names:
-                task_id = task_id_of(name)
-                if task_id is None:  # kombu's own name: the id is only inside
-                    task_id = _read_task_id(folder / name)
-                if task_id in wanted:
-                    found.add(task_id)
+        if not wanted:
+            return found
+        for listing in (self._claims, lambda: [self._queue_folder], self._claims):
+            for folder in listing():  # listed only when its turn comes
+                if wanted <= found:
+                    return found
+                found |= self._ids_in(folder) & wanted
         return found
 
-    def _folders(self) -> list[Path]:
+    def _ids_in(self, folder: Path) -> set[str]:
+        try:
+            names = [name for queue in self._queues for name in message_files(folder, queue)]
+        except OSError:  # a dead owner's claims, returned meanwhile
+            return set()
+        ids = set[str]()
+        for name in names:
+            task_id = task_id_of(name)
+            if task_id is None:  # kombu's own name: the id is only inside
+                task_id = _read_task_id(folder / name)
+            if task_id is not None:
+                ids.add(task_id)
+        return ids
+
+    def _claims(self) -> list[Path]:
         try:
             owners = os.listdir(self._claim_root)
         except FileNotFoundError:
             owners = []
-        return [self._queue_folder, *(self._claim_root / owner for owner in owners)]
+        return [self._claim_root / owner for owner in owners]
 
     def drop_delivered(self, job_id: str) -> None:
         """Nothing to drop: a claimed message counts as waiting, so a lost job has none."""

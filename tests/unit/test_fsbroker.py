@@ -267,6 +267,47 @@ def test_a_claimed_message_counts_as_waiting_until_acknowledged(
     queue.close()
 
 
+@pytest.mark.parametrize("move", ["taken by a new consumer", "handed back by a dead one's"])
+def test_a_message_that_moves_while_it_is_looked_for_is_still_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, move: str
+) -> None:
+    """A worker starting up hands back a dead consumer's claim and takes it at once,
+    as the sweep looks: the message is never in no folder, so it must be found."""
+    transport_options(tmp_path)
+    broker_dir = tmp_path / "broker"
+    name = f"1_x_{JOB_A}.{QUEUE}.msg"
+    dead = broker_dir / "claimed" / "dead-owner"
+    dead.mkdir(parents=True)
+    start, end = (
+        (queue_folder(tmp_path), broker_dir / "claimed" / "new-owner")
+        if move.startswith("taken")
+        else (dead, queue_folder(tmp_path))
+    )
+    (start / name).write_bytes(b"")
+    real = message_files
+    calls: list[Path] = []
+
+    def step() -> None:
+        if len(calls) == 1 and (start / name).exists():
+            end.mkdir(parents=True, exist_ok=True)
+            (start / name).rename(end / name)
+
+    def moving(folder: Path, queue: str) -> list[str]:
+        # As the broker starts looking (a consumer takes it into a new claims
+        # folder), or just after its first look (a claim is handed back).
+        calls.append(folder)
+        if move.startswith("taken"):
+            step()
+            return real(folder, queue)
+        names = real(folder, queue)
+        step()
+        return names
+
+    monkeypatch.setattr("listen_service.brokers.message_files", moving)
+    assert FolderBroker(broker_dir, (QUEUE,)).waiting([JOB_A]) == {JOB_A}
+    assert (end / name).exists()
+
+
 def test_message_files_lists_one_queue_oldest_first(tmp_path: Path) -> None:
     folder = tmp_path / "q"
     folder.mkdir()
