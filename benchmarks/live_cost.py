@@ -1,8 +1,10 @@
 """What progressive output costs a whole article: one synthesis, with or without ``live``.
 
 Workers render with ``synthesize(..., live=True)``: the encoder's temp file
-is published under its live name and ffmpeg flushes every packet
-(``-flush_packets 1``) so readers get each sentence at once. This renders one
+is published under its live name, ffmpeg flushes every packet
+(``-flush_packets 1``) so readers get each sentence at once, each sentence's
+timing is appended to a file beside it, and a thread watches for the first
+audio. This renders one
 article in a fresh cache either way, in this process, and prints the wall
 seconds of ``synthesize`` alone (engine start-up excluded) on stdout. Pair
 two runs to compare, A/B in turn on a quiet machine, e.g. with
@@ -36,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         engine = get_engine()
         job = plan(Request(text=build_text(args.words)), engine.voices(), max_chars=10_000_000)
         started = time.perf_counter()
-        entry, _ = synthesize(job, cache=AudioCache(work), engine=engine, live=args.live)
+        # As the worker runs it: live output, timings as they are made, and
+        # the watcher that notes the first audio (here reported to nobody).
+        watch = (lambda: None) if args.live else None
+        entry, _ = synthesize(
+            job, cache=AudioCache(work), engine=engine, live=args.live, first_audio=watch
+        )
         elapsed = time.perf_counter() - started
         print(f"{elapsed:.3f} s live={args.live} audio={entry.duration_s:.1f} s")
     finally:
