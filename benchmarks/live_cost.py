@@ -12,15 +12,24 @@ two runs to compare, A/B in turn on a quiet machine, e.g. with
 
     python -m benchmarks.live_cost --words 10000 --live
     python -m benchmarks.live_cost --words 10000 --no-live
+
+Against the code from before progressive output (issue 8), run the same
+script in a checkout of it (``python -m`` imports the checkout's code from
+the current directory)::
+
+    git worktree add /tmp/before 78e9261 && cp benchmarks/live_cost.py /tmp/before/benchmarks/
+    cd /tmp/before && python -m benchmarks.live_cost --words 10000 --no-live
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from audio_cache import AudioCache
 from benchmarks._common import build_text
@@ -40,10 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         # As the worker runs it: live output, timings as they are made, and
         # the watcher that notes the first audio (here reported to nobody).
-        watch = (lambda: None) if args.live else None
-        entry, _ = synthesize(
-            job, cache=AudioCache(work), engine=engine, live=args.live, first_audio=watch
-        )
+        # A checkout from before progressive output has neither argument.
+        options: dict[str, Any] = {}
+        if "live" in inspect.signature(synthesize).parameters:
+            options = {"live": args.live, "first_audio": (lambda: None) if args.live else None}
+        elif args.live:
+            parser.error("this checkout has no live output: run it with --no-live")
+        entry, _ = synthesize(job, cache=AudioCache(work), engine=engine, **options)
         elapsed = time.perf_counter() - started
         print(f"{elapsed:.3f} s live={args.live} audio={entry.duration_s:.1f} s")
     finally:
