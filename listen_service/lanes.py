@@ -46,8 +46,11 @@ SCAN_CAP = 1000
 # every 50 ms, and in Redis a scan copies each message it passes (measured:
 # about 30 ms for 1,000 messages of 2,000-word articles).
 REUSE_SECONDS = 0.5
+# A place not found (beyond SCAN_CAP, held by a worker, a move half done) is
+# reused longer: looking again would scan the whole capped lane each time.
+UNKNOWN_REUSE_SECONDS = 2.0
 _REUSE_MAX = 10_000
-_recent: dict[tuple[object, str], tuple[float, tuple[str, int]]] = {}
+_recent: dict[tuple[object, str], tuple[float, dict[str, Any]]] = {}
 
 
 def queue_of(payload: Mapping[str, Any]) -> str:
@@ -79,31 +82,27 @@ def promote(broker: LaneBroker, job_id: str) -> bool:
     return moved
 
 
-def _position(broker: LaneBroker, job_id: str) -> tuple[str, int] | None:
-    now = time.monotonic()
-    reused = _recent.get((broker, job_id))
-    if reused is not None and reused[0] > now:
-        return reused[1]
-    found = broker.position(job_id, QUEUES, SCAN_CAP)
-    # Only a place found is reused: "not seen" may be a move half done.
-    if found is not None:
-        if len(_recent) >= _REUSE_MAX:
-            _recent.clear()
-        _recent[(broker, job_id)] = (now + REUSE_SECONDS, found)
-    return found
-
-
 def queue_info(broker: LaneBroker, job_id: str, payload: Callable[[], Any]) -> dict[str, Any]:
     """The ``queue`` member of a queued job's body: its lane and how many messages are
     ahead of it there (as found up to ``REUSE_SECONDS`` ago). The position is None
     when it cannot be known (a broker we cannot look into, a queue longer than
     ``SCAN_CAP``, a message a worker holds); the lane is then the one the job was
     posted to (``payload()``, read only then: it can be a whole article)."""
+    now = time.monotonic()
+    reused = _recent.get((broker, job_id))
+    if reused is not None and reused[0] > now:
+        return dict(reused[1])
     try:
-        found = _position(broker, job_id)
+        found = broker.position(job_id, QUEUES, SCAN_CAP)
     except (RedisError, OSError):  # the broker is down: the position is unknown, not an error
         found = None
     if found is None:
-        return {"lane": LANE_NAMES[queue_of(payload() or {})], "position": None}
-    queue, ahead = found
-    return {"lane": LANE_NAMES[queue], "position": ahead}
+        info: dict[str, Any] = {"lane": LANE_NAMES[queue_of(payload() or {})], "position": None}
+        until = now + UNKNOWN_REUSE_SECONDS
+    else:
+        info = {"lane": LANE_NAMES[found[0]], "position": found[1]}
+        until = now + REUSE_SECONDS
+    if len(_recent) >= _REUSE_MAX:
+        _recent.clear()
+    _recent[(broker, job_id)] = (until, info)
+    return dict(info)

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 # Waiting for the first bytes is short and decides how soon playback starts.
 OPEN_POLL_SECONDS = 0.01
+# A queued job is looked up in the job store this often while a GET waits for
+# a worker to start it (a Redis read each time, for every waiting reader).
+QUEUED_POLL_SECONDS = 0.025
 _HEAD_BYTES = 64 * 1024  # holds ffmpeg's ID3 tag (titles are at most 300 characters) and Xing frame
 _CHUNK = 64 * 1024
 
@@ -105,7 +108,7 @@ def _started(key: str, wait: float) -> str:
             return "ready" if audio_cache().has(key) else "failed"
         if record.status != "queued" or time.monotonic() >= deadline:
             return record.status
-        time.sleep(OPEN_POLL_SECONDS)
+        time.sleep(QUEUED_POLL_SECONDS)
 
 
 def _no_hold() -> None:

@@ -283,7 +283,9 @@ a.ib{text-decoration:none}
    * browser's buffer quota, a dropped connection, a worker that died), from the
    * finished file by range requests: both carry the same MP3 frames, the file
    * behind a header (an ID3 tag and the Xing frame its encoder rewrites). */
-  const MSE = window.ManagedMediaSource || window.MediaSource;
+  // Not Safari's ManagedMediaSource: it may evict buffered audio ahead of
+  // playback, which this feed (appending only after what it sent) would not refill.
+  const MSE = window.MediaSource;
   const MP3 = "audio/mpeg";
   const streamable = (job) =>
     !!(MSE && MSE.isTypeSupported && MSE.isTypeSupported(MP3)) && /\.mp3$/.test(new URL(job.audio_url, BASE).pathname);
@@ -341,7 +343,6 @@ a.ib{text-decoration:none}
           },
           { once: true },
         );
-        if (MSE === window.ManagedMediaSource) this.a.disableRemotePlayback = true;
         this.objectUrl = URL.createObjectURL(ms);
         this.a.src = this.objectUrl;
       });
@@ -393,22 +394,21 @@ a.ib{text-decoration:none}
     // Follows the job: its live stream at once (the server holds the request
     // of a queued job until a worker starts it), then the finished file.
     // ``working`` resolves when the job is being made; ``ready`` with the
-    // finished job (it rejects if the job fails).
+    // finished job (it rejects if the job fails). A live stream that ends
+    // before the job (its worker died: a retry streams from the start again)
+    // or is refused (the server's streams are all taken) is asked for again
+    // while the job works.
     async run(working, ready) {
       let done = false,
         started = false;
-      ready.then(
-        () => (done = true),
-        () => {},
-      );
+      const over = () => (done = true);
+      ready.then(over, over);
       working.then(() => (started = true));
-      for (let tries = 0; !done && !this.closed && tries < 5; ) {
-        if (await this.live()) break;
-        if (this.full) break;
-        if (started) {
-          tries++;
-          await Promise.race([ready, sleep(1000)]);
-        } else await Promise.race([working, ready]); // still queued: no try spent
+      while (!done && !this.closed && !this.full) {
+        const ended = await this.live();
+        if (done || this.closed || this.full) break;
+        if (!started) await Promise.race([working, ready]);
+        else await Promise.race([ready, sleep(ended ? 500 : 2000)]);
       }
       await ready;
       await this.rest();
@@ -687,9 +687,16 @@ a.ib{text-decoration:none}
         }
         this.load(meta);
       } catch (e) {
-        if (this.feed) this.feed.close();
+        const streamed = this.feed;
+        if (streamed) streamed.close();
         this.feed = null;
         this.state = "error";
+        if (streamed) {
+          // The job failed while its audio played: stop where it is, and say so.
+          this.a.pause();
+          this.madeBar.hidden = true;
+          this.st.textContent = "The audio could not be finished";
+        }
         this.btn.removeAttribute("aria-busy");
         this.btn.classList.add("err");
         this.setMain("play", "Couldn\u2019t prepare audio \u2014 retry");
@@ -954,6 +961,7 @@ a.ib{text-decoration:none}
         this.playBtn.replaceChildren(icon("play"));
         this.playBtn.setAttribute("aria-label", "Play");
         this.playBtn.title = "Play";
+        if (this.state === "error") return; // the error's label and message stand
         if (!this.bar.hidden) this.setMain("play", "Resume");
         this.paint();
         this.savePos();
