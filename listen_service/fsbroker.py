@@ -35,6 +35,7 @@ import contextlib
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -89,10 +90,20 @@ def message_files(folder: Path | str, queue: str) -> list[str]:
     return sorted(name for name in os.listdir(folder) if name.partition(".")[2] == wanted)
 
 
+_stamps = threading.Lock()
+_last_stamp = [0, 0]  # the last millisecond stamped, and how many names had it
+
+
 def message_name(queue: str, task_id: object) -> str:
     """A new message file's name; ``task_id`` is in it when it is a string fit for a name."""
-    # Stamp first, as kombu's own names, so both sort alike.
-    name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}"
+    # Stamp first, as kombu's own names, so both sort alike; then a count
+    # within the millisecond, so that this process's messages of one
+    # millisecond are taken in the order they were put.
+    with _stamps:
+        stamp = round(monotonic() * 1000)
+        count = _last_stamp[1] + 1 if stamp == _last_stamp[0] else 0
+        _last_stamp[:] = [stamp, count]
+    name = f"{stamp}_{count:06d}-{uuid.uuid4()}"
     if isinstance(task_id, str) and _NAMEABLE_ID.fullmatch(task_id):
         name += f"_{task_id}"
     return f"{name}.{queue}.msg"

@@ -382,3 +382,10 @@ def test_a_routing_table_lost_while_running_is_rebuilt_at_the_next_publish(
     assert json.loads(table.read_bytes()) == [[QUEUE, "", QUEUE]]
     assert quarantined(tmp_path) == (1 if damage == "truncated" else 0)
     queue.close()
+
+
+def test_names_made_in_one_millisecond_sort_in_the_order_they_were_made() -> None:
+    """Two messages put in the same millisecond are taken in the order they were put."""
+    names = [fsbroker.message_name(QUEUE, JOB_A) for _ in range(200)]
+    assert sorted(names) == names
+    assert {fsbroker.task_id_of(name) for name in names} == {JOB_A}
