@@ -129,6 +129,7 @@ def test_long_polls_turned_away_back_off(
     polls = [u for u, _ in answers if "?wait=" in u]
     # At 0, 1, 3, 7 s (then every 5 s); polling every second would be 9 or 10.
     assert 3 <= len(polls) <= 5, polls
-    job = json.loads(urllib.request.urlopen(polls[0], timeout=10).read())
+    with urllib.request.urlopen(polls[0], timeout=10) as response:  # closed, not left to GC
+        job = json.loads(response.read())
     assert job["status"] == "queued", job
     assert app.extensions["listen_holds"].held() == 0
