@@ -19,7 +19,8 @@ from typing import Any
 
 from listen_service import create_app
 from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab, _serve
-from tests.conftest import ARTICLE
+from tests.conftest import ARTICLE, require
+from tests.service.conftest import start_worker
 
 MAIN = "listen-button button.main"
 PLAYER = "document.querySelector('listen-button')"
@@ -261,3 +262,38 @@ def test_a_reader_waiting_for_a_worker_sees_their_place_in_the_queue(
         tab.page.evaluate(f"{PLAYER}.feed && {PLAYER}.feed.close()")
     finally:
         stop()
+
+
+def test_a_job_failing_while_its_audio_plays_stops_it_and_says_so(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    """Real ffmpeg, killed three seconds in: the reader hears the part made, then is told."""
+    broken = tmp_path / "ffmpeg"
+    broken.write_text(f'#!/bin/sh\nexec timeout -s KILL 3 {require("ffmpeg")} "$@"\n')
+    broken.chmod(0o755)
+    app = create_app(
+        {
+            "LISTEN_DATA_DIR": str(tmp_path / "data"),
+            "LISTEN_ALLOWED_ORIGINS": site.origin,
+            "LISTEN_FFMPEG": str(broken),
+            "LISTEN_TASK_MAX_RETRIES": 0,
+        }
+    )
+    worker = start_worker(app, tmp_path / "worker.log")
+    base, stop = _serve(app)
+    try:
+        path, _, _ = _page(site, base, copies=30)
+        tab.page.goto(site.origin + path)
+        tab.page.click(MAIN)
+        tab.wait_time(0.2, timeout_s=60)
+        tab.page.wait_for_function(
+            f"() => {PLAYER}.st.textContent === 'The audio could not be finished'",
+            timeout=60_000,
+        )
+        assert tab.audio("paused")
+        assert "retry" in tab.shadow("root.querySelector('button.main').textContent")
+        job_id = tab.audio_id()
+        assert app.extensions["listen_jobs"].get(job_id).status == "failed"
+    finally:
+        stop()
+        worker.stop()
