@@ -41,6 +41,15 @@ def require(binary: str) -> str:
     return path
 
 
+def ffmpeg_killed_after(seconds: int, folder: Path) -> Path:
+    """A script that runs the real ffmpeg and kills it ``seconds`` in: an encoder
+    that dies in the middle of an article."""
+    script = folder / "ffmpeg"
+    script.write_text(f'#!/bin/sh\nexec timeout -s KILL {seconds} {require("ffmpeg")} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
 def ffprobe(path: Path) -> dict:  # type: ignore[type-arg]
     """Format and stream facts of a media file; fails the test if ffprobe rejects it."""
     out = subprocess.run(

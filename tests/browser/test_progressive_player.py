@@ -19,7 +19,7 @@ from typing import Any
 
 from listen_service import create_app
 from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab, _serve
-from tests.conftest import ARTICLE, require
+from tests.conftest import ARTICLE, ffmpeg_killed_after
 from tests.service.conftest import start_worker
 
 MAIN = "listen-button button.main"
@@ -268,14 +268,11 @@ def test_a_job_failing_while_its_audio_plays_stops_it_and_says_so(
     site: Site, tab: Tab, tmp_path: Path
 ) -> None:
     """Real ffmpeg, killed three seconds in: the reader hears the part made, then is told."""
-    broken = tmp_path / "ffmpeg"
-    broken.write_text(f'#!/bin/sh\nexec timeout -s KILL 3 {require("ffmpeg")} "$@"\n')
-    broken.chmod(0o755)
     app = create_app(
         {
             "LISTEN_DATA_DIR": str(tmp_path / "data"),
             "LISTEN_ALLOWED_ORIGINS": site.origin,
-            "LISTEN_FFMPEG": str(broken),
+            "LISTEN_FFMPEG": str(ffmpeg_killed_after(3, tmp_path)),
             "LISTEN_TASK_MAX_RETRIES": 0,
         }
     )

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import ARTICLE, ffprobe, no_temp_files, require
+from tests.conftest import ARTICLE, ffmpeg_killed_after, ffprobe, no_temp_files, require
 from tests.service.conftest import Worker, start_worker
 from tests.service.test_flow import wait_ready
 from workers.live import playable_start
@@ -208,11 +208,7 @@ def test_a_get_of_a_queued_job_waits_for_a_worker_to_start_it(
 def test_a_job_failing_mid_stream_ends_the_stream_and_caches_nothing(
     app: Flask, server: str, tmp_path: Path
 ) -> None:
-    broken = tmp_path / "ffmpeg"
-    # Real ffmpeg, killed four seconds in: the encoder dies in the middle of the article.
-    broken.write_text(f'#!/bin/sh\nexec timeout -s KILL 4 {require("ffmpeg")} "$@"\n')
-    broken.chmod(0o755)
-    app.config["LISTEN_FFMPEG"] = str(broken)
+    app.config["LISTEN_FFMPEG"] = str(ffmpeg_killed_after(4, tmp_path))
     app.config["LISTEN_TASK_MAX_RETRIES"] = 0
     w = start_worker(app, tmp_path / "failing.log")
     client = app.test_client()
