@@ -211,14 +211,7 @@ def test_pressing_listen_on_an_article_in_progress_joins_its_job(
 ) -> None:
     """Another reader (here the API) started this article: the press plays it from the start."""
     path, title, text = _page(site, live.url, copies=4)
-    request = urllib.request.Request(
-        f"{live.url}/api/v1/listen",
-        json.dumps({"text": text, "title": title}).encode(),
-        {"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        job = json.load(response)
+    job = _post(live.url, {"text": text, "title": title})
     deadline = time.monotonic() + 60
     while job["status"] == "queued" and time.monotonic() < deadline:
         time.sleep(0.02)
