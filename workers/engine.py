@@ -9,8 +9,12 @@ does about each:
   timeout, and then check that a non-empty WAV exists.
 * Only the last ``save_to_file`` before one ``runAndWait()`` is produced, so
   every call renders exactly one utterance.
-* The driver appends audio with ``bytes +=`` (quadratic) and segfaults on very
-  long texts, so callers hand us bounded chunks (``workers.text.chunk``).
+* The driver appends audio with ``bytes +=`` (quadratic), so callers hand us
+  bounded chunks (``workers.text.chunk``).
+* Its ``Synth`` tells espeak-ng the text is ten times longer than it is, and
+  espeak-ng reads that far: a segfault, always on long texts and now and then
+  on short ones. ``_bounded_synth`` replaces it with one that gives the true
+  size.
 * An engine initialised before a fork hangs in the children: the engine is
   created lazily by ``get_engine()`` in the process that uses it, and using a
   parent's engine in a child raises instead of hanging.
@@ -149,6 +153,7 @@ class Engine:
                     self._idle.set()
 
         espeak_api.SetSynthCallback(on_synth)
+        espeak_api.Synth = _bounded_synth(espeak_api)
         return tts
 
     def _on_finished(self, name: str | None = None, completed: bool = True) -> None:
@@ -257,6 +262,36 @@ class Engine:
             languages = tuple(lang for lang in (v.languages or []) if lang)
             found.append(Voice(id=v.id, name=v.name, languages=languages, gender=gender))
         return found
+
+
+def _bounded_synth(espeak_api: Any) -> Callable[..., int]:
+    """pyttsx3's ``Synth`` with the text's true size.
+
+    pyttsx3 2.99 tells ``espeak_Synth`` the text is ``len(text) * 10`` bytes
+    long, and espeak-ng copies that many bytes from the Python ``bytes``
+    object (pyttsx3 issue #448): a read of up to nine times the text past its
+    end. It crashes the process (SIGSEGV) whenever the object lies near the
+    end of a memory mapping: always for a 20,000-character text, now and then
+    for an article's sentences in a freshly forked worker, whose heap is
+    small. ``len + 1`` covers the terminating NUL that ``bytes`` objects carry.
+    """
+
+    def synth(
+        text: str | bytes,
+        position: int = 0,
+        position_type: int = espeak_api.POS_CHARACTER,
+        end_position: int = 0,
+        flags: int = 0,
+        user_data: Any = None,
+    ) -> int:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        return int(
+            espeak_api.cSynth(
+                data, len(data) + 1, position, position_type, end_position, flags, None, user_data
+            )
+        )
+
+    return synth
 
 
 _engine: Engine | None = None

@@ -66,6 +66,23 @@ def test_stdout_stays_clean(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert out.stdout == ""
 
 
+def test_a_long_text_is_read_within_its_bounds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # pyttsx3's Synth told espeak-ng the text was ten times its length, and
+    # espeak-ng copied that much: past the end of a text this long the read
+    # leaves the mapped memory and the process dies with SIGSEGV (always,
+    # here). The spaces keep the audio, and so the test, short.
+    script = textwrap.dedent(
+        """
+        from workers.engine import get_engine, SpeechSettings
+        pcm = get_engine().synthesize(" " * 200_000 + "Still here.", SpeechSettings("gmw/en"))
+        print(len(pcm))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr}"
+    assert int(out.stdout) > SAMPLE_RATE // 2  # half a second of "Still here."
+
+
 def _use_parent_engine(queue) -> None:  # type: ignore[no-untyped-def]
     from workers.engine import get_engine
 
