@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from listen_service.fsbroker import message_files, move_message, task_id_of
+from listen_service.fsbroker import message_files, move_message, moving_files, task_id_of
 
 # kombu's Redis transport keeps priority p > 0 of queue q in the list "q\x06\x16p",
 # and each delivered, unacknowledged message in the hash "unacked" (tag →
@@ -200,7 +200,12 @@ class FolderBroker:
 
     def _ids_in(self, folder: Path) -> set[str]:
         try:
-            names = [name for queue in self._queues for name in message_files(folder, queue)]
+            names = [
+                name
+                for queue in self._queues
+                for listing in (message_files, moving_files)
+                for name in listing(folder, queue)
+            ]
         except OSError:  # a dead owner's claims, returned meanwhile
             return set()
         ids = set[str]()

@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 TRANSPORT = "listen_service.fsbroker:Transport"
 PART_SUFFIX = ".part"
 PART_MAX_AGE = 600.0  # seconds
+# A message ``move_message`` holds while it rewrites it; returned to the queue
+# if its mover died (no move takes MOVE_MAX_AGE).
+MOVING_SUFFIX = ".moving"
+MOVE_MAX_AGE = 600.0  # seconds
 # Task ids that may go into a file name: Celery's uuids and our 64-hex job ids.
 # No "." (it starts the queue's part of a name) and no "_" (it separates ours).
 _NAMEABLE_ID = re.compile(r"[0-9A-Za-z-]{1,128}")
@@ -88,6 +92,17 @@ def message_files(folder: Path | str, queue: str) -> list[str]:
     """
     wanted = f"{queue}.msg"
     return sorted(name for name in os.listdir(folder) if name.partition(".")[2] == wanted)
+
+
+def moving_files(folder: Path | str, queue: str) -> list[str]:
+    """The names ``queue``'s messages had before ``move_message`` took them to move them."""
+    wanted = f"{queue}.msg"
+    names = (
+        name[1 : -len(MOVING_SUFFIX)]
+        for name in os.listdir(folder)
+        if name.startswith(".") and name.endswith(MOVING_SUFFIX)
+    )
+    return sorted(name for name in names if name.partition(".")[2] == wanted)
 
 
 _stamps = threading.Lock()
@@ -139,8 +154,11 @@ def move_message(folder: Path, name: str, queue: str) -> bool:
     was gone (taken by a consumer, or moved by a concurrent call: one of them wins).
 
     Its routing key is rewritten, so that a retry or a restore stays in ``queue``.
+    While it is rewritten it is named by ``moving_files``, so that those who
+    look for waiting jobs still see it; a consumer's tidy-up returns it to its
+    queue if this process dies meanwhile.
     """
-    taken = folder / f".{name}.moving{PART_SUFFIX}"
+    taken = folder / f".{name}{MOVING_SUFFIX}"
     try:
         os.rename(folder / name, taken)  # the atomic step: only one caller gets it
     except FileNotFoundError:
@@ -209,13 +227,20 @@ class Channel(filesystem.Channel):
     def _remove_abandoned_parts(self) -> None:
         # A publisher that died between writing and renaming leaves its part
         # behind; no write takes PART_MAX_AGE, so an older part is abandoned.
-        too_old = time.time() - PART_MAX_AGE
+        # A mover that died leaves a whole message under its moving name: it
+        # goes back to the queue. (A rename keeps the message's mtime, so its
+        # age there is the ctime the rename set.)
+        now = time.time()
         for name in os.listdir(self.data_folder_out):
-            part = os.path.join(self.data_folder_out, name)
+            path = os.path.join(self.data_folder_out, name)
             with contextlib.suppress(OSError):  # renamed or removed meanwhile
-                if name.endswith(PART_SUFFIX) and os.stat(part).st_mtime < too_old:
-                    os.unlink(part)
+                if name.endswith(PART_SUFFIX) and os.stat(path).st_mtime < now - PART_MAX_AGE:
+                    os.unlink(path)
                     log.warning("removed %s, a message its publisher never finished", name)
+                elif name.endswith(MOVING_SUFFIX) and os.stat(path).st_ctime < now - MOVE_MAX_AGE:
+                    original = name[1 : -len(MOVING_SUFFIX)]
+                    os.rename(path, os.path.join(self.data_folder_out, original))
+                    log.warning("returned %s to its queue: the process moving it died", original)
 
     @property
     def _claims(self) -> dict[str, Path]:

@@ -160,6 +160,42 @@ def test_a_part_its_publisher_abandoned_is_removed_and_only_that(
     queue.close()
 
 
+def test_a_message_being_moved_counts_as_waiting_and_is_not_delivered(
+    conn: Connection, tmp_path: Path
+) -> None:
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1}, headers={"id": JOB_A})
+    [name] = message_files(queue_folder(tmp_path), QUEUE)
+    # As move_message holds it between taking it and writing its new copy.
+    (queue_folder(tmp_path) / name).rename(
+        queue_folder(tmp_path) / f".{name}{fsbroker.MOVING_SUFFIX}"
+    )
+    assert FolderBroker(tmp_path / "broker", (QUEUE,)).waiting([JOB_A]) == {JOB_A}
+    with pytest.raises(queue.Empty):
+        queue.get(timeout=0.2)
+    queue.close()
+
+
+def test_a_message_whose_mover_died_goes_back_to_its_queue(
+    conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = conn.SimpleQueue(QUEUE)
+    queue.put({"n": 1}, headers={"id": JOB_A})
+    queue.put({"n": 2}, headers={"id": JOB_B})
+    abandoned, in_progress = message_files(queue_folder(tmp_path), QUEUE)
+    for name in (abandoned, in_progress):  # the rename dates each (ctime)
+        (queue_folder(tmp_path) / name).rename(
+            queue_folder(tmp_path) / f".{name}{fsbroker.MOVING_SUFFIX}"
+        )
+        time.sleep(0.5)
+    monkeypatch.setattr(fsbroker, "MOVE_MAX_AGE", 0.75)
+    assert queue.get(timeout=2).payload == {"n": 1}  # a consumer's tidy-up returned it
+    with pytest.raises(queue.Empty):
+        queue.get(timeout=0.2)
+    assert fsbroker.moving_files(queue_folder(tmp_path), QUEUE) == [in_progress]
+    queue.close()
+
+
 def claimed_files(tmp_path: Path) -> list[str]:
     return [p.name for p in (tmp_path / "broker" / "claimed").rglob("*") if p.is_file()]
 
