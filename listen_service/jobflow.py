@@ -216,6 +216,8 @@ def promote(job_id: str, job: Job | None, payload: Mapping[str, Any]) -> None:
         return
     try:
         if lanes.promote(current_app.extensions["listen_broker"], job_id):
+            # Stored too, so that a re-drive keeps it in the interactive lane.
+            store().set_priority(job_id, "interactive")
             current_app.logger.info("job %s moved to the interactive lane", job_id)
     except (RedisError, OSError) as exc:
         current_app.logger.warning("could not move job %s to the interactive lane: %s", job_id, exc)

@@ -190,6 +190,15 @@ def test_accept_creates_a_queued_job_with_its_payload(store: JobStore, job_id: s
     assert store.payload(job_id) == PAYLOAD
 
 
+def test_set_priority_rewrites_only_the_payloads_priority(store: JobStore, job_id: str) -> None:
+    assert store.set_priority(job_id, "interactive") is False  # no such job
+    store.accept(job_id, {**PAYLOAD, "priority": "bulk"})
+    before = store.get(job_id)
+    assert store.set_priority(job_id, "interactive") is True
+    assert store.payload(job_id) == {**PAYLOAD, "priority": "interactive"}
+    assert store.get(job_id) == before
+
+
 def test_accept_has_one_winner_among_20_threads(store: JobStore) -> None:
     for _ in range(5):
         job_id = secrets.token_hex(32)

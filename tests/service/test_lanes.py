@@ -19,6 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from listen_service.lanes import INTERACTIVE, queue_of
 from tests.conftest import ARTICLE
 from tests.service.conftest import Worker, start_worker
 from tests.service.test_flow import wait_ready
@@ -108,6 +109,9 @@ def test_a_readers_press_moves_a_waiting_bulk_job_and_positions_follow(
         pressed = list(pool.map(press, range(2)))
     assert {job["id"] for job in pressed} == {jobs[2]["id"]}
     assert status(client, jobs[2])["queue"] == {"lane": "interactive", "position": 0}
+    # Recorded with the job, so that a re-drive would put it in the same lane.
+    stored = app.extensions["listen_jobs"].payload(jobs[2]["id"])
+    assert stored is not None and queue_of(stored) == INTERACTIVE
     assert [status(client, job)["queue"] for job in jobs[:2]] == [
         {"lane": "bulk", "position": 0},
         {"lane": "bulk", "position": 1},

@@ -166,6 +166,12 @@ class JobStore(Protocol):
         retry's backoff.
         """
 
+    def set_priority(self, job_id: str, priority: str) -> bool:
+        """Store ``priority`` in the job's payload (its message moved lane); False if gone.
+
+        A re-drive enqueues the stored payload, so it then goes to the new lane.
+        """
+
     def start(self, job_id: str, worker: str) -> int:
         """Mark the job working (progress 0) by ``worker``; the attempt count, now +1."""
 

@@ -261,6 +261,16 @@ class FileJobStore:
         changes = {"status": "queued", "progress": 0.0, "worker": None}
         return self._refresh(job_id, changes, wait=wait)
 
+    def set_priority(self, job_id: str, priority: str) -> bool:
+        path = self._path(job_id, ".payload.json")
+        with self._locked(job_id):
+            try:
+                payload = _load_payload(path.read_bytes())
+            except FileNotFoundError:
+                return False
+            _write_json(path, _dump_payload({**payload, "priority": priority}))
+            return True
+
     def start(self, job_id: str, worker: str) -> int:
         with self._locked(job_id):
             record = self._read(job_id)

@@ -318,6 +318,23 @@ class RedisJobStore:
     def requeue(self, job_id: str, *, wait: float = 0.0) -> bool:
         return self._refresh_if(job_id, None, {"status": "queued", "progress": 0}, wait=wait)
 
+    def set_priority(self, job_id: str, priority: str) -> bool:
+        key = self.key("payload", job_id)
+        found = False
+
+        def update(pipe: redis.client.Pipeline) -> None:
+            nonlocal found
+            data = pipe.get(key)
+            found = data is not None
+            if data is not None:
+                changed = _dump_payload({**_load_payload(data), "priority": priority})
+                pipe.multi()
+                pipe.set(key, changed, keepttl=True)
+
+        # Optimistic: run again if the payload changes between the read and the write.
+        self.client.transaction(update, key)
+        return found
+
     def start(self, job_id: str, worker: str) -> int:
         changes = {"status": "working", "progress": 0, "worker": worker}
         return self._update(job_id, changes, delete=("first_audio_s",), count="attempts")
