@@ -582,6 +582,15 @@ a.ib{text-decoration:none}
 
     disconnectedCallback() {
       if (this.io) this.io.disconnect();
+      // A player moved in the page is connected again before this runs; one
+      // taken off the page lets go of its live audio and its job's events.
+      queueMicrotask(() => {
+        if (this.isConnected) return;
+        if (this.es) this.es.close();
+        if (this.feed) this.feed.close();
+        this.es = this.feed = null;
+        this.a.pause();
+      });
     }
 
     wake() {
@@ -712,7 +721,7 @@ a.ib{text-decoration:none}
       if (window.EventSource) {
         try {
           job = await new Promise((ok, fail) => {
-            const es = new EventSource(`${abs(job.status_url)}/events`);
+            const es = (this.es = new EventSource(`${abs(job.status_url)}/events`));
             let failures = 0;
             es.addEventListener("timings", (e) => {
               const d = JSON.parse(e.data);

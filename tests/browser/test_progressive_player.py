@@ -287,3 +287,40 @@ def test_a_job_failing_while_its_audio_plays_stops_it_and_says_so(
     finally:
         stop()
         worker.stop()
+
+
+def test_a_player_taken_off_the_page_lets_go_of_its_streams(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    """Moved, it plays on; removed (a single-page app changing view), it closes its
+    live audio and its job's event stream, instead of holding two connections
+    to the service for the rest of the article."""
+    page = tab.page
+    open_now: set[str] = set()
+
+    def opened(request: Any) -> None:
+        if request.url.startswith(live.url) and (
+            request.url.endswith("/events") or ".mp3" in request.url
+        ):
+            open_now.add(request.url)
+
+    page.on("request", opened)
+    page.on("requestfinished", lambda r: open_now.discard(r.url))
+    page.on("requestfailed", lambda r: open_now.discard(r.url))
+    _press(tab, site, live, copies=4)
+    job_id = _player(tab)["id"]
+    assert live.get_json(f"/api/v1/jobs/{job_id}")["status"] == "working"
+    assert any(url.endswith("/events") for url in open_now), open_now
+
+    page.evaluate(f"document.body.append({PLAYER})")
+    moved_at = tab.audio("currentTime")
+    page.wait_for_function(f"() => {AUDIO}.currentTime > {moved_at + 0.5}", timeout=10_000)
+    assert any(url.endswith("/events") for url in open_now), "a move closed the streams"
+
+    page.evaluate(f"window.gone = {PLAYER}; window.gone.remove()")
+    deadline = time.monotonic() + 10
+    while open_now and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert not open_now, f"still open after the player was removed: {open_now}"
+    assert page.evaluate("window.gone.shadowRoot.querySelector('audio').paused")
+    assert live.get_json(f"/api/v1/jobs/{job_id}")["status"] == "working"
