@@ -6,17 +6,23 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from audio_cache import AudioCache
+from audio_cache import AudioCache, Entry
 from listen_service.livetimings import Follower
 from tests.conftest import no_temp_files
 from workers.engine import Engine
 from workers.jobs import FileJobStore
 from workers.live import TimingsLog, playable_start
-from workers.pipeline import Request, plan, synthesize
+from workers.pipeline import Plan, Request, plan, synthesize
 from workers.runner import run_job
+
+
+def _made_live(job: Plan, cache: AudioCache, engine: Engine, **kw: Any) -> tuple[Entry, bool]:
+    """``job`` made as a worker makes it: published while it is made."""
+    return synthesize(job, cache=cache, engine=engine, live=True, **kw)
 
 
 def test_the_timings_file_grows_with_each_sentence_and_equals_the_entrys(
@@ -30,7 +36,7 @@ def test_the_timings_file_grows_with_each_sentence_and_equals_the_entrys(
     def watch(_: float) -> None:  # called after each sentence
         seen.append(reader.timings())
 
-    entry, cached = synthesize(job, cache=cache, engine=engine, live=True, progress=watch)
+    entry, cached = _made_live(job, cache, engine, progress=watch)
     assert not cached
     final = entry.meta["timings"]
     assert len(final) > 5
@@ -47,13 +53,7 @@ def test_wav_is_made_without_a_timings_file(engine: Engine, tmp_path: Path) -> N
     job = plan(Request(text="One sentence. And another.", fmt="wav"), engine.voices())
     path = cache.live_timings_path(job.key)
     made: list[bool] = []
-    synthesize(
-        job,
-        cache=cache,
-        engine=engine,
-        live=True,
-        progress=lambda _: made.append(path.exists()),
-    )
+    _made_live(job, cache, engine, progress=lambda _: made.append(path.exists()))
     assert made and not any(made)
 
 
@@ -117,14 +117,7 @@ def test_first_audio_is_reported_once_while_the_job_is_still_being_made(
         audio = start is not None and len(data) > start
         reports.append((len(sentences), audio, cache.get(job.key) is not None))
 
-    synthesize(
-        job,
-        cache=cache,
-        engine=engine,
-        live=True,
-        progress=sentences.append,
-        first_audio=first_audio,
-    )
+    _made_live(job, cache, engine, progress=sentences.append, first_audio=first_audio)
     assert len(reports) == 1
     made_before, had_audio, was_stored = reports[0]
     assert had_audio, "reported before any audio was in the file"
@@ -138,12 +131,8 @@ def test_first_audio_of_wav_is_reported_when_the_entry_is_stored(
     cache = AudioCache(tmp_path)
     job = plan(Request(text="Not streamed. Finished first.", fmt="wav"), engine.voices())
     stored: list[bool] = []
-    synthesize(
-        job,
-        cache=cache,
-        engine=engine,
-        live=True,
-        first_audio=lambda: stored.append(cache.get(job.key) is not None),
+    _made_live(
+        job, cache, engine, first_audio=lambda: stored.append(cache.get(job.key) is not None)
     )
     assert stored == [True]
 
@@ -155,7 +144,7 @@ def test_a_failing_report_does_not_fail_the_job(engine: Engine, tmp_path: Path) 
     def broken() -> None:
         raise ConnectionError("job store unreachable")
 
-    entry, _ = synthesize(job, cache=cache, engine=engine, live=True, first_audio=broken)
+    entry, _ = _made_live(job, cache, engine, first_audio=broken)
     stored = cache.get(job.key)
     assert stored is not None and stored.content_hash == entry.content_hash
 
