@@ -274,6 +274,10 @@ def _bounded_synth(espeak_api: Any) -> Callable[..., int]:
     end of a memory mapping: always for a 20,000-character text, now and then
     for an article's sentences in a freshly forked worker, whose heap is
     small. ``len + 1`` covers the terminating NUL that ``bytes`` objects carry.
+
+    It also lets espeak-ng read ``[[...]]`` as phoneme mnemonics (the
+    espeakPHONEMES flag): a site's lexicon gives pronunciations that way.
+    Submitted text cannot contain ``[[`` (``workers.text`` collapses it).
     """
 
     def synth(
@@ -285,6 +289,7 @@ def _bounded_synth(espeak_api: Any) -> Callable[..., int]:
         user_data: Any = None,
     ) -> int:
         data = text.encode("utf-8") if isinstance(text, str) else text
+        flags |= espeak_api.PHONEMES  # [[...]]: a lexicon's phonemes (workers.lexicon)
         return int(
             espeak_api.cSynth(
                 data, len(data) + 1, position, position_type, end_position, flags, None, user_data

@@ -27,8 +27,9 @@ Rules, in the order they are applied:
 * Cleaning: control characters (category Cc, except those Python treats as
   whitespace) and format characters (Cf, such as zero-width space, BOM and
   bidi controls) are removed, except ZWJ and ZWNJ which shape some scripts.
-  Whitespace runs, including NBSP, collapse to one space; then the sentence is
-  NFC-normalised. Offsets are found on the original string first, so
+  Whitespace runs, including NBSP, collapse to one space, and runs of ``[``
+  or ``]`` to one bracket (the engine reads ``[[...]]`` as phonemes); then
+  the sentence is NFC-normalised. Offsets are found on the original string first, so
   normalisation cannot shift them.
 * A sentence is kept only if it contains a letter or digit (categories L*, N*)
   or a symbol such as an emoji (So), which espeak-ng reads by name. If no
@@ -83,6 +84,8 @@ _SENTENCE_END_RE = re.compile(
 _NEXT_CHAR_RE = re.compile(rf"[\s{_INVISIBLE}{_OPENERS}]*(\S)")
 _ACRONYM_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 _ALNUM_RE = re.compile(r"[^\W_]")
+# The engine reads [[...]] as phonemes (a lexicon's); a page's text must not.
+_DOUBLE_BRACKET_RE = re.compile(r"\[{2,}|\]{2,}")
 # "1,000" and "12:30" are not clause breaks, hence the space after Latin marks.
 _CLAUSE_RE = re.compile("[,;:\u060c](?= )|[\u2013\u2014\u3001\uff0c\uff1b\uff1a]")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
@@ -258,6 +261,7 @@ def _ends_sentence(text: str, match: re.Match[str], end: int) -> bool:
 
 def _clean(span: str) -> str:
     spaced = _SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", span))
+    spaced = _DOUBLE_BRACKET_RE.sub(lambda m: m.group()[0], spaced)
     return unicodedata.normalize("NFC", spaced).strip()
 
 

@@ -83,6 +83,14 @@ def test_a_long_text_is_read_within_its_bounds(tmp_path) -> None:  # type: ignor
     assert int(out.stdout) > SAMPLE_RATE // 2  # half a second of "Still here."
 
 
+def test_phonemes_in_double_brackets_are_spoken_as_phonemes(engine) -> None:  # type: ignore[no-untyped-def]
+    # What a lexicon's phoneme entry becomes; read as text, the mnemonics
+    # would be spelt out symbol by symbol, several times longer.
+    word = engine.synthesize("hello", EN)
+    phonemes = engine.synthesize("[[h@l'oU]]", EN)
+    assert 0.7 < len(phonemes) / len(word) < 1.4
+
+
 def _use_parent_engine(queue) -> None:  # type: ignore[no-untyped-def]
     from workers.engine import get_engine
 

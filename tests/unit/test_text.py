@@ -369,3 +369,9 @@ def test_estimate_seconds_counts_words_and_cjk_characters() -> None:
     assert estimate_seconds(prepare("One two. Three -- four."), 60) == pytest.approx(4.0)
     with pytest.raises(ValueError, match="wpm"):
         estimate_seconds("word", 0)
+
+
+def test_double_brackets_are_collapsed_so_the_engine_never_reads_them_as_phonemes() -> None:
+    original = "See [[h@l'oU]] and ]]] here [[[x."
+    assert texts(original) == ["See [h@l'oU] and ] here [x."]
+    assert_faithful(original, prepare(original))
