@@ -50,6 +50,11 @@ def json_body() -> Any:
         raise ApiError(400, "malformed_json", "the request body is not valid JSON") from None
 
 
+def raw_body() -> bytes:
+    """The request's body as bytes, within ``LISTEN_MAX_BODY_BYTES`` (413 past it)."""
+    return _read(current_app.config["LISTEN_MAX_BODY_BYTES"])
+
+
 def too_deep(text: str, limit: int) -> bool:
     """True if ``text``, read as JSON, opens more than ``limit`` arrays/objects at once.
 

@@ -204,6 +204,12 @@ SETTINGS: tuple[Setting, ...] = (
         "comma-separated site:key pairs; when set, POST /api/v1/listen needs a known key (X-Listen-Key header; public identifiers, not secrets) and the site names the audio's artist tag (a different site field → 422)",
     ),
     Setting(
+        "LISTEN_SITE_ADMIN_TOKENS",
+        "",
+        str,
+        "comma-separated site:token pairs: secret tokens (16 or more characters, not a site key) that may read and replace a site's pronunciation lexicon (Authorization: Bearer, /api/v1/sites/<site>/lexicon); each site must be in LISTEN_SITE_KEYS; empty = lexicons cannot be edited",
+    ),
+    Setting(
         "LISTEN_PUBLIC_URL",
         "",
         str,
@@ -263,6 +269,9 @@ def load(
             )
     config["LISTEN_ALLOWED_ORIGINS"] = _origins(config["LISTEN_ALLOWED_ORIGINS"])
     config["LISTEN_SITE_KEYS"] = _site_keys(config["LISTEN_SITE_KEYS"])
+    config["LISTEN_SITE_ADMIN_TOKENS"] = _admin_tokens(
+        config["LISTEN_SITE_ADMIN_TOKENS"], config["LISTEN_SITE_KEYS"]
+    )
     demo_site = config["LISTEN_DEMO_SITE"]
     if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
@@ -319,17 +328,41 @@ def _origins(raw: str | tuple[str, ...]) -> tuple[str, ...]:
 
 def _site_keys(raw: str | dict[str, str]) -> dict[str, str]:
     """``site:key,…`` → {key: site}."""
+    return _pairs("LISTEN_SITE_KEYS", raw, 8)
+
+
+def _pairs(name: str, raw: str | dict[str, str], shortest: int) -> dict[str, str]:
+    """``site:secret,…`` → {secret: site}; each secret ``shortest`` characters or more."""
     if isinstance(raw, dict):
         return raw
     keys: dict[str, str] = {}
     for pair in (p.strip() for p in raw.split(",") if p.strip()):
         site, sep, key = pair.partition(":")
-        if not sep or not site.strip() or len(key.strip()) < 8:
+        if not sep or not site.strip() or len(key.strip()) < shortest:
             raise ConfigError(
-                f"LISTEN_SITE_KEYS: {pair!r} must be site:key with a key of 8 or more characters"
+                f"{name}: {pair!r} must be site:key with a key of {shortest} or more characters"
             )
         keys[key.strip()] = site.strip()
     return keys
+
+
+ADMIN_TOKEN_MIN = 16
+
+
+def _admin_tokens(raw: str | dict[str, str], site_keys: dict[str, str]) -> dict[str, str]:
+    """``site:token,…`` → {token: site}, each site one that posts (LISTEN_SITE_KEYS)."""
+    tokens = _pairs("LISTEN_SITE_ADMIN_TOKENS", raw, ADMIN_TOKEN_MIN)
+    for token, site in tokens.items():
+        if site not in site_keys.values():
+            # Lexicons apply to a site's posts, which only its key identifies.
+            raise ConfigError(
+                f"LISTEN_SITE_ADMIN_TOKENS: {site!r} is not a site in LISTEN_SITE_KEYS"
+            )
+        if token in site_keys:
+            raise ConfigError(
+                f"LISTEN_SITE_ADMIN_TOKENS: the token of {site!r} is a site key, which is public"
+            )
+    return tokens
 
 
 def to_env(config: Mapping[str, Any]) -> dict[str, str]:

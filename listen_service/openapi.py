@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from listen_service import lexicons
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS
 
@@ -325,6 +326,10 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "responses": {"Error": _json("Error", "an error, in the one JSON error shape")},
         },
     }
+    lexicon_path, lexicon_schemas = lexicons.openapi_parts()
+    doc["paths"]["/api/v1/sites/{site}/lexicon"] = lexicon_path
+    doc["components"]["schemas"].update(lexicon_schemas)
+    doc["components"]["securitySchemes"] = {"siteAdminToken": {"type": "http", "scheme": "bearer"}}
     # Validation skips an optional field sent as null, as if it were left out.
     for name, prop in doc["components"]["schemas"]["ListenRequest"]["properties"].items():
         if name != "text":

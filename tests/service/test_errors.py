@@ -208,7 +208,7 @@ def test_no_500_for_garbage_bodies(app: Flask) -> None:
 
 
 def _openapi_path(rule: Rule) -> str:
-    path = rule.rule.replace("<job_id>", "{job_id}")
+    path = rule.rule.replace("<job_id>", "{job_id}").replace("<site>", "{site}")
     return path.replace("/audio/<string:name>", "/audio/{id}.{ext}")
 
 

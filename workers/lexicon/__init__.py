@@ -63,6 +63,12 @@ class LexiconError(InputError):
     code = "invalid_lexicon"
 
 
+class MalformedDocument(LexiconError):
+    """A PLS document that is not well-formed XML, or declares a DTD or entities."""
+
+    code = "malformed_pls"
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """How ``graphemes`` are spoken: ``alias`` text, or ``phoneme`` in ``alphabet``."""
@@ -324,4 +330,12 @@ def _each(items: Sequence[Any], make: Any, name: Any) -> Iterator[Entry]:
             raise LexiconError(f"entry {number} ({name(item)}): {exc}") from None
 
 
-__all__ = ["ALPHABETS", "MAX_ENTRIES", "Entry", "Lexicon", "LexiconError", "Match"]
+__all__ = [
+    "ALPHABETS",
+    "MAX_ENTRIES",
+    "Entry",
+    "Lexicon",
+    "LexiconError",
+    "MalformedDocument",
+    "Match",
+]

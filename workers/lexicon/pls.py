@@ -22,7 +22,7 @@ from xml.etree import ElementTree as ET
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from workers.lexicon import LexiconError
+from workers.lexicon import LexiconError, MalformedDocument
 
 if TYPE_CHECKING:
     from workers.lexicon import Entry
@@ -46,11 +46,11 @@ def parse(document: bytes) -> list[dict[str, Any]]:
     try:
         root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise LexiconError(
+        raise MalformedDocument(
             f"the PLS document declares a DTD or entities, which are not accepted ({exc})"
         ) from None
     except ET.ParseError as exc:
-        raise LexiconError(f"the PLS document is not well-formed XML: {exc}") from None
+        raise MalformedDocument(f"the PLS document is not well-formed XML: {exc}") from None
     if _local(root.tag) != (NS, "lexicon"):
         raise LexiconError(f'the root element must be <lexicon xmlns="{NS}">')
     if root.get("version") != "1.0":
