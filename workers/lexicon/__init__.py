@@ -253,7 +253,7 @@ class Lexicon:
         at = 0
         for token in _TOKEN.finditer(text):
             start = token.start()
-            if start < at or (start and _word(text[start - 1]) and _word(text[start])):
+            if start < at or (start and _word(text[start - 1])):
                 continue
             for grapheme, entry in self._index.get(token.group(), ()):
                 end = self._match_end(grapheme, text, start)
@@ -276,7 +276,7 @@ class Lexicon:
             end = start + len(grapheme)
             if not text.startswith(grapheme, start):
                 return None
-        if end < len(text) and _word(text[end]) and _word(text[end - 1]):
+        if end < len(text) and _word(text[end]):
             return None
         return end
 
