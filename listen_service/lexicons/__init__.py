@@ -83,12 +83,12 @@ def _authorise(site: str) -> None:
         raise ApiError(403, "wrong_admin_token", "this token may not edit this site's lexicon")
 
 
-def _respond(lexicon: Lexicon, site: str, status: int = 200) -> Response:
+def _respond(lexicon: Lexicon) -> Response:
     if request.accept_mimetypes.best_match([JSON, PLS]) == PLS:
-        response = Response(lexicon.to_pls(), status, mimetype=PLS)
+        response = Response(lexicon.to_pls(), mimetype=PLS)
     else:
         body = json.dumps(lexicon.to_json(), ensure_ascii=False)
-        response = Response(body, status, mimetype=JSON)
+        response = Response(body, mimetype=JSON)
     response.headers["Cache-Control"] = "no-store"
     response.vary.add("Accept")
     response.headers["X-Listen-Lexicon-Entries"] = str(len(lexicon))
@@ -98,7 +98,7 @@ def _respond(lexicon: Lexicon, site: str, status: int = 200) -> Response:
 @bp.get("/sites/<site>/lexicon")
 def get_lexicon(site: str) -> Response:
     _authorise(site)
-    return _respond(store().lexicon(site), site)
+    return _respond(store().lexicon(site))
 
 
 @bp.put("/sites/<site>/lexicon")
@@ -119,7 +119,7 @@ def put_lexicon(site: str) -> Response:
         )
     store().put(site, lexicon)
     current_app.logger.info("lexicon of site %r replaced: %d entries", site, len(lexicon))
-    return _respond(lexicon, site)
+    return _respond(lexicon)
 
 
 def openapi_parts() -> tuple[dict[str, Any], dict[str, Any]]:

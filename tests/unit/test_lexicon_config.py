@@ -1,0 +1,43 @@
+"""LISTEN_SITE_ADMIN_TOKENS: parsed, checked against the site keys, passed to child processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from listen_service.config import load, to_env
+from workers.errors import ConfigError
+
+KEYS = "news:news-public-key,blog:blog-public-key-0001"
+
+
+def test_tokens_by_secret() -> None:
+    config = load(
+        env={
+            "LISTEN_SITE_KEYS": KEYS,
+            "LISTEN_SITE_ADMIN_TOKENS": " news:news-admin-secret-01 , news:rotated-secret-0002 ",
+        }
+    )
+    assert config["LISTEN_SITE_ADMIN_TOKENS"] == {
+        "news-admin-secret-01": "news",
+        "rotated-secret-0002": "news",
+    }
+    again = load(env=to_env(config))
+    assert again["LISTEN_SITE_ADMIN_TOKENS"] == config["LISTEN_SITE_ADMIN_TOKENS"]
+
+
+def test_none_by_default() -> None:
+    assert load(env={})["LISTEN_SITE_ADMIN_TOKENS"] == {}
+
+
+@pytest.mark.parametrize(
+    ("tokens", "problem"),
+    [
+        ("news:short-secret", "16 or more characters"),
+        ("news-admin-secret-01", "must be site:key"),
+        ("shop:shop-admin-secret-1", "'shop' is not a site in LISTEN_SITE_KEYS"),
+        ("news:blog-public-key-0001", "is a site key, which is public"),
+    ],
+)
+def test_bad_tokens_stop_the_service(tokens: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load(env={"LISTEN_SITE_KEYS": KEYS, "LISTEN_SITE_ADMIN_TOKENS": tokens})
