@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_REDIS_URL",
         "",
         str,
-        "Redis for job records and locks; default: LISTEN_BROKER_URL (redis://, rediss:// or unix://…?db=N) with the next DB number (/0 → /1), so flushing the broker's DB keeps the jobs; must be set for a broker on /15 or a redis+socket:// one",
+        "Redis for job records, locks and site lexicons; default: LISTEN_BROKER_URL (redis://, rediss:// or unix://…?db=N) with the next DB number (/0 → /1), so flushing the broker's DB keeps the jobs; must be set for a broker on /15 or a redis+socket:// one",
     ),
     Setting(
         "LISTEN_CACHE_MAX_BYTES",
