@@ -47,6 +47,14 @@ def test_phonemes_become_an_espeak_block(lexicon: Lexicon) -> None:
     assert lexicon.apply("in New York").text == "in [[nj'u: j'O:k]]"
 
 
+def test_a_phoneme_block_follows_a_space(lexicon: Lexicon) -> None:
+    # espeak-ng reads "([[...]]" as nothing at all: a block must follow a space.
+    spoken = lexicon.apply('("Sima")')
+    assert spoken.text == '(" [[\'si:m@]]")'
+    assert spoken.source_range(2, len(spoken.text) - 2) == (2, 6)
+    assert lexicon.apply("(HKTDC)").text == "(H K T D C)"
+
+
 def test_whole_words_only(lexicon: Lexicon) -> None:
     for text in ("HKTDCs", "preHKTDC", "HKTDC2", "_HKTDC", "Simao", "Yorkers", "C++x"):
         assert lexicon.apply(text).text == text, text
@@ -83,6 +91,15 @@ def test_applicable_keeps_what_the_text_uses(lexicon: Lexicon) -> None:
     # York occurs, but only inside New York, which wins: it changes nothing here.
     assert "York" not in {g for e in used.entries for g in e.graphemes}
     assert len(lexicon.applicable("nothing to say")) == 0
+
+
+def test_applicable_in_sentences_applied_one_by_one(lexicon: Lexicon) -> None:
+    sentences = ["He flew to New", "York. Then Sima spoke."]
+    used = lexicon.applicable_in(sentences)
+    # Split across two sentences, New York is not a match; York alone is.
+    assert [e.graphemes for e in used.entries] == [("Sima",), ("York",)]
+    assert [used.apply(s) for s in sentences] == [lexicon.apply(s) for s in sentences]
+    assert lexicon.applicable_in(["Sima", "HKTDC"]) == lexicon.applicable("Sima HKTDC")
 
 
 def test_digest_is_empty_without_entries(lexicon: Lexicon) -> None:
@@ -135,8 +152,9 @@ BAD: list[tuple[Any, str]] = [
     ({"grapheme": "ab"}, "needs an alias or a phoneme"),
     ({"grapheme": "ab", "alias": "x", "phoneme": "æ"}, "needs an alias or a phoneme"),
     ({"grapheme": "ab", "alias": "  "}, "alias is empty"),
-    ({"grapheme": "ab", "alias": "say [[h@l'oU]]"}, "'[[' or ']]'"),
-    ({"grapheme": "ab", "alias": "a]]"}, "'[[' or ']]'"),
+    ({"grapheme": "ab", "alias": "say [[h@l'oU]]"}, "'[' or ']'"),
+    ({"grapheme": "ab", "alias": "a]"}, "'[' or ']'"),
+    ({"grapheme": "ab", "alias": "[a"}, "'[' or ']'"),
     ({"grapheme": "ab", "alias": "x", "alphabet": "ipa"}, "an alias takes no alphabet"),
     ({"grapheme": "ab", "phoneme": "ab", "alphabet": "x-sampa"}, "alphabet 'x-sampa'"),
     ({"grapheme": "ab", "phoneme": "ʘ"}, "'ʘ' (U+0298 LATIN LETTER BILABIAL CLICK)"),

@@ -21,8 +21,8 @@ Limits, each an error naming the entry (``LexiconError``, code
 ``invalid_lexicon``): at most ``MAX_ENTRIES`` entries, ``MAX_GRAPHEMES``
 graphemes per entry, graphemes of 1 to ``GRAPHEME_MAX`` characters, aliases
 and phoneme strings of 1 to ``SPOKEN_MAX`` characters, no grapheme in two
-entries, no control characters, no ``[`` / ``]`` in a phoneme string and no
-``[[`` / ``]]`` in an alias (only a lexicon makes phoneme blocks). What one
+entries, no control characters, no ``[`` or ``]`` in an alias or a phoneme
+string (only a lexicon makes phoneme blocks, and only of its phonemes). What one
 match becomes (the alias, or the ``[[...]]`` block) may be at most
 ``GROWTH`` times its grapheme plus ``SLACK`` characters, so a lexicon can
 make a text at most ``GROWTH + SLACK`` times longer (a one-character
@@ -96,8 +96,9 @@ class Entry:
             raise ValueError("needs an alias or a phoneme (one of the two)")
         if self.alias is not None:
             _check_text("alias", self.alias, SPOKEN_MAX)
-            if "[[" in self.alias or "]]" in self.alias:
-                raise ValueError("alias holds '[[' or ']]' (write phonemes as a phoneme)")
+            if "[" in self.alias or "]" in self.alias:
+                # Even one: beside a bracket of the text it would make a [[ block.
+                raise ValueError("alias holds '[' or ']' (write phonemes as a phoneme)")
             if self.alphabet is not None:
                 raise ValueError("an alias takes no alphabet")
             spoken = self.alias
@@ -286,9 +287,14 @@ class Lexicon:
         ``applicable(text).apply(text)`` equals ``apply(text)``, and its
         ``digest`` changes only when an edit changes what ``text`` sounds like.
         """
+        return self.applicable_in((text,))
+
+    def applicable_in(self, texts: Iterable[str]) -> Lexicon:
+        """``applicable`` for several texts applied one by one (an article's sentences)."""
         used: dict[Entry, set[str]] = {}
-        for match in self.matches(text):
-            used.setdefault(match.entry, set()).add(match.grapheme)
+        for text in texts:
+            for match in self.matches(text):
+                used.setdefault(match.entry, set()).add(match.grapheme)
         return Lexicon(
             Entry(tuple(g for g in e.graphemes if g in used[e]), e.alias, e.phoneme, e.alphabet)
             for e in self.entries
@@ -306,8 +312,19 @@ class Lexicon:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def apply(self, text: str) -> Spoken:
-        """``text`` with each match replaced by its alias or ``[[phonemes]]`` block."""
-        return Spoken.build(text, ((m.start, m.end, m.entry.spoken) for m in self.matches(text)))
+        """``text`` with each match replaced by its alias or ``[[phonemes]]`` block.
+
+        espeak-ng opens a block only after a space (``([[...]]`` is read as
+        nothing at all), so a block gets one where the text has none.
+        """
+        return Spoken.build(text, ((m.start, m.end, _spoken(text, m)) for m in self.matches(text)))
+
+
+def _spoken(text: str, match: Match) -> str:
+    spoken = match.entry.spoken
+    if match.entry.phoneme is not None and match.start and not text[match.start - 1].isspace():
+        return " " + spoken
+    return spoken
 
 
 def _word(char: str) -> bool:
