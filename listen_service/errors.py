@@ -50,6 +50,8 @@ JOB_ERROR_MESSAGES = {
     "text_too_long": "the text is longer than this server accepts",
     "unknown_voice": "no installed voice matches the voice or language asked for",
     "invalid_setting": "a setting (rate, pitch, volume, format or bitrate) is out of range",
+    "invalid_lexicon": "an entry of the site's pronunciation lexicon cannot be used",
+    "malformed_pls": "the pronunciation lexicon is not a well-formed PLS document",
     "config_error": "the server is misconfigured; its operator has the details",
     "synthesis_failed": "the audio could not be made; post the article again to retry",
     "engine_failed": "the speech engine failed; post the article again to retry",

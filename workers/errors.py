@@ -7,7 +7,9 @@
     │   ├── EmptyText           nothing speakable after preparation
     │   ├── TextTooLong         above the configured maximum number of characters
     │   ├── UnknownVoice        no installed voice matches the id or language asked for
-    │   └── InvalidSetting      rate, pitch, volume, format or bitrate out of range
+    │   ├── InvalidSetting      rate, pitch, volume, format or bitrate out of range
+    │   └── LexiconError        a pronunciation lexicon or one of its entries is unusable
+    │       └── MalformedDocument   a PLS document that is not well-formed XML, or has a DTD
     ├── ConfigError             the operator's settings are unusable (fails at start-up)
     └── SynthesisError          the machine failed, not the caller (HTTP 5xx, retryable)
         ├── EngineError         the speech engine failed or produced no audio
@@ -51,6 +53,18 @@ class UnknownVoice(InputError):
 
 class InvalidSetting(InputError):
     code = "invalid_setting"
+
+
+class LexiconError(InputError):
+    """The lexicon, or one of its entries, is unusable; the message names which."""
+
+    code = "invalid_lexicon"
+
+
+class MalformedDocument(LexiconError):
+    """A PLS document that is not well-formed XML, or declares a DTD or entities."""
+
+    code = "malformed_pls"
 
 
 class ConfigError(ListenError):

@@ -19,16 +19,15 @@ An empty lexicon is stored as no file / no key.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import redis
 
+# The audio store's atomic write (temp file beside the target, fsync, os.replace).
+from audio_cache._fs import atomic_write_bytes, fsync_dir
 from workers.lexicon import Lexicon
 
 
@@ -104,22 +103,8 @@ class FileLexiconStore(LexiconStore):
             path.unlink(missing_ok=True)
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write_bytes(path, data)
+        fsync_dir(self.root)
 
 
 class RedisLexiconStore(LexiconStore):

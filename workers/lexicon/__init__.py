@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.errors import InputError
+from workers.errors import LexiconError, MalformedDocument
 from workers.lexicon.ipa import UnknownSymbol, to_espeak
 from workers.spoken import Spoken
 
@@ -55,18 +55,6 @@ _ESPEAK = re.compile(r"[ -Z\\^-~]+")
 # Where a grapheme may start to be looked up: a word, or one other non-space character.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD = re.compile(r"\w")
-
-
-class LexiconError(InputError):
-    """The lexicon, or one of its entries, is unusable; the message names which."""
-
-    code = "invalid_lexicon"
-
-
-class MalformedDocument(LexiconError):
-    """A PLS document that is not well-formed XML, or declares a DTD or entities."""
-
-    code = "malformed_pls"
 
 
 @dataclass(frozen=True, slots=True)
