@@ -186,3 +186,19 @@ def test_storage_follows_the_mode(
     client.put(URL, headers=NEWS, json=[])
     assert not list((Path(service_config["LISTEN_DATA_DIR"]) / "lexicons").glob("*.json"))
     assert not jobs_redis.exists("listen:lexicon:news")
+
+
+def test_a_stored_lexicon_that_no_longer_validates_is_not_applied(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As after an upgrade that narrowed a rule: articles are read without it, the log
+    says why, and its editors see the entry at fault."""
+    stale = b'{"site": "news", "entries": [{"graphemes": ["ab"], "phoneme": "\xca\x98"}]}'
+    app.extensions["listen_lexicons"]._write("news", stale)
+    with app.app_context():
+        assert len(lexicon_for("news")) == 0
+    assert "the lexicon of site 'news' is not applied" in caplog.text
+    assert "'ʘ'" in error(client.get(URL, headers=NEWS), 422, "invalid_lexicon")
+    assert client.put(URL, headers=NEWS, json=ENTRIES).status_code == 200
+    with app.app_context():
+        assert lexicon_for("news").to_json() == ENTRIES
