@@ -30,7 +30,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from workers.errors import UnknownVoice
-from workers.voices import DEFAULT_LANG, Voice, resolve_voice
+from workers.voices import DEFAULT_LANG, Voice, chinese_for_tag, resolve_voice
 
 if TYPE_CHECKING:
     from lingua import LanguageDetector
@@ -157,19 +157,9 @@ def chinese_language(
     """
     import hanzidentifier
 
-    parts = (normalise_tag(declared) or "").split("-")
-    if parts[0] in CHINESE:
-        return parts[0]
-    if parts[0] == "zh":
-        rest = set(parts[1:])
-        if rest & {"yue", "hk", "mo"}:
-            return "yue"
-        if rest & {"cmn", "cn", "sg", "tw", "my"}:
-            return "cmn"
-        if "hans" in rest:
-            return "cmn"
-        if "hant" in rest:
-            return traditional
+    placed = chinese_for_tag(declared, traditional) if declared else None
+    if placed is not None:
+        return placed
     kind = hanzidentifier.identify(text)
     if kind == hanzidentifier.SIMPLIFIED:
         return "cmn"
@@ -323,19 +313,12 @@ def _spans(text: str, script: str) -> list[tuple[int, int]]:
 def voice_for(lang: str, voices: Sequence[Voice]) -> Voice:
     """The installed voice for a language code from ``paragraph_languages``.
 
-    Mandarin is ``sit/cmn-latn-pinyin``: Debian's espeak-ng 1.51 ``sit/cmn``
-    reads every character as English-spelled pinyin with its tone digit
-    ("ni three hao three", espeak-ng issue 1236); the pinyin voice reads Han
-    correctly and ``speech_runs`` gives it no Latin words. Cantonese is
-    ``sit/yue``. A language with no voice falls back to its base language,
-    then English: a page's ``lang`` is not the reader's error.
+    ``resolve_voice``'s choice (Mandarin is ``sit/cmn-latn-pinyin``, to which
+    ``speech_runs`` gives no Latin words; Cantonese ``sit/yue``); a language
+    with no voice falls back to English: a page's ``lang`` is not the
+    reader's error.
     """
     code = normalise_tag(lang) or DEFAULT_LANG
-    preferred = {"cmn": "sit/cmn-latn-pinyin", "yue": "sit/yue"}.get(code.split("-")[0])
-    if preferred is not None:
-        for v in voices:
-            if v.id.lower() == preferred:
-                return v
     for candidate in (code, code.split("-")[0], DEFAULT_LANG):
         try:
             return resolve_voice(voices, lang=candidate)
