@@ -10,9 +10,10 @@ Pure: no Flask, Celery or engine. The rules (docs/languages.md):
    paragraphs in its script, with its region (``en-us`` stays ``en-us``).
 3. Han is Chinese (Japanese if there is kana, or if the page says ``ja``);
    which Chinese: see ``chinese_language``.
-4. Other paragraphs are detected (lingua, restricted to languages espeak-ng
-   speaks). Too short or uncertain: the previous paragraph's language if it was
-   in the same script, else the declared language if it is, else English.
+4. Hangul, Greek, Thai… are the one language written in them. Other
+   paragraphs are detected (lingua, restricted to languages espeak-ng speaks).
+   Too short or uncertain: the previous paragraph's language if it was in the
+   same script, else English for Latin text, else lingua's best guess.
 
 ``speech_runs`` then splits a sentence where a different voice must take over:
 Han inside a non-Chinese sentence (espeak-ng's English voice says "Chinese
@@ -254,14 +255,20 @@ def paragraph_languages(
 
 
 def speech_runs(
-    text: str, lang: str, *, traditional: str = TRADITIONAL_DEFAULT
+    text: str,
+    lang: str,
+    *,
+    declared: str | None = None,
+    traditional: str = TRADITIONAL_DEFAULT,
 ) -> list[tuple[int, int, str]]:
     """Split a sentence spoken in ``lang`` where another voice must read a part.
 
     Returns ``(start, end, lang)`` runs covering ``text`` in order; one run
     when no switch is needed. Latin words inside a Mandarin sentence are read
     in English; Han inside a sentence of a non-Han language is read in Chinese
-    (``chinese_language`` of the run). Cantonese keeps its Latin words:
+    (``chinese_language`` of the run, the page's ``declared`` region first:
+    names on a ``zh-HK`` page's English paragraph are Cantonese). Cantonese
+    keeps its Latin words:
     espeak-ng's ``yue`` voice reads them by its English rules itself.
     """
     base = lang.split("-")[0]
@@ -276,7 +283,10 @@ def speech_runs(
     for a, b in _spans(text, foreign):
         if a > start:
             runs.append((start, a, lang))
-        other = "en" if foreign == "LATIN" else chinese_language(text[a:b], None, None, traditional)
+        if foreign == "LATIN":
+            other = "en"
+        else:
+            other = chinese_language(text[a:b], declared, None, traditional)
         runs.append((a, b, other))
         start = b
     if start < len(text) or not runs:

@@ -188,6 +188,12 @@ def test_english_sentence_gives_its_chinese_to_chinese() -> None:
     assert _pieces("The 国务院 met.", "en") == [("The ", "en"), ("国务院", "cmn"), (" met.", "en")]
 
 
+def test_chinese_names_in_an_english_sentence_follow_the_page_region() -> None:
+    text = "The 国务院 met."
+    assert speech_runs(text, "en", declared="zh-HK")[1] == (4, 7, "yue")
+    assert speech_runs("Mr 林 spoke.", "en", declared="zh-TW")[1] == (3, 4, "cmn")
+
+
 def test_plain_sentence_is_one_run() -> None:
     assert _pieces(FR, "fr") == [(FR, "fr")]
     assert _pieces("", "en") == [("", "en")]
