@@ -270,7 +270,11 @@ a.ib{text-decoration:none}
         await sleep(1000 * Math.min(Math.max(after >= 0 ? after : 5, 1), 120));
         continue;
       }
-      if (!r.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+      if (!r.ok) {
+        const e = new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+        e.code = body && body.error && body.error.code;
+        throw e;
+      }
       return body;
     }
   };
@@ -696,7 +700,16 @@ a.ib{text-decoration:none}
           const headers = { "Content-Type": "application/json" };
           if (this.dataset.key) headers["X-Listen-Key"] = this.dataset.key;
           const post = { method: "POST", headers, body: JSON.stringify(body) };
-          let job = await getJSON(abs("api/v1/listen"), post, this.onBusy);
+          let job;
+          try {
+            job = await getJSON(abs("api/v1/listen"), post, this.onBusy);
+          } catch (e) {
+            // The page's lang is a hint, not the publisher's choice: one that names
+            // no installed voice is read in the service's default voice instead.
+            if (e.code !== "unknown_voice" || this.dataset.lang || !body.lang) throw e;
+            delete body.lang;
+            job = await getJSON(abs("api/v1/listen"), { ...post, body: JSON.stringify(body) }, this.onBusy);
+          }
           if (this.feed) this.feed.close();
           this.feed = null;
           if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t))) return;

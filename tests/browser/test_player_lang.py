@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import Live, Site, Tab
+from tests.browser.conftest import SHADOW, Live, Site, Tab
 
 MAIN = "listen-button button.main"
 
@@ -59,3 +59,27 @@ def test_no_or_unusable_lang_is_not_sent(live: Live, site: Site, tab: Tab, html_
     tab.page.click(MAIN)
     tab.wait_time(0.2)
     assert len(tab.posted) == 1 and "lang" not in tab.posted[0]
+
+
+def test_a_page_lang_with_no_voice_is_read_in_the_default_voice(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    # Zulu: a well-formed tag espeak-ng has no voice for; the service says unknown_voice.
+    site.pages["/zulu.html"] = _page(live, ' lang="zu-ZA"', "").format(text="Sawubona, mhlaba.")
+    tab.page.goto(site.origin + "/zulu.html")
+    tab.page.click(MAIN)
+    tab.wait_time(0.2)
+    assert [p.get("lang") for p in tab.posted] == ["zu-ZA", None]
+
+
+def test_data_lang_with_no_voice_is_an_error_the_reader_sees(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    page = _page(live, "", "", ' data-lang="zu"').format(text="Sawubona, mhlaba.")
+    site.pages["/zulu-explicit.html"] = page
+    tab.page.goto(site.origin + "/zulu-explicit.html")
+    tab.page.click(MAIN)
+    tab.page.wait_for_function(
+        f"() => {SHADOW}.querySelector('[aria-live]').textContent.includes('no voice')"
+    )
+    assert [p.get("lang") for p in tab.posted] == ["zu"]
