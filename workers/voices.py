@@ -50,6 +50,9 @@ def _norm_lang(code: str) -> str:
 # pinyin with its tone digit ("ni three hao three", espeak-ng issue 1236); the
 # pinyin voice reads Han correctly. ``sit/yue`` reads Latin words as English.
 PREFERRED_VOICE = {"cmn": "sit/cmn-latn-pinyin", "yue": "sit/yue"}
+# Tags pages use for languages espeak-ng knows by another code: deprecated ISO
+# codes, and Norwegian (Nynorsk read by the Bokmål voice beats no voice).
+LANG_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "no": "nb", "nn": "nb"}
 
 
 def chinese_for_tag(code: str, traditional: str = "yue") -> str | None:
@@ -82,8 +85,8 @@ def resolve_voice(
     first, then any regional variant (``en`` → ``en-us``), then the base
     language of a regional code (``pt-xx`` → ``pt``). Chinese tags become
     ``yue`` or ``cmn`` (``chinese_for_tag``; bare ``zh`` is ``cmn``, as in
-    espeak-ng), each with its ``PREFERRED_VOICE`` when installed. With
-    neither, English.
+    espeak-ng), each with its ``PREFERRED_VOICE`` when installed; other
+    ``LANG_ALIASES`` are followed. With neither, English.
     """
     if not voices:
         raise UnknownVoice("no voices are installed")
@@ -98,6 +101,7 @@ def resolve_voice(
     code = _norm_lang(lang) if lang and lang.strip() else DEFAULT_LANG
     if code.split("-")[0] == "zh":
         code = chinese_for_tag(code) or "cmn"
+    code = LANG_ALIASES.get(code.split("-")[0], code)
     base = code.split("-")[0]
     for candidates in (
         [v for v in voices if v.id.lower() == PREFERRED_VOICE.get(code)],
