@@ -36,6 +36,8 @@ from workers.voices import DEFAULT_LANG, Voice, chinese_for_tag, resolve_voice
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
+# Bump when a rule here changes what language a paragraph gets.
+RULES = 1
 CHINESE = ("yue", "cmn")
 TRADITIONAL_DEFAULT = "yue"
 # lingua's confidence for its best guess below which a paragraph is "uncertain".
@@ -167,6 +169,20 @@ def chinese_language(
     if kind == hanzidentifier.TRADITIONAL:
         return traditional
     return previous if previous in CHINESE else traditional
+
+
+@cache
+def rules_version() -> str:
+    """Names everything that decides languages besides the text and the page's ``lang``.
+
+    For cache keys: text + declared lang + ``LISTEN_TRADITIONAL_CHINESE`` +
+    this determine ``paragraph_languages``, so the web process can key a job
+    without running the detector.
+    """
+    from importlib.metadata import version
+
+    detector = version("lingua-language-detector")
+    return f"languages-{RULES}/lingua-{detector}/hanzidentifier-{version('hanzidentifier')}"
 
 
 @cache

@@ -15,6 +15,7 @@ from workers.languages import (
     normalise_tag,
     paragraph_languages,
     paragraph_script,
+    rules_version,
     speech_runs,
     voice_for,
 )
@@ -237,3 +238,11 @@ def test_voice_for_without_the_preferred_voice_uses_the_language() -> None:
     voices = [v for v in VOICES if v.id not in ("sit/cmn-latn-pinyin", "sit/yue")]
     assert voice_for("cmn", voices).id == "sit/cmn"
     assert voice_for("yue", voices).id == "sit/yue-latn-jyutping"
+
+
+def test_rules_version_names_the_rules_and_the_libraries() -> None:
+    from importlib.metadata import version
+
+    assert rules_version().startswith("languages-")
+    assert f"lingua-{version('lingua-language-detector')}" in rules_version()
+    assert f"hanzidentifier-{version('hanzidentifier')}" in rules_version()
