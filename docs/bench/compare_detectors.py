@@ -1,6 +1,7 @@
 """Compare language detectors on tests/fixtures/languages.tsv (docs/languages.md).
 
-Run from the repository root: ``python docs/bench/compare_detectors.py``. Each
+Run from the repository root after ``pip install py3langid`` (not a dependency):
+``python docs/bench/compare_detectors.py OUT.json``. Each
 candidate is loaded in a fresh interpreter so that import and model-load times
 are not hidden by another candidate's imports. Chinese rows count as right when
 the detector says Chinese; Traditional vs Simplified is not a detector's job.
