@@ -186,6 +186,12 @@ SETTINGS: tuple[Setting, ...] = (
         "espeak-ng library: 'system' (Debian's), 'bundled' (espeakng-loader's) or 'auto' (system first); read from the environment by each process",
     ),
     Setting(
+        "LISTEN_TRADITIONAL_CHINESE",
+        "yue",
+        str,
+        "spoken language for Traditional Chinese text that no region (zh-HK → yue, zh-TW → cmn) places: 'yue' (Cantonese) or 'cmn' (Mandarin); see docs/languages.md",
+    ),
+    Setting(
         "LISTEN_FFMPEG",
         "auto",
         str,
@@ -275,6 +281,8 @@ def load(
     demo_site = config["LISTEN_DEMO_SITE"]
     if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
+    if config["LISTEN_TRADITIONAL_CHINESE"] not in ("yue", "cmn"):
+        raise ConfigError("LISTEN_TRADITIONAL_CHINESE must be yue or cmn")
     if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):
         raise ConfigError("LISTEN_SENDFILE_HEADER must be empty, X-Accel-Redirect or X-Sendfile")
     return config

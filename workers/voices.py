@@ -46,6 +46,35 @@ def _norm_lang(code: str) -> str:
     return code.strip().lower().replace("_", "-")
 
 
+# Debian's espeak-ng 1.51 ``sit/cmn`` reads each character as English-spelled
+# pinyin with its tone digit ("ni three hao three", espeak-ng issue 1236); the
+# pinyin voice reads Han correctly. ``sit/yue`` reads Latin words as English.
+PREFERRED_VOICE = {"cmn": "sit/cmn-latn-pinyin", "yue": "sit/yue"}
+# Tags pages use for languages espeak-ng knows by another code: deprecated ISO
+# codes, and Norwegian (Nynorsk read by the Bokmål voice beats no voice).
+LANG_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "no": "nb", "nn": "nb"}
+
+
+def chinese_for_tag(code: str, traditional: str = "yue") -> str | None:
+    """``yue`` or ``cmn`` for a Chinese language tag, None if the tag does not say.
+
+    yue/cmn as such; a region (HK, MO → yue; CN, SG, TW, MY → cmn: Taiwan
+    writes Traditional and speaks Mandarin); a script (Hans → cmn, Hant →
+    ``traditional``). None for a bare ``zh`` and for other languages.
+    """
+    parts = _norm_lang(code).split("-")
+    if parts[0] in ("yue", "cmn"):
+        return parts[0]
+    if parts[0] != "zh":
+        return None
+    rest = set(parts[1:])
+    if rest & {"yue", "hk", "mo"}:
+        return "yue"
+    if rest & {"cmn", "cn", "sg", "tw", "my", "hans"}:
+        return "cmn"
+    return traditional if "hant" in rest else None
+
+
 def resolve_voice(
     voices: Sequence[Voice], *, voice: str | None = None, lang: str | None = None
 ) -> Voice:
@@ -54,7 +83,10 @@ def resolve_voice(
     A voice id may be given in full (``gmw/en-us``) or by its last part
     (``en-us``); names match case-insensitively. A language matches exactly
     first, then any regional variant (``en`` → ``en-us``), then the base
-    language of a regional code (``pt-xx`` → ``pt``). With neither, English.
+    language of a regional code (``pt-xx`` → ``pt``). Chinese tags become
+    ``yue`` or ``cmn`` (``chinese_for_tag``; bare ``zh`` is ``cmn``, as in
+    espeak-ng), each with its ``PREFERRED_VOICE`` when installed; other
+    ``LANG_ALIASES`` are followed. With neither, English.
     """
     if not voices:
         raise UnknownVoice("no voices are installed")
@@ -67,13 +99,19 @@ def resolve_voice(
             f"unknown voice {voice!r}; GET /api/v1/voices or `listen-service voices` lists them"
         )
     code = _norm_lang(lang) if lang and lang.strip() else DEFAULT_LANG
+    if code.split("-")[0] == "zh":
+        code = chinese_for_tag(code) or "cmn"
+    code = LANG_ALIASES.get(code.split("-")[0], code)
+    base = code.split("-")[0]
     for candidates in (
+        [v for v in voices if v.id.lower() == PREFERRED_VOICE.get(code)],
         [v for v in voices if code in v.languages],
         # espeak-ng lists only a voice's first language (gmw/en says en-gb),
         # so the voice file named after the code is its own best match.
         [v for v in voices if v.id.lower().rsplit("/", 1)[-1] == code],
         [v for v in voices if any(lang_.startswith(code + "-") for lang_ in v.languages)],
-        [v for v in voices if code.split("-")[0] in v.languages],
+        [v for v in voices if base in v.languages],
+        [v for v in voices if v.id.lower().rsplit("/", 1)[-1] == base],
     ):
         if candidates:
             return candidates[0]

@@ -270,7 +270,11 @@ a.ib{text-decoration:none}
         await sleep(1000 * Math.min(Math.max(after >= 0 ? after : 5, 1), 120));
         continue;
       }
-      if (!r.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+      if (!r.ok) {
+        const e = new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
+        e.code = body && body.error && body.error.code;
+        throw e;
+      }
       return body;
     }
   };
@@ -287,6 +291,14 @@ a.ib{text-decoration:none}
   // playback, which this feed (appending only after what it sent) would not refill.
   const MSE = window.MediaSource;
   const MP3 = "audio/mpeg";
+  // The language the page declares for the article: the lang of the article or
+  // its nearest ancestor that has one (<html> included); only tag-shaped values,
+  // as lang="" means "unknown" and a free-text value names no voice.
+  const pageLang = (el) => {
+    const owner = (el && el.closest("[lang]")) || document.documentElement;
+    const lang = (owner.getAttribute("lang") || "").trim();
+    return /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$/.test(lang) ? lang.slice(0, 50) : "";
+  };
   const streamable = (job) =>
     !!(MSE && MSE.isTypeSupported && MSE.isTypeSupported(MP3)) && /\.mp3$/.test(new URL(job.audio_url, BASE).pathname);
   const PIECE = 512 * 1024; // bytes per range request for the rest of the file
@@ -681,12 +693,23 @@ a.ib{text-decoration:none}
           const title = Array.from(raw).slice(0, 300).join("") || undefined;
           // A reader waits for this one: the interactive lane, ahead of bulk work.
           const body = { text: this.x.text, title, priority: "interactive" };
-          for (const k of ["voice", "lang"]) if (this.dataset[k]) body[k] = this.dataset[k];
+          if (this.dataset.voice) body.voice = this.dataset.voice;
+          const lang = this.dataset.lang || pageLang(t);
+          if (lang) body.lang = lang;
           if (this.dataset.bitrate) body.bitrate = +this.dataset.bitrate;
           const headers = { "Content-Type": "application/json" };
           if (this.dataset.key) headers["X-Listen-Key"] = this.dataset.key;
           const post = { method: "POST", headers, body: JSON.stringify(body) };
-          let job = await getJSON(abs("api/v1/listen"), post, this.onBusy);
+          let job;
+          try {
+            job = await getJSON(abs("api/v1/listen"), post, this.onBusy);
+          } catch (e) {
+            // The page's lang is a hint, not the publisher's choice: one that names
+            // no installed voice is read in the service's default voice instead.
+            if (e.code !== "unknown_voice" || this.dataset.lang || !body.lang) throw e;
+            delete body.lang;
+            job = await getJSON(abs("api/v1/listen"), { ...post, body: JSON.stringify(body) }, this.onBusy);
+          }
           if (this.feed) this.feed.close();
           this.feed = null;
           if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t))) return;

@@ -54,3 +54,34 @@ def test_check_range_rejects(value: object) -> None:
 @pytest.mark.parametrize("value", [80, 175, 450, 200.5])
 def test_check_range_accepts(value: float) -> None:
     check_range("rate", value, 80, 450)
+
+
+MORE_VOICES = [
+    *VOICES,
+    Voice("sit/cmn-latn-pinyin", "Chinese (Mandarin, latin as Pinyin)", ("cmn-latn-pinyin",), None),
+    Voice("sit/yue-latn-jyutping", "Chinese (Cantonese, latin as Jyutping)", ("yue",), "male"),
+    Voice("sit/yue", "Chinese (Cantonese)", ("yue",), "male"),
+    Voice("gmw/nb", "Norwegian Bokmål", ("nb",), "male"),
+    Voice("roa/fr", "French (France)", ("fr-fr",), "male"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        # Chinese page tags, and the voices that read Han correctly.
+        ("zh-HK", "sit/yue"),
+        ("zh_Hant", "sit/yue"),
+        ("yue", "sit/yue"),
+        ("zh-TW", "sit/cmn-latn-pinyin"),
+        ("zh", "sit/cmn-latn-pinyin"),
+        ("cmn", "sit/cmn-latn-pinyin"),
+        # The base language's voice file, for a region espeak-ng has no voice for.
+        ("fr-CA", "roa/fr"),
+        # Codes pages use that espeak-ng knows by another.
+        ("no", "gmw/nb"),
+        ("nn-NO", "gmw/nb"),
+    ],
+)
+def test_resolve_page_languages(lang: str, expected: str) -> None:
+    assert resolve_voice(MORE_VOICES, lang=lang).id == expected
