@@ -74,7 +74,9 @@ _PLAIN = {
     "Inc": "incorporated", "Ltd": "limited", "Ltd.": "limited", "Corp.": "corporation",
     "Bros.": "brothers", "Dept": "department", "Dept.": "department", "Govt": "government",
     "govt": "government", "Intl": "international", "ext.": "extension", "ca.": "circa",
-    "cf.": "compare", "viz.": "namely", "p.a.": "per year", "a.k.a.": "also known as",
+    "y/y": "year on year", "m/m": "month on month", "q/q": "quarter on quarter",
+    "yoy": "year on year", "cf.": "compare", "viz.": "namely", "p.a.": "per year",
+    "a.k.a.": "also known as",
 }  # fmt: skip
 _NAME = re.compile(r" (?:[A-Z][\w'\u2019]|\d)")
 
@@ -116,8 +118,8 @@ _PLAIN_ALT = "|".join(re.escape(a) for a in sorted(_PLAIN, key=len, reverse=True
 
 @rule("abbreviation", rf"(?<![\w.])(?:{_PLAIN_ALT})(?!\w)")
 def _plain(m: re.Match[str]) -> Reading:
-    if m.group()[-1].isalpha() and m.end() < len(m.string) and m.string[m.end()] == ".":
-        return None
+    if m.string.startswith(".", m.end()) and m.group() + "." in _PLAIN:
+        return None  # the longer, dotted form is matched on its own
     return _keep_stop(m, _PLAIN[m.group()])
 
 

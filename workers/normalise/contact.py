@@ -39,7 +39,11 @@ def _international(m: re.Match[str]) -> Reading:
     return _phone_words(m.group())
 
 
-@rule("phone", _PHONE_CUE + r"\.?:? ?(" + _GROUPS + r"|\d{3})(?![\w-])")
+# Words that may stand between the cue and the number: "call us on 2833 4333".
+_BETWEEN = r"(?: (?:us|me|him|her|them|on|at|the|our|their|number|line|hotline|now))*"
+
+
+@rule("phone", _PHONE_CUE + r"\.?:?" + _BETWEEN + r":? ?(" + _GROUPS + r"|\d{3})(?![\w-])")
 def _phone(m: re.Match[str]) -> Reading:
     digits = re.sub(r"\D", "", m.group(1))
     if len(digits) < 6 and m.group(1) not in _SHORT_NUMBERS:
@@ -95,4 +99,13 @@ def _email(m: re.Match[str]) -> Reading:
     )
 
 
-RULES: tuple[Rule, ...] = (_email, _url, _international, _phone)
+@rule("local phone", r"(?<![\w.,+-])(\d{4})[ -](\d{4})(?![\w-]|[.,]\d)")
+def _local(m: re.Match[str]) -> Reading:
+    # Two groups of four digits are a number in Hong Kong's or Singapore's style, unless
+    # the first could be a year ("between 2019 2020" is a typo, not a telephone).
+    if 1000 <= int(m.group(1)) < 2100:
+        return None
+    return _phone_words(m.group())
+
+
+RULES: tuple[Rule, ...] = (_email, _url, _international, _phone, _local)

@@ -23,7 +23,8 @@ _ABBREVIATIONS = {
     "Sep": 9, "Sept": 9, "Oct": 10, "Nov": 11, "Dec": 12,
 }  # fmt: skip
 _MONTH_NUMBER = {name: i + 1 for i, name in enumerate(MONTHS)} | _ABBREVIATIONS
-_MONTH = r"((?:" + "|".join(MONTHS) + r")\b|(?:" + "|".join(_ABBREVIATIONS) + r")\b\.?)"
+_MONTHS = r"(?:" + "|".join(MONTHS) + r")\b|(?:" + "|".join(_ABBREVIATIONS) + r")\b\.?"
+_MONTH = f"({_MONTHS})"
 
 
 def _month(written: str) -> str:
@@ -114,7 +115,7 @@ def _clock(hour: int, minute: int, twelve_hour: bool) -> str:
     return f"{words.cardinal(hour)} {words.cardinal(minute)}"
 
 
-@rule("time", r"\b([01]?\d|2[0-3])(?::([0-5]\d))? ?([ap])\.?m\b\.?(?!\w)", re.IGNORECASE)
+@rule("time", r"\b([01]?\d|2[0-3])(?:[:.]([0-5]\d))? ?([ap])\.?m\b\.?(?!\w)", re.IGNORECASE)
 def _time_ampm(m: re.Match[str]) -> Reading:
     hour, minute = int(m.group(1)), int(m.group(2) or 0)
     if not 1 <= hour <= 12:
@@ -129,12 +130,24 @@ def _time(m: re.Match[str]) -> Reading:
     return _clock(int(m.group(1)), int(m.group(2)), False)
 
 
-@rule("ratio", r"(?<![\w:.])(\d+):(\d)(?![\w:])")
+@rule("ratio", r"(?<![\w:.])(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)(?![\w:])")
 def _ratio(m: re.Match[str]) -> Reading:
-    return f"{words.cardinal(int(m.group(1)))} to {words.cardinal(int(m.group(2)))}"
+    return f"{words.number(m.group(1))} to {words.number(m.group(2))}"
+
+
+_WEEKDAYS = {
+    "Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday",
+    "Thu": "Thursday", "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday",
+    "Sat": "Saturday", "Sun": "Sunday",
+}  # fmt: skip
+
+
+@rule("weekday", r"\b(" + "|".join(_WEEKDAYS) + r")\b\.?(?=,? (?:\d|" + _MONTHS + "))")
+def _weekday(m: re.Match[str]) -> Reading:
+    return _WEEKDAYS[m.group(1)]
 
 
 def rules(date_order: str) -> tuple[Rule, ...]:
     """The date and time rules, numeric dates read in ``date_order``."""
-    return (_iso, numeric_date(date_order), _day_range, _day_month, _month_day, _month_year,
-            _time_ampm, _time, _ratio)  # fmt: skip
+    return (_weekday, _iso, numeric_date(date_order), _day_range, _day_month, _month_day,
+            _month_year, _time_ampm, _time, _ratio)  # fmt: skip

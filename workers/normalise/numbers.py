@@ -50,9 +50,17 @@ def read_number(text: str, start: int, end: int) -> str:
     return words.number(s)
 
 
-@rule("range", rf"(?<![\w.,/{DASH}])({NUM}) ?[{DASH}] ?({NUM})(?![\w.,/]|[{DASH}]\w)( ?%)?")
+# A number ends where no digit, decimal part or word goes on from it ("6-4," is a score).
+_END = r"(?![\w/]|[.,]\d)"
+
+
+@rule(
+    "range",
+    rf"(?<![\w.,/{DASH}])({NUM})(?: ?%)? ?[{DASH}] ?({NUM}){_END}(?![{DASH}]\w)( ?%)?",
+)
 def _range(m: re.Match[str]) -> Reading:
     text = m.string
+    percent = m.group(3) or "%" in m.group()
     a_words = read_number(text, m.start(1), m.end(1))
     b = m.group(2)
     if is_year(text, m.start(1), m.end(1)) and len(b) == 2:
@@ -61,10 +69,14 @@ def _range(m: re.Match[str]) -> Reading:
         b_words = words.year(int(b))
     else:
         b_words = read_number(text, m.start(2), m.end(2))
-    if m.group(1) == b:
-        return f"{a_words} {b_words}" + (" percent" if m.group(3) else "")
-    spoken = f"{a_words} to {b_words}" + (" percent" if m.group(3) else "")
-    return spoken
+    joined = f"{a_words} {b_words}" if m.group(1) == b else f"{a_words} to {b_words}"
+    return joined + (" percent" if percent else "")
+
+
+@rule("split year", r"(?<![\w/.,])(1\d|20)(\d\d)/(\d\d)(?![\w/])")
+def _split_year(m: re.Match[str]) -> Reading:
+    first = words.year(int(m.group(1) + m.group(2)))
+    return f"{first} to {words.cardinal(int(m.group(3)))}"
 
 
 @rule("decade", r"(?<![\w'])(?:(1[0-9]|20)([0-9]0)|'([0-9]0)|([2-9]0))s\b")
@@ -79,8 +91,12 @@ def _ordinal(m: re.Match[str]) -> Reading:
     return words.ordinal(int(m.group(1).replace(",", "")))
 
 
+# Denominators read as fractions; "9/11" or "24/7" are names, read "nine eleven".
+_DENOMINATORS = frozenset((2, 3, 4, 5, 6, 8, 10, 12, 16, 32, 64, 100))
+
+
 def _fraction_words(num: int, den: int) -> str | None:
-    if not 0 < num < den or (den > 16 and den not in (32, 64, 100)):
+    if not 0 < num < den or den not in _DENOMINATORS:
         return None
     return words.fraction(num, den)
 
@@ -98,7 +114,11 @@ def _mixed(m: re.Match[str]) -> Reading:
 
 @rule("fraction", r"(?<![\w/.,])(\d+)/(\d+)(?![\w/])")
 def _fraction(m: re.Match[str]) -> Reading:
-    return _fraction_words(int(m.group(1)), int(m.group(2)))
+    num, den = int(m.group(1)), int(m.group(2))
+    spoken = _fraction_words(num, den)
+    if spoken is None and num < 100 and den < 100:
+        return f"{words.cardinal(num)} {words.cardinal(den)}"
+    return spoken
 
 
 @rule("percent", rf"(?<![\w.,])([-\u2212]?)({NUM}) ?%")
@@ -117,9 +137,14 @@ def _code(m: re.Match[str]) -> Reading:
     return f"{letters} {words.pairs(digits)}"
 
 
-@rule("number and letter", r"\b(\d)([A-Z])\b")
+@rule("number and letter", r"\b(\d{1,4})([A-Z])\b")
 def _digit_letter(m: re.Match[str]) -> Reading:
-    return f"{words.cardinal(int(m.group(1)))} {m.group(2)}"
+    return f"{words.pairs(m.group(1))} {m.group(2)}"
+
+
+@rule("plus", r"(?<=\d)\+(?!\w)")
+def _plus(m: re.Match[str]) -> Reading:
+    return " plus"
 
 
 @rule("times", rf"(?<![\w.,])({NUM}) ?[x\u00d7] ?({NUM})\b|(?<![\w.,])({NUM})x\b")
@@ -146,6 +171,7 @@ def _number(m: re.Match[str]) -> Reading:
 
 RULES: tuple[Rule, ...] = (
     _range,
+    _split_year,
     _decade,
     _ordinal,
     _mixed,
@@ -153,6 +179,7 @@ RULES: tuple[Rule, ...] = (
     _percent,
     _code,
     _digit_letter,
+    _plus,
     _times,
     _operator,
     _negative,

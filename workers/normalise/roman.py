@@ -3,8 +3,9 @@
 After a heading word ("Part", "Chapter", "World War", "Phase", …) a Roman numeral is a
 cardinal: "Part IV" → "part four". After any other capitalised name it is a regnal
 ordinal: "Charles III" → "Charles the third". A numeral must contain I, V or X and be
-at most 100 (so "Washington DC" or "MD" stay letters); a bare "I" only counts after a
-name that kings and popes bear, since "Then I" is far more common than "James I".
+at most 100 (so "Washington DC" or "MD" stay letters); a one-letter numeral ("I", "V",
+"X") only counts after a name that kings and popes bear, since "Then I" and "Malcolm X"
+are far more common than "James I".
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ _REGNAL = wordset(
     "Alexander Louis Napoleon Frederick Francis John Paul Philip Victor Ferdinand Wilhelm "
     "Catherine Leo Pius Benedict Gregory Innocent Clement Boniface Urban Felix Harald Olaf "
     "Carl Gustav Haakon Juan Carlos Ramesses Rama Willem Albert Baudouin Felipe Umberto "
-    "Constantine Justinian Otto Rudolf Ludwig Selim Mehmed Suleiman Ivan Anne Stephen Malcolm "
+    "Constantine Justinian Otto Rudolf Ludwig Selim Mehmed Suleiman Ivan Anne Stephen "
     "David Robert Alfonso"
+)
+# Capitalised words that are no names: "The II Corps" is not "the the second".
+_NOT_NAMES = wordset(
+    "The A An In Of And For To At On By With From That This Then When If Its As But Or So"
 )
 _ROMAN = r"(?=[IVXLC])C?(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
 
@@ -50,7 +55,7 @@ def _roman(m: re.Match[str]) -> Reading:
     at = m.start(2), m.end(2)
     if name.rstrip(".").lower() in _HEADINGS:
         return [(*at, words.cardinal(value))]
-    if numeral == "I" and name not in _REGNAL:
+    if name in _NOT_NAMES or (len(numeral) == 1 and name not in _REGNAL):
         return None
     return [(*at, "the " + words.ordinal(value))]
 

@@ -93,6 +93,7 @@ _PATTERN = (
     rf"(sq\.? |square )?({_UNIT_ALT})([²2](?!\d))?(?![\w/°])"
 )
 _ARTICLE_BEFORE = re.compile(r"\b(?:a|an|A|An)\s+$")
+_THE_BEFORE = re.compile(r"\b(?:the|The)\s+$")
 _NEXT_WORD = re.compile(r"[-\s]*([A-Za-z]+)")
 
 
@@ -104,7 +105,9 @@ def _measure(m: re.Match[str]) -> Reading:
     nxt = _NEXT_WORD.match(text, m.end())
     next_word = nxt.group(1).lower() if nxt else ""
     if unit == "m":
-        metres = next_word in _METRE_AFTER or (attributive and next_word not in _MONEY_AFTER)
+        the = bool(_THE_BEFORE.search(text, max(0, m.start() - 4), m.start()))
+        counted = next_word in _MONEY_AFTER or next_word.endswith("s")
+        metres = next_word in _METRE_AFTER or ((attributive or the) and not counted)
         names = ("metre", "metres") if metres or square or squared else ("million", "million")
     else:
         names = UNITS[unit]
@@ -120,4 +123,15 @@ def _measure(m: re.Match[str]) -> Reading:
     return f"{spoken} {name}"
 
 
-RULES: tuple[Rule, ...] = (_measure,)
+@rule("feet and inches", r"(?<![\w.,])(\d+) ?(?:ft|feet|foot|')(?: |,? )?(\d+) ?(?:in\b|\"|inches)")
+def _feet_inches(m: re.Match[str]) -> Reading:
+    return f"{words.cardinal(int(m.group(1)))} feet {words.cardinal(int(m.group(2)))} inches"
+
+
+@rule("pence", r"(?<![\w.,])(\d+)p\b")
+def _pence(m: re.Match[str]) -> Reading:
+    n = int(m.group(1))
+    return f"{words.cardinal(n)} {'penny' if n == 1 else 'pence'}"
+
+
+RULES: tuple[Rule, ...] = (_feet_inches, _pence, _measure)
