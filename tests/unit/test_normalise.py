@@ -99,6 +99,7 @@ def test_money(written: str, spoken: str) -> None:
     ("written", "spoken", "order"),
     [
         ("on 12 March 2024", "on the twelfth of March twenty twenty-four", "dmy"),
+        ("the 5th of November", "the fifth of November", "dmy"),
         ("on March 12, 2024", "on March twelfth, twenty twenty-four", "dmy"),
         ("on 2024-03-12", "on March twelfth, twenty twenty-four", "dmy"),
         ("on 05/06/2021", "on the fifth of June twenty twenty-one", "dmy"),
@@ -150,6 +151,7 @@ def test_an_unknown_date_order_is_refused() -> None:
         ("the 3m users", "the three million users"),
         ("6ft 2in tall", "six feet two inches tall"),
         ("It costs 50p.", "It costs fifty pence."),
+        ("to 45.2p", "to forty-five point two pence"),
     ],
 )
 def test_measures(written: str, spoken: str) -> None:
@@ -192,6 +194,7 @@ def test_telephone_numbers_and_addresses(written: str, spoken: str) -> None:
         ("He lives at 10 Downing St.", "He lives at ten Downing street."),
         ("on Nathan St near the MTR", "on Nathan street near the M T R"),
         ("No. 5 Road", "number five Road"),
+        ("Turn to p. 45, or pp. 4-5.", "Turn to page forty-five, or pages four to five."),
         ("no one came", "no one came"),
         ("e.g. finance", "for example finance"),
         ("i.e. banking", "that is banking"),

@@ -107,10 +107,13 @@ def _title(m: re.Match[str]) -> Reading:
     return None
 
 
-@rule("number sign", r"(?<![\w.])(?:(No|Nos|no|nos)\.?|#) ?(?=\d)")
+_BEFORE_NUMBER = {"No": "number", "no": "number", "Nos": "numbers", "nos": "numbers",
+                  "#": "number", "p": "page", "pp": "pages"}  # fmt: skip
+
+
+@rule("number sign", r"(?<![\w.])(?:(No|Nos|no|nos)\.?|(p|pp)\.|(#)) ?(?=\d)")
 def _number_sign(m: re.Match[str]) -> Reading:
-    many = m.group(1) in ("Nos", "nos")
-    return ("numbers" if many else "number") + " "
+    return _BEFORE_NUMBER[m.group(1) or m.group(2) or m.group(3)] + " "
 
 
 _PLAIN_ALT = "|".join(re.escape(a) for a in sorted(_PLAIN, key=len, reverse=True))

@@ -27,6 +27,11 @@ _MONTHS = r"(?:" + "|".join(MONTHS) + r")\b|(?:" + "|".join(_ABBREVIATIONS) + r"
 _MONTH = f"({_MONTHS})"
 
 
+def _the(m: re.Match[str]) -> str:
+    """ "the " before a day said as an ordinal, unless the text already has it."""
+    return "" if m.string[max(0, m.start() - 4) : m.start()].lower() == "the " else "the "
+
+
 def _month(written: str) -> str:
     return MONTHS[_MONTH_NUMBER[written.rstrip(".")] - 1]
 
@@ -75,7 +80,7 @@ def _day_month(m: re.Match[str]) -> Reading:
     day = int(m.group(1))
     if not 1 <= day <= 31:
         return None
-    spoken = f"the {words.ordinal(day)} of {_month(m.group(2))}"
+    spoken = f"{_the(m)}{words.ordinal(day)} of {_month(m.group(2))}"
     return spoken + (f" {words.year(int(m.group(3)))}" if m.group(3) else "")
 
 
@@ -87,7 +92,7 @@ def _day_range(m: re.Match[str]) -> Reading:
     first, last = int(m.group(1)), int(m.group(2))
     if not 1 <= first < last <= 31:
         return None
-    spoken = f"the {words.ordinal(first)} to the {words.ordinal(last)} of {_month(m.group(3))}"
+    spoken = f"{_the(m)}{words.ordinal(first)} to the {words.ordinal(last)} of {_month(m.group(3))}"
     return spoken + (f" {words.year(int(m.group(4)))}" if m.group(4) else "")
 
 

@@ -128,10 +128,9 @@ def _feet_inches(m: re.Match[str]) -> Reading:
     return f"{words.cardinal(int(m.group(1)))} feet {words.cardinal(int(m.group(2)))} inches"
 
 
-@rule("pence", r"(?<![\w.,])(\d+)p\b")
+@rule("pence", rf"(?<![\w.,])({NUM})p\b")
 def _pence(m: re.Match[str]) -> Reading:
-    n = int(m.group(1))
-    return f"{words.cardinal(n)} {'penny' if n == 1 else 'pence'}"
+    return f"{words.number(m.group(1))} {'penny' if m.group(1) == '1' else 'pence'}"
 
 
 RULES: tuple[Rule, ...] = (_feet_inches, _pence, _measure)
