@@ -18,7 +18,7 @@ from pathlib import Path
 from workers.normalise import normalise, words
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = [ROOT / "tests/fixtures/speech/en-news.tsv", ROOT / "tests/fixtures/speech/en-more.tsv"]
+FIXTURES = sorted((ROOT / "tests/fixtures/speech").glob("en-*.tsv"))
 SAMPLE = [*range(0, 2100), 12345, 1234567, 2_000_000_000]
 
 
