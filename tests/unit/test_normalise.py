@@ -168,6 +168,7 @@ def test_measures(written: str, spoken: str) -> None:
         ("hotline 2598 1234", "hotline two five nine eight, one two three four"),
         ("Call 999 now", "Call nine nine nine now"),
         ("call 100 people", "call one hundred people"),
+        ("the hotel 1998-2003", "the hotel nineteen ninety-eight to two thousand and three"),
         (
             "Call us on 2833 4333 today",
             "Call us on two eight three three, four three three three today",
@@ -193,9 +194,13 @@ def test_telephone_numbers_and_addresses(written: str, spoken: str) -> None:
         ("St Paul's Cathedral", "saint Paul's Cathedral"),
         ("He lives at 10 Downing St.", "He lives at ten Downing street."),
         ("on Nathan St near the MTR", "on Nathan street near the M T R"),
+        ("on 42nd St today", "on forty-second street today"),
+        ("Gen Z shoppers", "Gen Z shoppers"),
         ("No. 5 Road", "number five Road"),
         ("Turn to p. 45, or pp. 4-5.", "Turn to page forty-five, or pages four to five."),
         ("no one came", "no one came"),
+        ("no 5-star hotels", "no five-star hotels"),
+        ("see no. 5", "see number five"),
         ("e.g. finance", "for example finance"),
         ("i.e. banking", "that is banking"),
         ("apples, pears, etc.", "apples, pears, et cetera."),
@@ -268,6 +273,8 @@ def test_other_languages_keep_their_numbers_and_words() -> None:
     assert said(written, lang="de") == written
     assert said("On 12 March", lang="en-GB") == "On the twelfth of March"
     assert said("On 12 March", lang="en_US") == "On the twelfth of March"
+    assert said("On 12 March", lang="en-gb-scotland") == "On the twelfth of March"
+    assert said("On 12 March", lang="eo") == "On 12 March"
 
 
 def test_lexicon_phonemes_pass_through_untouched() -> None:

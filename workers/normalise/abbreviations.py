@@ -86,7 +86,7 @@ def _keep_stop(m: re.Match[str], spoken: str) -> str:
     return spoken + "." if m.group().endswith(".") and m.end() == len(m.string) else spoken
 
 
-_NAME_BEFORE = re.compile(r"(?:[A-Z][\w'\u2019]*|\d+) $")
+_NAME_BEFORE = re.compile(r"(?:[A-Z][\w'\u2019]*|\d+(?:st|nd|rd|th)?) $")
 _TITLES = "|".join(sorted({*_BEFORE_NAME, *_AFTER_NAME}, key=len, reverse=True))
 
 
@@ -95,9 +95,7 @@ def _title(m: re.Match[str]) -> Reading:
     word = m.group(1)
     text = m.string
     name_follows = bool(_NAME.match(text, m.end()))
-    name_before = bool(
-        re.search(r"(?:[A-Z][\w'\u2019]*|\d+) $", text[max(0, m.start() - 30) : m.start()])
-    )
+    name_before = bool(_NAME_BEFORE.search(text, max(0, m.start() - 30), m.start()))
     if word in _BEFORE_NAME and (name_follows or word in _ALWAYS_TITLE):
         if word in _AFTER_NAME and name_before and not name_follows:
             return _keep_stop(m, _AFTER_NAME[word])
@@ -111,7 +109,7 @@ _BEFORE_NUMBER = {"No": "number", "no": "number", "Nos": "numbers", "nos": "numb
                   "#": "number", "p": "page", "pp": "pages"}  # fmt: skip
 
 
-@rule("number sign", r"(?<![\w.])(?:(No|Nos|no|nos)\.?|(p|pp)\.|(#)) ?(?=\d)")
+@rule("number sign", r"(?<![\w.])(?:(No|Nos)\.?|(no|nos|p|pp)\.|(#)) ?(?=\d)")
 def _number_sign(m: re.Match[str]) -> Reading:
     return _BEFORE_NUMBER[m.group(1) or m.group(2) or m.group(3)] + " "
 

@@ -61,11 +61,14 @@ _END = r"(?![\w/]|[.,]\d)"
 def _range(m: re.Match[str]) -> Reading:
     text = m.string
     percent = m.group(3) or "%" in m.group()
-    a_words = read_number(text, m.start(1), m.end(1))
-    b = m.group(2)
-    if is_year(text, m.start(1), m.end(1)) and len(b) == 2:
+    a, b = m.group(1), m.group(2)
+    # Two four-digit numbers rising within 1000-2099 are a span of years wherever they stand.
+    both = a.isdigit() and b.isdigit() and len(a) == len(b) == 4 and 1000 <= int(a) < int(b) < 2100
+    years = both or is_year(text, m.start(1), m.end(1))
+    a_words = words.year(int(a)) if years else read_number(text, m.start(1), m.end(1))
+    if years and len(b) == 2:  # 1995-96
         b_words = words.cardinal(int(b))
-    elif is_year(text, m.start(1), m.end(1)) and b.isdigit() and 1000 <= int(b) < 2100:
+    elif years and b.isdigit() and 1000 <= int(b) < 2100:
         b_words = words.year(int(b))
     else:
         b_words = read_number(text, m.start(2), m.end(2))
