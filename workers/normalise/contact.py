@@ -20,7 +20,7 @@ from workers.normalise.abbreviations import say_letters
 from workers.normalise.rules import Reading, Rule, rule, wordset
 
 _PHONE_CUE = (
-    r"\b(?:[Tt]el|[Tt]elephone|[Pp]hone|[Cc]all|[Hh]otline|[Ff]ax|[Dd]ial|[Mm]obile|[Ww]hatsApp)"
+    r"\b(?:[Tt]el|[Tt]elephone|[Pp]hone|[Cc]all|[Hh]otline|[Ff]ax|[Dd]ial|[Mm]obile|[Ww]hatsApp)\b"
 )
 _GROUPS = r"\(?\d{1,4}\)?(?:[ -]\d{2,4}){1,4}"
 # Emergency and service numbers, said digit by digit after "call" or "dial".
