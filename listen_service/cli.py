@@ -1,7 +1,8 @@
 """``listen-service``: the command line.
 
 Subcommands: ``synth`` renders a text file through the cache, ``voices``
-lists voices, ``cache stats|prune`` looks after the store. Exit status 0 on
+lists voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
+the spoken form of each line it reads. Exit status 0 on
 success, 2 for bad input or usage, 1 when synthesis itself failed.
 """
 
@@ -121,6 +122,23 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def spoken_line(line: str, lang: str, date_order: str) -> str:
+    """The spoken form of one line: the rewriters the pipeline applies, in its order.
+
+    A lexicon's ``Spoken`` goes before the normaliser here (composed with
+    ``workers.spoken.compose``) so that its ``[[...]]`` blocks pass through untouched.
+    """
+    from workers.normalise import normalise
+
+    return normalise(line, lang, date_order=date_order).text
+
+
+def cmd_normalize(args: argparse.Namespace) -> int:
+    for line in sys.stdin:
+        print(spoken_line(line.rstrip("\r\n"), args.lang, args.date_order), flush=True)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from listen_service.run import serve
 
@@ -166,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=["stats", "prune"])
     cache.add_argument("--max-bytes", type=int, help="prune down to this many bytes")
     cache.set_defaults(func=cmd_cache)
+
+    normalize = sub.add_parser(
+        "normalize", help="print the spoken form of each line of standard input, one per line"
+    )
+    normalize.add_argument("--lang", default="en", help="language code (default en)")
+    normalize.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy"],
+        default="dmy",
+        help="how 01/02/2024 reads: day first (dmy, default) or month first (mdy)",
+    )
+    normalize.set_defaults(func=cmd_normalize)
 
     serve = sub.add_parser(
         "serve", help="run the web app and a worker on this machine (no other server needed)"
