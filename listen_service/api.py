@@ -18,8 +18,6 @@ from audio_cache import is_valid_key
 from listen_service import jobflow, storage, streams, validation
 from listen_service.errors import ApiError
 from listen_service.openapi import openapi_document
-from workers.pipeline import plan
-from workers.runner import request_from_payload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -27,9 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.post("/listen")
 def listen() -> tuple[Response, int] | Response:
     site = validation.site()
-    payload = validation.parse_request(site)
-    max_chars = current_app.config["LISTEN_MAX_CHARS"]
-    job = plan(request_from_payload(payload), jobflow.voices(), max_chars=max_chars)
+    job, payload = jobflow.plan_request(validation.parse_request(site), site)
     job_id, fmt = job.key, job.encode.fmt
     entry, record = jobflow.current_state(job_id, posting=True)
     if entry is not None:

@@ -14,11 +14,13 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from listen_service import config
 from listen_service.lanes import WORKER_LANES
 from workers.errors import ConfigError, InputError, ListenError
+from workers.lexicon import Lexicon
 from workers.voices import PITCH_DEFAULT, RATE_DEFAULT, VOLUME_DEFAULT
 
 
@@ -53,6 +55,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
         bitrate_kbps=args.bitrate,
     )
     settings = config.load()
+    request = replace(
+        request,
+        date_order=settings["LISTEN_DATE_ORDER"],
+        traditional_chinese=settings["LISTEN_TRADITIONAL_CHINESE"],
+    )
     engine = get_engine()
     job = plan(request, engine.voices(), max_chars=settings["LISTEN_MAX_CHARS"])
     show = _progress_printer(not args.json and sys.stderr.isatty())
@@ -122,20 +129,46 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def spoken_line(line: str, lang: str, date_order: str) -> str:
-    """The spoken form of one line: the rewriters the pipeline applies, in its order.
-
-    A lexicon's ``Spoken`` goes before the normaliser here (composed with
-    ``workers.spoken.compose``) so that its ``[[...]]`` blocks pass through untouched.
-    """
+def spoken_line(line: str, lang: str, date_order: str, lexicon: Lexicon | None = None) -> str:
+    """The spoken form of one line: the lexicon, then the normaliser, as the pipeline does."""
     from workers.normalise import normalise
 
-    return normalise(line, lang, date_order=date_order).text
+    if lexicon is None or not len(lexicon):
+        return normalise(line, lang, date_order=date_order).text
+    entries = lexicon.apply(line)
+    return normalise(entries.text, lang, date_order=date_order).text
+
+
+def _lexicon(args: argparse.Namespace) -> Lexicon:
+    """``--lexicon FILE`` (JSON or PLS), else ``--site S``'s stored one, else none."""
+    from workers.lexicon import Lexicon
+
+    if args.lexicon:
+        try:
+            data = Path(args.lexicon).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {args.lexicon}: {exc}") from exc
+        if data.lstrip().startswith(b"<"):
+            return Lexicon.from_pls(data)
+        try:
+            return Lexicon.from_json(json.loads(data))
+        except ValueError as exc:
+            raise InputError(f"{args.lexicon} is neither PLS XML nor a JSON list: {exc}") from exc
+    if args.site:
+        from listen_service.lexicons.store import open_lexicons
+
+        settings = config.load()
+        if args.site not in settings["LISTEN_SITE_KEYS"].values():
+            raise InputError(f"no site {args.site!r} in LISTEN_SITE_KEYS")
+        store = open_lexicons(settings["LISTEN_REDIS_URL"], Path(settings["LISTEN_DATA_DIR"]))
+        return store.lexicon(args.site)
+    return Lexicon()
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
+    lexicon = _lexicon(args)
     for line in sys.stdin:
-        print(spoken_line(line.rstrip("\r\n"), args.lang, args.date_order), flush=True)
+        print(spoken_line(line.rstrip("\r\n"), args.lang, args.date_order, lexicon), flush=True)
     return 0
 
 
@@ -195,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="dmy",
         help="how 01/02/2024 reads: day first (dmy, default) or month first (mdy)",
     )
+    whose = normalize.add_mutually_exclusive_group()
+    whose.add_argument("--site", help="apply this site's stored lexicon (see docs/lexicons.md)")
+    whose.add_argument("--lexicon", help="apply the lexicon in this file (JSON list or PLS XML)")
     normalize.set_defaults(func=cmd_normalize)
 
     serve = sub.add_parser(

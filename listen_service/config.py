@@ -186,6 +186,12 @@ SETTINGS: tuple[Setting, ...] = (
         "espeak-ng library: 'system' (Debian's), 'bundled' (espeakng-loader's) or 'auto' (system first); read from the environment by each process",
     ),
     Setting(
+        "LISTEN_DATE_ORDER",
+        "dmy",
+        str,
+        "how numeric dates such as 03/04/2024 are read: 'dmy' (3 April, as in Hong Kong and Britain) or 'mdy' (March 4, as in the US); see docs/normalisation.md",
+    ),
+    Setting(
         "LISTEN_TRADITIONAL_CHINESE",
         "yue",
         str,
@@ -281,6 +287,8 @@ def load(
     demo_site = config["LISTEN_DEMO_SITE"]
     if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
+    if config["LISTEN_DATE_ORDER"] not in ("dmy", "mdy"):
+        raise ConfigError("LISTEN_DATE_ORDER must be dmy or mdy")
     if config["LISTEN_TRADITIONAL_CHINESE"] not in ("yue", "cmn"):
         raise ConfigError("LISTEN_TRADITIONAL_CHINESE must be yue or cmn")
     if config["LISTEN_SENDFILE_HEADER"] not in ("", "X-Accel-Redirect", "X-Sendfile"):

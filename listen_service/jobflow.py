@@ -19,12 +19,14 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
-from listen_service import lanes, livetimings
+from listen_service import lanes, lexicons, livetimings
 from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
 from workers.jobs import Job, JobStore, QueueFull
+from workers.pipeline import Plan, plan
 from workers.redrive import redrive
+from workers.runner import request_from_payload
 from workers.voices import Voice
 
 TERMINAL = ("ready", "failed")
@@ -66,6 +68,31 @@ def _urls(job_id: str, fmt: str) -> dict[str, str]:
             'height="120" style="border:0" loading="lazy" allow="autoplay"></iframe>'
         ),
     }
+
+
+def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, dict[str, Any]]:
+    """The job a validated request asks for, and the payload to store and enqueue for it.
+
+    The payload gains what decides how the article is read besides the
+    request: this service's date order and Traditional Chinese language, and
+    the entries of the site's lexicon found in the text (a worker needs no
+    lexicon store, and the key depends on exactly those entries).
+    """
+    config = current_app.config
+    stored = {
+        **payload,
+        "date_order": config["LISTEN_DATE_ORDER"],
+        "traditional_chinese": config["LISTEN_TRADITIONAL_CHINESE"],
+    }
+    job = plan(
+        request_from_payload(stored),
+        voices(),
+        max_chars=config["LISTEN_MAX_CHARS"],
+        lexicon=lexicons.lexicon_for(site),
+    )
+    if len(job.lexicon):
+        stored["lexicon"] = job.lexicon.to_json()
+    return job, stored
 
 
 def accept(

@@ -1,8 +1,12 @@
 """The worker's target: ``celery -A workers.celery_app worker``."""
 
 import faulthandler
+from typing import Any
+
+from celery.signals import worker_process_init
 
 from listen_service import create_app
+from workers.languages import warm_up
 from workers.sweeper import install
 
 # A crash in native code (espeak-ng, a C extension) prints every thread's
@@ -13,3 +17,10 @@ faulthandler.enable()
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
 install(flask_app)
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _load_language_detector(**_: Any) -> None:
+    # In each pool process, after the fork: half a second here rather than
+    # before the first sound of the first article that needs it.
+    warm_up()

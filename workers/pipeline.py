@@ -9,18 +9,20 @@ Celery: the CLI, the Celery task and the benchmarks all call these two.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from itertools import groupby
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from audio_cache import AudioCache, Entry, cache_key
 from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
 from workers.engine import Engine, SpeechSettings
-from workers.errors import EmptyText
+from workers.errors import EmptyText, InvalidSetting
+from workers.languages import CHINESE, TRADITIONAL_DEFAULT
+from workers.lexicon import Lexicon
 from workers.live import STREAMABLE, FirstAudio, TimingsLog, publish, withdraw
-from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, chunk, prepare
+from workers.reading import DATE_ORDERS, Reading, read, reading_version
+from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, prepare, split
 from workers.voices import (
     PITCH_DEFAULT,
     PITCH_MAX,
@@ -38,7 +40,7 @@ from workers.voices import (
 
 # Part of every cache key: bump it whenever a change to this pipeline changes
 # the audio or the timings, so that old entries stop matching.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 Progress = Callable[[float], None]
 
@@ -57,6 +59,12 @@ class Request:
     volume: float = VOLUME_DEFAULT
     fmt: str = "mp3"
     bitrate_kbps: int = DEFAULT_BITRATE
+    # The site's lexicon entries found in this text (the web side puts them in
+    # the payload, so that a worker needs no lexicon store of its own).
+    lexicon: Sequence[Mapping[str, Any]] = ()
+    date_order: str = "dmy"  # how 03/04/2024 is read: "dmy" or "mdy"
+    # The language of Traditional Chinese that no region places: "yue" or "cmn".
+    traditional_chinese: str = TRADITIONAL_DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +75,40 @@ class Plan:
     prepared: PreparedText
     speech: SpeechSettings
     encode: EncodeSettings
+    voice: Voice
+    voices: tuple[Voice, ...]
+    declared: str | None  # the language the page declared
+    lexicon: Lexicon  # the entries that apply to this text
+    date_order: str
+    traditional_chinese: str
+
+    def readings(self) -> Iterator[Reading]:
+        """Each sentence's language, voices and spoken form (``workers.reading``)."""
+        return read(
+            self.prepared,
+            voice=self.voice,
+            voices=self.voices,
+            declared=self.declared,
+            lexicon=self.lexicon,
+            date_order=self.date_order,
+            traditional=self.traditional_chinese,
+        )
 
 
-def plan(request: Request, voices: Sequence[Voice], *, max_chars: int = DEFAULT_MAX_CHARS) -> Plan:
-    """Validate ``request``; raise an ``InputError`` subclass naming the problem."""
+def plan(
+    request: Request,
+    voices: Sequence[Voice],
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    lexicon: Lexicon | None = None,
+) -> Plan:
+    """Validate ``request``; raise an ``InputError`` subclass naming the problem.
+
+    ``lexicon`` is a site's whole lexicon (the web side); without it, the
+    request's own entries are used (a worker). Either way the plan keeps the
+    entries that apply to this text, and its key depends on exactly those:
+    editing a lexicon re-renders the articles it touches and no others.
+    """
     check_range("rate", request.rate, RATE_MIN, RATE_MAX, " words per minute")
     check_range("pitch", request.pitch, PITCH_MIN, PITCH_MAX)
     check_range("volume", request.volume, VOLUME_MIN, VOLUME_MAX)
@@ -78,6 +116,14 @@ def plan(request: Request, voices: Sequence[Voice], *, max_chars: int = DEFAULT_
     encode.validate()
     voice = resolve_voice(voices, voice=request.voice, lang=request.lang)
     prepared = prepare(request.text, max_chars=max_chars)
+    if request.date_order not in DATE_ORDERS:
+        raise InvalidSetting(f"date_order must be one of {', '.join(DATE_ORDERS)}")
+    if request.traditional_chinese not in CHINESE:
+        raise InvalidSetting(f"traditional_chinese must be one of {', '.join(CHINESE)}")
+    if lexicon is None:
+        lexicon = Lexicon.from_json(list(request.lexicon))
+    used = lexicon.applicable_in(s.text for s in prepared.sentences)
+    declared = request.lang.strip().lower() if request.lang and request.lang.strip() else None
     speech = SpeechSettings(voice.id, int(request.rate), int(request.pitch), float(request.volume))
     key = cache_key(
         # The submitted text, not the prepared one: the timings' character
@@ -90,10 +136,32 @@ def plan(request: Request, voices: Sequence[Voice], *, max_chars: int = DEFAULT_
         volume=speech.volume,
         fmt=encode.fmt,
         bitrate=str(encode.effective_bitrate),
-        pipeline_version=PIPELINE_VERSION,
+        # How it is read: the normaliser's and detector's versions, the
+        # declared language, the applicable lexicon entries, the date order.
+        pipeline_version="/".join(
+            [
+                PIPELINE_VERSION,
+                reading_version(),
+                declared or "",
+                used.digest(),
+                request.date_order,
+                request.traditional_chinese,
+            ]
+        ),
         tags={"title": encode.title or "", "artist": encode.artist or ""},
     )
-    return Plan(key, prepared, speech, encode)
+    return Plan(
+        key,
+        prepared,
+        speech,
+        encode,
+        voice,
+        tuple(voices),
+        declared,
+        used,
+        request.date_order,
+        request.traditional_chinese,
+    )
 
 
 def synthesize(
@@ -181,29 +249,32 @@ def _render(
 ) -> list[dict[str, Any]]:
     sentences = job.prepared.sentences
     pauses = Pauses().scaled(job.speech.rate)
-    pieces = groupby(chunk(job.prepared, chunk_chars=chunk_chars), key=lambda c: c.sentence)
     total = sum(len(s.text) for s in sentences)
     done = 0
     timings: list[dict[str, Any]] = []
-    for (index, group), sentence in zip(pieces, sentences, strict=True):
-        assert index == sentence.index
+    for reading, sentence in zip(job.readings(), sentences, strict=True):
         if timings:
-            same_paragraph = sentences[index - 1].paragraph == sentence.paragraph
+            same_paragraph = sentences[sentence.index - 1].paragraph == sentence.paragraph
             asm.pause(pauses.sentence_ms if same_paragraph else pauses.paragraph_ms)
         start = None
-        for n, piece in enumerate(group):
-            if n:
-                asm.pause(pauses.clause_ms)
-            begin, _ = asm.add(engine.synthesize(piece.text, job.speech))
-            start = begin if start is None else start
+        for n, (voice_id, text) in enumerate(reading.texts()):
+            if n:  # another voice takes over within the sentence: a word's gap
+                asm.pause(pauses.clause_ms // 2)
+            speech = replace(job.speech, voice_id=voice_id)
+            for m, piece in enumerate(split(text, chunk_chars)):
+                if m:
+                    asm.pause(pauses.clause_ms)
+                begin, _ = asm.add(engine.synthesize(piece, speech))
+                start = begin if start is None else start
         timings.append(
             {
-                "index": index,
+                "index": sentence.index,
                 "paragraph": sentence.paragraph,
                 "start_ms": start if start is not None else asm.position_ms,
                 "end_ms": asm.position_ms,
                 "char_start": sentence.char_start,
                 "char_end": sentence.char_end,
+                "lang": reading.lang,
             }
         )
         if on_timing is not None:

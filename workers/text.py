@@ -86,6 +86,7 @@ _ACRONYM_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 _ALNUM_RE = re.compile(r"[^\W_]")
 # The engine reads [[...]] as phonemes (a lexicon's); a page's text must not.
 _DOUBLE_BRACKET_RE = re.compile(r"\[{2,}|\]{2,}")
+_PHONEMES_RE = re.compile(r"\[\[.*?\]\]")
 # "1,000" and "12:30" are not clause breaks, hence the space after Latin marks.
 _CLAUSE_RE = re.compile("[,;:\u060c](?= )|[\u2013\u2014\u3001\uff0c\uff1b\uff1a]")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
@@ -173,18 +174,30 @@ def chunk(prepared: PreparedText, *, chunk_chars: int = DEFAULT_CHUNK_CHARS) -> 
     clause punctuation nearest the limit, else at the last space, else hard
     at the limit (never before a combining mark or inside a ZWJ sequence).
     """
+    return [
+        Chunk(sentence.index, piece)
+        for sentence in prepared.sentences
+        for piece in split(sentence.text, chunk_chars)
+    ]
+
+
+def split(text: str, chunk_chars: int = DEFAULT_CHUNK_CHARS) -> list[str]:
+    """``text`` cut into non-empty pieces of at most ``chunk_chars`` (as ``chunk``).
+
+    Never inside a ``[[...]]`` phoneme block (a lexicon's), unless the block
+    alone is longer than a piece.
+    """
     if chunk_chars < MIN_CHUNK_CHARS:
         raise ValueError(f"chunk_chars must be at least {MIN_CHUNK_CHARS}, got {chunk_chars}")
-    chunks: list[Chunk] = []
-    for sentence in prepared.sentences:
-        rest = sentence.text
-        while len(rest) > chunk_chars:
-            cut = _cut_point(rest, chunk_chars)
-            chunks.append(Chunk(sentence.index, rest[:cut].rstrip()))
-            rest = rest[cut:].lstrip()
-        if rest:
-            chunks.append(Chunk(sentence.index, rest))
-    return chunks
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > chunk_chars:
+        cut = _cut_point(rest, chunk_chars)
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
 
 
 def estimate_seconds(prepared_or_text: PreparedText | str, wpm: int = 175) -> float:
@@ -274,13 +287,19 @@ def _is_speakable(text: str) -> bool:
 def _cut_point(text: str, limit: int) -> int:
     """Where to cut ``text`` so that ``text[:cut].rstrip()`` fits in ``limit``."""
     window = text[: limit + 1]
+    blocks = [m.span() for m in _PHONEMES_RE.finditer(text, 0, limit + 200)]
+
+    def outside(cut: int) -> bool:
+        return not any(a < cut < b for a, b in blocks)
+
     clauses = [m.end() for m in _CLAUSE_RE.finditer(window) if m.end() <= limit]
+    clauses = [c for c in clauses if outside(c)]
     # A clause break far back would leave a tiny chunk; a space near the limit is better.
     if clauses and clauses[-1] > limit // 2:
         return clauses[-1]
-    space = window.rfind(" ")
-    if space > 0:
-        return space
+    spaces = [i for i, ch in enumerate(window) if ch == " " and i > 0 and outside(i)]
+    if spaces:
+        return spaces[-1]
     cut = limit
     while cut > 1 and _joins_previous(text[cut - 1], text[cut]):
         cut -= 1

@@ -8,8 +8,10 @@ must sound like the engine's own reading of the word.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -46,24 +48,58 @@ def seconds(pcm: bytes) -> float:
     return len(pcm) / 2 / 22050
 
 
-def test_an_ipa_entry_sounds_like_the_engines_own_reading(engine, words) -> None:  # type: ignore[no-untyped-def]
+_LENGTHS = """
+import json, sys
+from workers.engine import SpeechSettings, get_engine
+engine, en = get_engine(), SpeechSettings("gmw/en")
+print(json.dumps([len(engine.synthesize(t, en)) for t in json.load(sys.stdin)]))
+"""
+
+
+def fresh_seconds(texts: list[str]) -> list[float]:
+    """Seconds of each text, read by a new engine in a process of its own.
+
+    espeak-ng's reading of phonemes drifts with what the process spoke before
+    (up to 8 % after Chinese and English runs, measured), so the comparison
+    is made where nothing was.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", _LENGTHS],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [n / 2 / 22050 for n in json.loads(out.stdout)]
+
+
+def assert_alike(entries: list[tuple[str, str]]) -> None:
+    """Each ``(word, spoken)`` pair lasts the same within the tolerance."""
+    lengths = fresh_seconds([text for pair in entries for text in pair])
+    for (word, spoken), own, entry in zip(entries, lengths[::2], lengths[1::2], strict=True):
+        assert abs(entry / own - 1) < TOLERANCE, (word, spoken)
+
+
+def test_an_ipa_entry_sounds_like_the_engines_own_reading(words: list[str]) -> None:
     assert len(words) >= 40
+    pairs = []
     for word in words:
         ipa = espeak("--ipa", word)
         lexicon = Lexicon.from_json([{"grapheme": word, "phoneme": ipa, "alphabet": "ipa"}])
         spoken = lexicon.apply(word).text
         assert spoken.startswith("[[")
-        own, entry = engine.synthesize(word, EN), engine.synthesize(spoken, EN)
-        assert abs(seconds(entry) / seconds(own) - 1) < TOLERANCE, (word, ipa, spoken)
+        pairs.append((word, spoken))
+    assert_alike(pairs)
 
 
-def test_an_x_espeak_entry_sounds_like_the_engines_own_reading(engine, words) -> None:  # type: ignore[no-untyped-def]
+def test_an_x_espeak_entry_sounds_like_the_engines_own_reading(words: list[str]) -> None:
+    pairs = []
     for word in words[:20]:
         mnemonics = espeak("-x", word)
         entry_json = {"grapheme": word, "phoneme": mnemonics, "alphabet": "x-espeak"}
-        lexicon = Lexicon.from_json([entry_json])
-        own, entry = engine.synthesize(word, EN), engine.synthesize(lexicon.apply(word).text, EN)
-        assert abs(seconds(entry) / seconds(own) - 1) < TOLERANCE, (word, mnemonics)
+        pairs.append((word, Lexicon.from_json([entry_json]).apply(word).text))
+    assert_alike(pairs)
 
 
 # espeak-ng writes these two unstressed vowels as their stressed forms once stressed.

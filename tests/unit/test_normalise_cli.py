@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,43 @@ def test_a_bad_date_order_is_a_usage_error() -> None:
     done = normalize("x\n", "--date-order", "ymd")
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+def test_a_lexicon_file_applies_before_the_normaliser(tmp_path: Path) -> None:
+    entries = '[{"grapheme": "HKTDC", "alias": "Hong Kong Trade Development Council"}]'
+    (tmp_path / "lexicon.json").write_text(entries)
+    (tmp_path / "lexicon.pls").write_text(
+        '<?xml version="1.0"?><lexicon version="1.0" '
+        'xmlns="http://www.w3.org/2005/01/pronunciation-lexicon" alphabet="ipa" xml:lang="en">'
+        "<lexeme><grapheme>HKTDC</grapheme><alias>the council</alias></lexeme></lexicon>"
+    )
+    line = "The HKTDC grew 3-5%.\n"
+    done = normalize(line, "--lexicon", str(tmp_path / "lexicon.json"))
+    assert done.stdout == "The Hong Kong Trade Development Council grew three to five percent.\n"
+    assert normalize(line, "--lexicon", str(tmp_path / "lexicon.pls")).stdout == (
+        "The the council grew three to five percent.\n"
+    )
+    (tmp_path / "bad.json").write_text('[{"grapheme": "HKTDC"}]')
+    bad = normalize(line, "--lexicon", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2 and "HKTDC" in bad.stderr
+
+
+def test_a_sites_stored_lexicon_is_used_and_an_unknown_site_refused(tmp_path: Path) -> None:
+    from listen_service.lexicons.store import FileLexiconStore
+    from workers.lexicon import Lexicon
+
+    FileLexiconStore(tmp_path).put(
+        "news", Lexicon.from_json([{"grapheme": "Sima", "alias": "See-mah"}])
+    )
+    env = {"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_SITE_KEYS": "news:news-public-key"}
+    done = subprocess.run(
+        [sys.executable, "-m", "listen_service.cli", "normalize", "--site", "news"],
+        input="Sima won.\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert done.stdout == "See-mah won.\n", done.stderr
+    assert normalize("x\n", "--site", "nosuch").returncode == 2

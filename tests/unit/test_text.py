@@ -19,6 +19,7 @@ from workers.text import (
     chunk,
     estimate_seconds,
     prepare,
+    split,
 )
 
 ARTICLE = Path(__file__).parents[1] / "fixtures" / "hktdc-beijing-symposium.txt"
@@ -375,3 +376,12 @@ def test_double_brackets_are_collapsed_so_the_engine_never_reads_them_as_phoneme
     original = "See [[h@l'oU]] and ]]] here [[[x."
     assert texts(original) == ["See [h@l'oU] and ] here [x."]
     assert_faithful(original, prepare(original))
+
+
+def test_a_piece_is_never_cut_inside_a_phoneme_block() -> None:
+    block = "[[nj'u: j'O:k s'Iti]]"
+    text = "word " * 9 + block + " and more words after it"
+    for limit in range(50, 70):
+        pieces = split(text, limit)
+        assert " ".join(pieces) == text
+        assert all(p.count("[[") == p.count("]]") for p in pieces), (limit, pieces)
