@@ -104,6 +104,7 @@ def test_429s_with_retry_after_end_in_playback(
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(spend, timeout=10)
     assert refused.value.code == 422  # counted all the same
+    refused.value.close()  # its response holds the socket: closed here, not by a later GC
     tab.page.add_init_script(NO_EVENT_SOURCE)
     _said(tab)
     answers = _open(tab, site, server)
