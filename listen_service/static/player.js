@@ -158,6 +158,16 @@ a.ib{text-decoration:none}
     document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
   };
 
+  /* An image's description, when it has one worth hearing: a few words that
+   * are not a file name or a bare "photo" (and not a decorative image, which
+   * SKIP and an empty alt leave out). Figures are skipped with their captions. */
+  const altText = (img) => {
+    if (img.matches(SKIP) || img.closest("figure") || img.getAttribute("role") === "presentation") return "";
+    const alt = (img.getAttribute("alt") || "").replace(/\s+/g, " ").trim();
+    if (words(alt) < 3 || /\.(jpe?g|png|gif|webp|avif|svg)$/i.test(alt) || /^https?:/i.test(alt)) return "";
+    return `Image: ${alt}${/[.!?]$/.test(alt) ? "" : "."}`;
+  };
+
   /* The article's text as sent to the server: paragraphs joined by blank
    * lines, whitespace collapsed. nodes/offs map each UTF-16 unit of the text
    * back to its DOM text node (null for inserted separators). */
@@ -206,7 +216,17 @@ a.ib{text-decoration:none}
           }
         } else if (n.nodeType === 1) {
           if (n.tagName === "BR") space = open;
-          else if (!n.matches(SKIP) && getComputedStyle(n).display !== "none") {
+          else if (n.tagName === "IMG") {
+            // Read as a paragraph of its own when it says something; never highlighted.
+            const alt = altText(n);
+            if (!alt) continue;
+            brk();
+            paras.push({ el: n, start: text.length });
+            text += alt;
+            for (let i = 0; i < alt.length; i++) nodes.push(null), offs.push(0);
+            open = true;
+            brk();
+          } else if (!n.matches(SKIP) && getComputedStyle(n).display !== "none") {
             const b = BLOCK.test(n.tagName);
             if (b) brk();
             walk(n);

@@ -310,6 +310,7 @@ def test_script_size_headers_cors_and_frame_ancestors(live: Live, site: Site) ->
         urllib.request.urlopen(again)
         raise AssertionError("expected 304")
     except urllib.error.HTTPError as exc:
+        exc.close()  # holds the socket until closed
         assert exc.code == 304
 
     def preflight(origin: str) -> tuple[int, str | None]:
@@ -326,6 +327,7 @@ def test_script_size_headers_cors_and_frame_ancestors(live: Live, site: Site) ->
             with urllib.request.urlopen(request) as response:
                 return response.status, response.headers["Access-Control-Allow-Origin"]
         except urllib.error.HTTPError as exc:
+            exc.close()  # holds the socket until closed
             return exc.code, exc.headers["Access-Control-Allow-Origin"]
 
     assert preflight(site.origin) == (204, site.origin)
@@ -362,11 +364,35 @@ def test_a_title_with_line_breaks_is_sent_on_one_line(live: Live, site: Site, ta
 <script src="{live.url}/player.js" defer></script>
 <listen-button data-for="#story" data-title="Two&#10;lines&#9;here&#13;&#10;"></listen-button>
 <div id="story"><p>A title that wraps should not stop the audio.</p></div>"""
-    page = tab.page
-    page.goto(site.origin + "/breaks.html")
-    page.click(MAIN)
-    page.wait_for_function(
+    assert _press_until_loaded(tab, site.origin + "/breaks.html")["title"] == "Two lines here"
+
+
+def _press_until_loaded(tab: Tab, url: str) -> dict[str, Any]:
+    """Open ``url``, press Listen, wait until the player has its audio; what it posted."""
+    tab.page.goto(url)
+    tab.page.click(MAIN)
+    tab.page.wait_for_function(
         "() => { const e = document.querySelector('listen-button'); return e.meta && e.meta.id; }",
         timeout=60_000,
     )
-    assert tab.posted[0]["title"] == "Two lines here"
+    return tab.posted[0]
+
+
+def test_image_descriptions_are_read_only_when_they_say_something(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    """An image's alt text is read as a paragraph of its own when it describes
+    something; empty, one-word, file-name, decorative and figure images are not."""
+    site.pages["/images.html"] = f"""<!doctype html><title>Images</title>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#story"></listen-button>
+<div id="story"><p>The harbour was busy.</p>
+<img alt="Ferries crossing the harbour at dusk" src="data:,">
+<img alt="photo" src="data:,"><img alt="" src="data:,"><img alt="IMG_2041 final.jpg" src="data:,">
+<img alt="A decorative flourish here" role="presentation" src="data:,">
+<figure><img alt="Shown with its caption instead" src="data:,">
+<figcaption>Caption</figcaption></figure>
+<p>Then night fell.</p></div>"""
+    assert _press_until_loaded(tab, site.origin + "/images.html")["text"] == (
+        "The harbour was busy.\n\nImage: Ferries crossing the harbour at dusk.\n\nThen night fell."
+    )
