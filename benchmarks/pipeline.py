@@ -14,7 +14,11 @@ correctness check (the project trims and re-inserts pauses, so ~1.0).
 
 Run from the repository root::
 
-    python -m benchmarks.pipeline [--sizes 500,2000,10000] [--reps 3] [--keep]
+    python -m benchmarks.pipeline [--sizes 500,2000,10000] [--reps 3] [--keep] [--versus DIR]
+
+``--versus DIR`` also runs the project's command in another checkout (say,
+``git worktree add /tmp/before <commit>``), in turn with this one's, and
+reports the paired ratio: what a change costs, in the same run.
 
 Human-readable tables go to stdout; the last line of stdout is one JSON object
 with every figure. Progress goes to stderr.
@@ -48,6 +52,8 @@ from benchmarks._common import (
 RATIO_LIMIT = 1.25
 GROWTH_LIMIT = 22.0
 RSS_LIMIT_MB = 250.0
+# What a change may add, measured with --versus a checkout from before it.
+VERSUS_LIMIT = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +79,28 @@ class SizeResult:
     words: int
     project: list[Run] = field(default_factory=list)
     reference: list[Run] = field(default_factory=list)
+    versus: list[Run] = field(default_factory=list)  # the project's command in another checkout
 
     def as_dict(self) -> dict[str, object]:
         p = median([r.wall_s for r in self.project])
         ref = median([r.wall_s for r in self.reference])
         p_audio = self.project[0].audio_s
         r_audio = self.reference[0].audio_s
+        versus: dict[str, object] = {}
+        if self.versus:
+            # Pair by pair (runs alternate), as the machine's speed drifts.
+            walls = [a.wall_s / b.wall_s for a, b in zip(self.project, self.versus, strict=True)]
+            cpus = [a.cpu_s / b.cpu_s for a, b in zip(self.project, self.versus, strict=True)]
+            versus = {
+                "versus_median_s": round(median([r.wall_s for r in self.versus]), 3),
+                "versus_runs": [round(r.wall_s, 3) for r in self.versus],
+                "versus_cpu_median_s": round(median([r.cpu_s for r in self.versus]), 3),
+                "versus_peak_rss_mb": round(max(r.peak_rss_mb for r in self.versus), 1),
+                "project_over_versus_wall": round(median(walls), 3),
+                "project_over_versus_cpu": round(median(cpus), 3),
+            }
         return {
+            **versus,
             "words": self.words,
             "project_median_s": round(p, 3),
             "reference_median_s": round(ref, 3),
@@ -98,8 +119,10 @@ class SizeResult:
         }
 
 
-def run_project(text: Path, settings: Settings, work: Path, keep: bool) -> Run:
-    """Synthesise ``text`` through the project's CLI into a fresh, empty cache."""
+def run_project(
+    text: Path, settings: Settings, work: Path, keep: bool, tree: Path = REPO_ROOT
+) -> Run:
+    """Synthesise ``text`` through the CLI of the checkout ``tree`` into a fresh, empty cache."""
     data_dir = Path(tempfile.mkdtemp(prefix="project-", dir=work))
     cmd = [sys.executable, "-m", "listen_service.cli", "synth", str(text)]
     cmd += ["--rate", str(settings.rate), "--voice", settings.voice]
@@ -107,7 +130,7 @@ def run_project(text: Path, settings: Settings, work: Path, keep: bool) -> Run:
     env = {**os.environ, "LISTEN_DATA_DIR": str(data_dir)}
     with tempfile.TemporaryFile() as err:
         start = now()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=REPO_ROOT)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=tree)
         assert proc.stdout is not None
         out = proc.stdout.read()
         proc.stdout.close()
@@ -164,12 +187,19 @@ def write_texts(sizes: Sequence[int], work: Path) -> dict[int, Path]:
 
 
 def measure(
-    texts: dict[int, Path], settings: Settings, reps: int, work: Path, keep: bool
+    texts: dict[int, Path],
+    settings: Settings,
+    reps: int,
+    work: Path,
+    keep: bool,
+    versus: Path | None = None,
 ) -> dict[int, SizeResult]:
-    """Warm up once, then alternate project and reference runs for every size."""
+    """Warm up once, then alternate project, versus (if any) and reference runs for every size."""
     first = texts[min(texts)]
     log("warm-up (untimed)")
     run_project(first, settings, work, keep=False)
+    if versus is not None:
+        run_project(first, settings, work, keep=False, tree=versus)
     run_reference(first, settings, work / "warmup.mp3")
     results: dict[int, SizeResult] = {}
     for size, text in texts.items():
@@ -178,6 +208,9 @@ def measure(
         for rep in range(reps):
             result.project.append(run_project(text, settings, work, keep))
             log(f"{size}: project   rep {rep + 1}: {result.project[-1].wall_s:.2f} s")
+            if versus is not None:
+                result.versus.append(run_project(text, settings, work, keep, tree=versus))
+                log(f"{size}: versus    rep {rep + 1}: {result.versus[-1].wall_s:.2f} s")
             out = work / f"reference-{size}-{rep + 1}.mp3"
             result.reference.append(run_reference(text, settings, out))
             log(f"{size}: reference rep {rep + 1}: {result.reference[-1].wall_s:.2f} s")
@@ -240,6 +273,17 @@ def report(results: dict[int, SizeResult], settings: Settings, reps: int) -> dic
     print(f"project {g_project:.2f}, reference {g_reference:.2f}")
     print("(project peak RSS is the synth process tree: Python, or its ffmpeg child if larger)")
     met = targets(summary, g_project)
+    if "project_over_versus_wall" in summary[large]:
+        print()
+        for size, row in summary.items():
+            print(
+                f"{size} words: project / versus (paired medians) wall "
+                f"{row['project_over_versus_wall']:.3f}, cpu {row['project_over_versus_cpu']:.3f}; "
+                f"peak RSS {row['project_peak_rss_mb']} / {row['versus_peak_rss_mb']} MB"
+            )
+        wall = summary[large]["project_over_versus_wall"]
+        assert isinstance(wall, float)
+        met[f"project_over_versus_at_{large}_words_le_{VERSUS_LIMIT}"] = wall <= VERSUS_LIMIT
     print()
     for name, ok in met.items():
         print(f"{'PASS' if ok else 'MISS'}  {name}")
@@ -279,6 +323,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--bitrate", type=int, default=64, help="MP3 kbit/s (default 64)")
     parser.add_argument("--keep", action="store_true", help="keep texts and outputs; print where")
+    parser.add_argument(
+        "--versus",
+        type=Path,
+        help="another checkout (e.g. from before a change) whose CLI runs in turn with this one's",
+    )
     args = parser.parse_args(argv)
     args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     if len(args.sizes) < 2 or args.reps < 1:
@@ -292,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="listen-bench-"))
     try:
         texts = write_texts(args.sizes, work)
-        results = measure(texts, settings, args.reps, work, args.keep)
+        results = measure(texts, settings, args.reps, work, args.keep, args.versus)
         figures = report(results, settings, args.reps)
     finally:
         if args.keep:

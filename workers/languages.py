@@ -226,19 +226,22 @@ def paragraph_languages(
     declared: str | None,
     *,
     traditional: str = TRADITIONAL_DEFAULT,
+    before: Sequence[str] = (),
 ) -> list[str]:
     """The espeak-ng language code to speak each paragraph in (rules: module docstring).
 
     ``declared`` is the page's ``lang`` (any BCP 47 spelling, or None);
     ``traditional`` is the language for Traditional Chinese that no region
-    places (``LISTEN_TRADITIONAL_CHINESE``).
+    places (``LISTEN_TRADITIONAL_CHINESE``). ``before``: what this returned
+    for the paragraphs before these (a paragraph's language depends only on
+    those before it, so an article can be decided a part at a time).
     """
     if traditional not in CHINESE:
         raise ValueError(f"traditional must be one of {CHINESE}, got {traditional!r}")
     tag = normalise_tag(declared)
     declared_script = _script_of(tag)
-    result: list[str] = []
-    previous: str | None = None
+    result: list[str] = list(before)
+    previous: str | None = result[-1] if result else None
     for text in paragraphs:
         script = paragraph_script(text)
         lang: str | None
@@ -267,7 +270,7 @@ def paragraph_languages(
         lang = lang or DEFAULT_LANG
         result.append(lang)
         previous = lang
-    return result
+    return result[len(before) :]
 
 
 def speech_runs(

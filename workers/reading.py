@@ -124,15 +124,20 @@ def read(
 
 
 def _languages(paragraphs: list[str], declared: str | None, traditional: str) -> Iterator[str]:
-    """``paragraph_languages``, the first paragraph's on its own first.
+    """``paragraph_languages``, a growing part at a time: 1 paragraph, then 4, 16…
 
-    Each paragraph's language depends only on those before it, so the first
-    one's is the same alone, and the first sentence does not wait for the
-    detector to read the whole article (a third of a second for 10,000 words).
+    Each paragraph's language depends only on those before it, so the parts
+    give what the whole would, and the first sentences do not wait for the
+    detector to read the whole article (0.2 to 0.4 s for 10,000 words).
     """
-    if paragraphs:
-        yield paragraph_languages(paragraphs[:1], declared, traditional=traditional)[0]
-        yield from paragraph_languages(paragraphs, declared, traditional=traditional)[1:]
+    done: list[str] = []
+    size = 1
+    while len(done) < len(paragraphs):
+        part = paragraphs[len(done) : len(done) + size]
+        found = paragraph_languages(part, declared, traditional=traditional, before=done)
+        yield from found
+        done += found
+        size *= 4
 
 
 def _shifted(said: Spoken, src: int) -> list[tuple[int, int, str]]:

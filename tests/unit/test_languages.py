@@ -52,6 +52,20 @@ def test_undeclared_article_of_many_languages() -> None:
     ]
 
 
+@pytest.mark.parametrize("declared", [None, "en", "zh-HK"])
+def test_an_article_decided_a_part_at_a_time_is_decided_as_a_whole(declared: str | None) -> None:
+    # workers.reading asks for 1 paragraph, then 4, 16… passing what came before.
+    # An uncertain paragraph, and Han common to both scripts, where each part starts:
+    # both follow the paragraph before them.
+    rows = [text for _, text in ROWS]
+    paragraphs = [FR, "Oui.", *rows[:3], "共同", *rows[3:18], HANT, "共同", *rows[18:]]
+    whole = paragraph_languages(paragraphs, declared)
+    parts: list[str] = []
+    for start, end in [(0, 1), (1, 5), (5, 22), (22, len(paragraphs))]:
+        parts += paragraph_languages(paragraphs[start:end], declared, before=parts)
+    assert parts == whole
+
+
 def test_fixture_paragraphs_undeclared() -> None:
     # The one miss lingua's low-accuracy mode makes on our fixture (docs/languages.md).
     known_miss = {"Het kabinet valt over de asielwet."}
