@@ -2,8 +2,8 @@
 
 The scorer compares espeak-ng's phonemes for our spoken form with those of a careful
 newsreader's reading. Raw espeak-ng scores 16/63 on en-news. The floors are the scores
-reached when the normaliser was built (en-news 63/63, en-more 123/123, en-blind 40/40),
-less a margin so that an improvement elsewhere that trades one case does not block.
+reached when the normaliser was built (en-news 63/63, en-more 123/123, en-blind 40/40;
+en-lead 30/30, written afterwards by someone else and scored once), less a margin so that an improvement elsewhere that trades one case does not block.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ def score(fixture: str, *cmd: str) -> float:
     found = re.search(r"spoken-correct (\d+)/(\d+)", done.stdout)
     assert found, done.stdout
     right, total = int(found.group(1)), int(found.group(2))
-    assert total >= 40
+    assert total >= 30
     return right / total
 
 
 @pytest.mark.parametrize(
     ("fixture", "floor"),
-    [("en-news.tsv", 0.95), ("en-more.tsv", 0.95), ("en-blind.tsv", 0.90)],
+    [("en-news.tsv", 0.95), ("en-more.tsv", 0.95), ("en-blind.tsv", 0.90), ("en-lead.tsv", 0.90)],
 )
 def test_spoken_score_floor(fixture: str, floor: float) -> None:
     normalize = f"{shlex.quote(sys.executable)} -m listen_service.cli normalize"
