@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from listen_service.livetimings import FOLLOWERS, Follower, follower
-from listen_service.ops import histogram_lines
+from listen_service.ops.metrics import histogram_lines
 from workers.jobs import FIRST_AUDIO_BOUNDS, Histogram
 
 

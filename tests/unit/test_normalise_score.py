@@ -3,7 +3,8 @@
 The scorer compares espeak-ng's phonemes for our spoken form with those of a careful
 newsreader's reading. Raw espeak-ng scores 16/63 on en-news. The floors are the scores
 reached when the normaliser was built (en-news 63/63, en-more 123/123, en-blind 40/40;
-en-lead 30/30, written afterwards by someone else and scored once), less a margin so that an improvement elsewhere that trades one case does not block.
+en-lead 30/30, written afterwards by someone else and scored once), less a margin so
+that an improvement elsewhere that trades one case does not block.
 """
 
 from __future__ import annotations
