@@ -186,6 +186,12 @@ SETTINGS: tuple[Setting, ...] = (
         "espeak-ng library: 'system' (Debian's), 'bundled' (espeakng-loader's) or 'auto' (system first); read from the environment by each process",
     ),
     Setting(
+        "LISTEN_OPS_TOKEN",
+        "",
+        str,
+        "secret token (16+ characters) for the operator's API and console under /api/v1/ops and /ops, sent as Authorization: Bearer; empty = both disabled (404)",
+    ),
+    Setting(
         "LISTEN_DATE_ORDER",
         "dmy",
         str,
@@ -287,6 +293,8 @@ def load(
     demo_site = config["LISTEN_DEMO_SITE"]
     if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
+    if config["LISTEN_OPS_TOKEN"] and len(config["LISTEN_OPS_TOKEN"]) < 16:
+        raise ConfigError("LISTEN_OPS_TOKEN must be at least 16 characters (or empty: off)")
     if config["LISTEN_DATE_ORDER"] not in ("dmy", "mdy"):
         raise ConfigError("LISTEN_DATE_ORDER must be dmy or mdy")
     if config["LISTEN_TRADITIONAL_CHINESE"] not in ("yue", "cmn"):
