@@ -3,6 +3,9 @@ rule layer (workers.normalise), scored on the speech fixtures with the real espe
 with the cost of 20,000 number spellings and of importing each.
 
 usage: python -m benchmarks.number_words   (about 30 s; prints one JSON line per library)
+
+inflect and unicode-rbnf are not dependencies of the project: install them
+first (``pip install inflect unicode-rbnf``) to compare them.
 """
 
 from __future__ import annotations
