@@ -63,7 +63,8 @@ def test_a_real_job_moves_the_web_and_worker_metrics(app: Flask, worker: Worker,
     assert moved(before, after, requests, route=LISTEN, method="POST", status="200") == 1
     assert moved(before, after, "listen_cache_requests_total", result="miss") == 1
     assert moved(before, after, "listen_cache_requests_total", result="hit") == 1
-    assert moved(before, after, "listen_jobs_accepted_total", lane="interactive") == 1
+    # No priority: an API post goes to the bulk lane.
+    assert moved(before, after, "listen_jobs_accepted_total", lane="bulk") == 1
     latency = "listen_http_request_duration_seconds_count"
     assert moved(before, after, latency, route=LISTEN, method="POST") == 2
     # The worker's, from its pool process's files: one synthesis, its audio, its wait.
@@ -76,7 +77,7 @@ def test_a_real_job_moves_the_web_and_worker_metrics(app: Flask, worker: Worker,
     assert moved(before, after, "listen_jobs_finished_total", result="synthesised") == 1
     # Through the job store, every worker of every machine.
     assert moved(before, after, "listen_time_to_first_audio_seconds_count") == 1
-    assert value(after, "listen_queue_depth", lane="interactive") == 0
+    assert value(after, "listen_queue_depth", lane="bulk") == 0
 
 
 def test_retries_and_failures_are_counted_by_their_reason(

@@ -29,12 +29,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     real ``/metrics`` shows, with the live-worker gauge wired as documented."""
     import workers.metrics  # noqa: F401  (its metric objects join the registry)
 
+    app = create_app({"LISTEN_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
     names = {
         family.name + suffix
         for family in REGISTRY.collect()
         for suffix in SUFFIXES.get(family.type, ("",))
     }
-    app = create_app({"LISTEN_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
     app.extensions["listen_live_workers"] = lambda: 1
     text = app.test_client().get("/metrics").get_data(as_text=True)
     names |= {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
