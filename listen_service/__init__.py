@@ -15,7 +15,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # this package, do not pay for Flask and Celery at start-up.
     from flask import Flask
 
-    from listen_service import config, cors, errors, security
+    from listen_service import config, cors, errors, instruments, security
     from listen_service.celery import celery_init_app
     from workers.jobs import open_store
 
@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["listen_jobs"] = open_store(
         app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
     )
+    instruments.init_app(app)  # first: it times and counts every request
     errors.init_app(app)
     cors.init_app(app)
     security.init_app(app)

@@ -192,6 +192,18 @@ SETTINGS: tuple[Setting, ...] = (
         "secret token (16+ characters) for the operator's API and console under /api/v1/ops and /ops, sent as Authorization: Bearer; empty = both disabled (404)",
     ),
     Setting(
+        "LISTEN_METRICS_DIR",
+        "",
+        str,
+        "directory for the metrics files of each web's and worker's processes (prometheus_client's multiprocess mode), one subdirectory per process group; keep it on a local disk; empty = <data dir>/metrics",
+    ),
+    Setting(
+        "LISTEN_WORKER_METRICS_PORT",
+        0,
+        int,
+        "port on which each worker serves its own /metrics, for workers on machines without a web; 0 = no port, a web's /metrics on the same host includes the workers' figures (always so under serve)",
+    ),
+    Setting(
         "LISTEN_DATE_ORDER",
         "dmy",
         str,

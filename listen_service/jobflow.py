@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
-from listen_service import lanes, lexicons, livetimings
+from listen_service import instruments, lanes, lexicons, livetimings
 from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
@@ -106,7 +106,7 @@ def accept(
     """
     config = current_app.config
     try:
-        return store().accept(
+        accepted = store().accept(
             job_id,
             payload,
             site=site or "",
@@ -122,6 +122,9 @@ def accept(
             f"{whose} {exc.limit} articles waiting already; try again later",
             {"Retry-After": str(QUEUE_FULL_RETRY_AFTER)},
         ) from exc
+    if accepted:
+        instruments.job_accepted(lanes.LANE_NAMES[lanes.queue_of(payload)])
+    return accepted
 
 
 def enqueue(job_id: str, payload: Mapping[str, Any]) -> None:

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from werkzeug.serving import WSGIRequestHandler
 
+from listen_service import metricsdir
 from listen_service.config import embedded
 from listen_service.lanes import WORKER_LANES
 from listen_service.supervise import WorkerSupervisor
@@ -62,6 +63,9 @@ def exec_web(bind: str, workers: int, threads: int) -> NoReturn:
     from listen_service import config
 
     settings = config.load()
+    # gunicorn's processes count in files of one directory that /metrics adds up;
+    # our pid is gunicorn's master's (execv keeps it), which names the directory.
+    metricsdir.claim(settings, "web")
     bound = web_stream_bound(settings, threads)
     if bound != settings["LISTEN_STREAMS_PER_PROCESS"]:
         print(
@@ -74,6 +78,7 @@ def exec_web(bind: str, workers: int, threads: int) -> NoReturn:
     # Threads, so that long polls and event streams do not hold a whole worker;
     # how many of them streams may take is bounded by LISTEN_STREAMS_PER_PROCESS.
     cmd += ["--worker-class", "gthread", "--threads", str(threads)]
+    cmd += ["--config", "python:listen_service.gunicorn_conf"]
     cmd += ["--access-logfile", "-", "listen_service.wsgi:app"]
     os.execv(sys.executable, cmd)
 
@@ -96,6 +101,9 @@ def serve(host: str, port: int, concurrency: int | None, loglevel: str) -> int:
 
     from listen_service import create_app
 
+    # One deployment, one scrape: the web's /metrics reads its workers' files,
+    # and two workers could not share one port anyway.
+    os.environ["LISTEN_WORKER_METRICS_PORT"] = "0"
     app = create_app()
     # Bound here, not by make_server: werkzeug reports a busy port itself and
     # calls sys.exit, which would skip our message and bypass the caller.

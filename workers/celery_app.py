@@ -5,9 +5,16 @@ from typing import Any
 
 from celery.signals import worker_process_init
 
-from listen_service import create_app
+from listen_service import config, create_app, metricsdir
 from workers.languages import warm_up
 from workers.sweeper import install
+
+# --- metrics: this worker's multiprocess directory, claimed before
+# prometheus_client is imported (create_app, workers.metrics import it) ---
+metricsdir.claim(config.load(), "worker")
+from workers import metrics as worker_metrics  # noqa: E402
+
+# --- end metrics ---
 
 # A crash in native code (espeak-ng, a C extension) prints every thread's
 # Python stack to the worker's log before the process dies; the pool
@@ -17,6 +24,7 @@ faulthandler.enable()
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
 install(flask_app)
+worker_metrics.install(flask_app)  # metrics: Celery task signals, the worker's own port
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

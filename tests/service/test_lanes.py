@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from listen_service.lanes import INTERACTIVE, queue_of
 from tests.conftest import ARTICLE
+from tests.promtext import value
 from tests.service.conftest import Worker, start_worker
 from tests.service.test_flow import wait_ready
 
@@ -120,8 +121,8 @@ def test_a_readers_press_moves_a_waiting_bulk_job_and_positions_follow(
     assert health["queue_depth_by_lane"] == {"interactive": 1, "bulk": 2}
     assert health["queue_depth"] == 3
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'listen_queue_depth{lane="interactive"} 1\n' in metrics
-    assert 'listen_queue_depth{lane="bulk"} 2\n' in metrics
+    assert value(metrics, "listen_queue_depth", lane="interactive") == 1
+    assert value(metrics, "listen_queue_depth", lane="bulk") == 2
 
     # A worker of the interactive lane takes the moved job and leaves the bulk lane alone.
     readers = start_worker(app, tmp_path / "readers.log", lanes="interactive")

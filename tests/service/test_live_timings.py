@@ -9,7 +9,6 @@ and in ``/metrics``, counted across all workers in the job store.
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.request
 from typing import Any
@@ -17,15 +16,14 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.promtext import value
 from tests.service.conftest import Worker
 from tests.service.test_progressive import long_text, post_working
 
 
 def first_audio_count(client: FlaskClient) -> int:
     text = client.get("/metrics").get_data(as_text=True)
-    found = re.search(r"^listen_time_to_first_audio_seconds_count (\d+)$", text, re.M)
-    assert found, text
-    return int(found.group(1))
+    return int(value(text, "listen_time_to_first_audio_seconds_count"))
 
 
 def final_timings(client: FlaskClient, done: dict[str, Any]) -> list[dict[str, Any]]:

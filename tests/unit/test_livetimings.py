@@ -7,9 +7,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from listen_service.livetimings import FOLLOWERS, Follower, follower
-from listen_service.ops.metrics import histogram_lines
+from listen_service.ops.metrics import first_audio_family
+from tests.promtext import samples, value
 from workers.jobs import FIRST_AUDIO_BOUNDS, Histogram
 
 
@@ -74,25 +78,23 @@ def test_followers_are_shared_and_bounded(tmp_path: Path) -> None:
     assert follower(tmp_path / "0") is not first  # the least recently used was dropped
 
 
-def test_histogram_lines_are_prometheus_text() -> None:
+def test_the_first_audio_histogram_is_prometheus_text() -> None:
     hist = Histogram(FIRST_AUDIO_BOUNDS, (0, 1, 3, 3, 4, 4, 4, 4), 5, 47.5)
-    assert histogram_lines("listen_ttfa_seconds", "time to first audio", hist) == [
-        "# HELP listen_ttfa_seconds time to first audio",
-        "# TYPE listen_ttfa_seconds histogram",
-        'listen_ttfa_seconds_bucket{le="0.1"} 0',
-        'listen_ttfa_seconds_bucket{le="0.25"} 1',
-        'listen_ttfa_seconds_bucket{le="0.5"} 3',
-        'listen_ttfa_seconds_bucket{le="1"} 3',
-        'listen_ttfa_seconds_bucket{le="2"} 4',
-        'listen_ttfa_seconds_bucket{le="5"} 4',
-        'listen_ttfa_seconds_bucket{le="10"} 4',
-        'listen_ttfa_seconds_bucket{le="30"} 4',
-        'listen_ttfa_seconds_bucket{le="+Inf"} 5',
-        "listen_ttfa_seconds_sum 47.5",
-        "listen_ttfa_seconds_count 5",
-    ]
+    registry = CollectorRegistry()
+    registry.register(Fixed(first_audio_family(hist)))
+    found = samples(generate_latest(registry).decode())
+    name = "listen_time_to_first_audio_seconds"
+    buckets = {dict(labels)["le"]: v for (n, labels), v in found.items() if n == f"{name}_bucket"}
+    assert buckets == {
+        "0.1": 0, "0.25": 1, "0.5": 3, "1.0": 3, "2.0": 4, "5.0": 4, "10.0": 4, "30.0": 4,
+        "+Inf": 5,
+    }  # fmt: skip
+    assert (value(found, f"{name}_sum"), value(found, f"{name}_count")) == (47.5, 5)
 
 
-def test_an_empty_histogram_is_all_zeros() -> None:
-    lines = histogram_lines("h", "help", Histogram.empty())
-    assert lines[-3:] == ['h_bucket{le="+Inf"} 0', "h_sum 0.0", "h_count 0"]
+class Fixed(Collector):
+    def __init__(self, family: Metric) -> None:
+        self.family = family
+
+    def collect(self) -> list[Metric]:
+        return [self.family]
