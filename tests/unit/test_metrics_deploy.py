@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from listen_service import create_app
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -74,9 +74,7 @@ def test_every_dashboard_panel_names_exported_metrics(exported: set[str]) -> Non
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    promtool = require("promtool")  # Debian's prometheus package; .ci/run installs it
     done = subprocess.run(
         [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
     )
