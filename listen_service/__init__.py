@@ -18,6 +18,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from listen_service import config, cors, errors, security
     from listen_service.celery import celery_init_app
     from workers.jobs import open_store
+    from workers.registry import open_registry
 
     app = Flask(__name__)
     app.config.update(config.load(test_config))
@@ -25,6 +26,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["listen_cache"] = config.open_cache(app.config)
     app.extensions["listen_jobs"] = open_store(
+        app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
+    )
+    # Worker processes' heartbeats, beside the job records (workers/registry.py).
+    app.extensions["listen_workers"] = open_registry(
         app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
     )
     errors.init_app(app)
