@@ -15,9 +15,11 @@ in the last ``window_s``, so ``/healthz`` can tell "every job fails" from
 Two implementations of :class:`WorkerRegistry`, chosen like the job store:
 
 ``FileWorkerRegistry(root)``
-    ``<root>/workers/<host>:<pid>.json``, each replaced atomically (a temp file
-    beside it, then ``os.replace``); readers take no lock. Only its own process
-    writes an entry, so there is nothing to lock.
+    ``<root>/workers/<host>:<pid>.json``, each replaced atomically (written to
+    ``.beat-*`` beside it, then ``os.replace``d); readers take no lock. Only its
+    own process writes an entry, so there is nothing to lock. Not ``.tmp-*``:
+    that names a file left by a write cut short, which tests look for, and a
+    heartbeat is being written at any moment.
 
 ``RedisWorkerRegistry(client, prefix="listen:")``
     The hash ``<prefix>workers``: field ``<host>:<pid>``, value the entry's JSON.
@@ -159,7 +161,7 @@ class FileWorkerRegistry:
 
     def put(self, entry: WorkerEntry) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        fd, name = tempfile.mkstemp(prefix=".beat-", dir=self.root)
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(entry.dump())
@@ -188,6 +190,11 @@ class FileWorkerRegistry:
             if entry.heartbeat < before:
                 self.remove(entry.id)
                 pruned += 1
+        # Left by a process killed mid-write (files are dated by this machine's clock).
+        for path in self.root.glob(".beat-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < before:
+                    path.unlink()
         return pruned
 
 
