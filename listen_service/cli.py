@@ -2,7 +2,7 @@
 
 Subcommands: ``synth`` renders a text file through the cache, ``voices``
 lists voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
-the spoken form of each line it reads. Exit status 0 on
+the spoken form of each line it reads, ``workers`` lists worker processes. Exit status 0 on
 success, 2 for bad input or usage, 1 when synthesis itself failed.
 """
 

@@ -60,6 +60,7 @@ def workers_report(app: Flask, now: float) -> tuple[dict[str, Any], dict[str, An
     forget_before = now - max(window_s, stale_s)
     if any(e.heartbeat < forget_before for e in entries):
         registry.prune(forget_before)
+        entries = [e for e in entries if e.heartbeat >= forget_before]
     alive = [e for e in entries if e.alive(now, stale_s)]
     workers: dict[str, Any] = {
         "alive": len(alive),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -59,17 +60,22 @@ def alive_pids(client: FlaskClient) -> set[int]:
     return {w["pid"] for w in listed(client) if w["alive"]}
 
 
-def cli_workers(app: Flask) -> list[dict[str, Any]]:
+def cli(app: Flask, *args: str) -> str:
+    """``listen-service workers ARGS`` with the app's settings; its standard output."""
     env = {**os.environ, **to_env(app.config)}
     out = subprocess.run(
-        [sys.executable, "-m", "listen_service.cli", "workers", "--json"],
+        [sys.executable, "-m", "listen_service.cli", "workers", *args],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
         check=True,
     )
-    found: list[dict[str, Any]] = json.loads(out.stdout)
+    return out.stdout
+
+
+def cli_workers(app: Flask) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(cli(app, "--json"))
     return found
 
 
@@ -105,6 +111,9 @@ def test_workers_appear_when_started_and_go_when_stopped_or_killed(
         assert health.get_json()["workers"]["alive"] == 3
         assert health.get_json()["workers"]["nodes"] == [f"general@{host}", f"readers@{host}"]
         assert {w["pid"] for w in cli_workers(app) if w["alive"]} == pool
+        lines = cli(app).splitlines()
+        assert len(lines) == 3 and all(line.startswith("alive ") for line in lines)
+        assert sum(f"readers@{host}" in line and "idle" in line for line in lines) == 1
 
         # kill -9 of the whole readers worker, main and pool processes at once (as the
         # OOM killer or a lost machine would): no cleanup runs, the entries go stale.
@@ -130,6 +139,24 @@ def test_workers_appear_when_started_and_go_when_stopped_or_killed(
     finally:
         general.stop()
         readers.stop()
+
+
+def test_pool_processes_of_a_worker_killed_alone_stop_counting(app: Flask, tmp_path: Path) -> None:
+    """``kill -9`` of a worker's main process only: its pool processes stop beating
+    (or exit) even if they linger, so the worker leaves the alive list."""
+    client = app.test_client()
+    worker = start_worker(app, tmp_path / "worker.log")
+    pool = worker.pool_children()
+    assert alive_pids(client) == set(pool)
+    worker.proc.send_signal(signal.SIGKILL)
+    worker.proc.wait()
+    try:
+        wait_for("its pool process no longer alive", lambda: not alive_pids(client))
+        assert client.get("/healthz").status_code == 503
+    finally:
+        for pid in pool:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_running_job_is_shown_on_its_worker(app: Flask, tmp_path: Path) -> None:
