@@ -3,7 +3,8 @@
 Each run starts ``python -m listen_service.cli serve`` on a free port with a
 fresh data directory, and measures from the start of the process to
 
-* ``/healthz`` answering 200 (the web side is up), and
+* ``/healthz`` answering (the web side is up; 200, or 503 while no worker
+  has sent its first heartbeat), and
 * a short article posted at once reading ``ready`` (the workers are up,
   with their speech engine and language detector loaded, and made audio).
 
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,9 @@ def one_run(tree: Path) -> dict[str, float]:
                     raise TimeoutError(f"serve in {tree} did not answer within {TIMEOUT_S} s")
                 try:
                     _get(base + "/healthz")
+                    break
+                except urllib.error.HTTPError:
+                    # 503 until a worker's heartbeat is in: still an answer of the web side.
                     break
                 except OSError:
                     time.sleep(0.02)

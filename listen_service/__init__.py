@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from listen_service import config, cors, errors, instruments, security
     from listen_service.celery import celery_init_app
     from workers.jobs import open_store
+    from workers.registry import open_registry
 
     app = Flask(__name__)
     app.config.update(config.load(test_config))
@@ -28,6 +30,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
     )
     instruments.init_app(app)  # first: it times and counts every request
+    # Worker processes' heartbeats, beside the job records (workers/registry.py).
+    app.extensions["listen_workers"] = open_registry(
+        app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
+    )
     errors.init_app(app)
     cors.init_app(app)
     security.init_app(app)
@@ -39,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     lexicons.init_app(app)
     app.register_blueprint(audio.bp)
     app.register_blueprint(ops.bp)
+    app.extensions["listen_live_workers"] = partial(ops.health.live_workers, app)
     app.register_blueprint(player.bp)
     limits.init_app(app)
     return app

@@ -2,7 +2,7 @@
 
 Subcommands: ``synth`` renders a text file through the cache, ``voices``
 lists voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
-the spoken form of each line it reads. Exit status 0 on
+the spoken form of each line it reads, ``workers`` lists worker processes. Exit status 0 on
 success, 2 for bad input or usage, 1 when synthesis itself failed.
 """
 
@@ -190,6 +190,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     exec_worker(args.concurrency, args.loglevel, args.lanes)
 
 
+def cmd_workers(args: argparse.Namespace) -> int:
+    """The worker processes from the registry: alive first, then lately gone."""
+    import time
+
+    from listen_service.ops.workers import worker_list
+    from workers.registry import open_registry
+
+    settings = config.load()
+    registry = open_registry(settings["LISTEN_REDIS_URL"], Path(settings["LISTEN_DATA_DIR"]))
+    found = worker_list(registry, settings)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return 0
+    if not found:
+        print("no worker has sent a heartbeat", file=sys.stderr)
+    now = time.time()
+    for w in found:
+        job = f"{w['job'][:12]} for {now - w['job_since']:.0f} s" if w["job"] else "idle"
+        state = "alive" if w["alive"] else "STALE"
+        print(
+            f"{state:5} {w['node']:24} {w['host']}:{w['pid']:<8} x{w['concurrency']:<3} "
+            f"{','.join(w['lanes']):20} {job:24} beat {w['heartbeat_age_s']:.0f} s ago"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listen-service", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -269,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="which requests it takes: interactive (readers'), bulk, or all (interactive first)",
     )
     worker.set_defaults(func=cmd_worker)
+
+    workers = sub.add_parser("workers", help="list worker processes (alive, and lately gone)")
+    workers.add_argument("--json", action="store_true", help="print one JSON list")
+    workers.set_defaults(func=cmd_workers)
     return parser
 
 

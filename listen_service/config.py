@@ -204,6 +204,30 @@ SETTINGS: tuple[Setting, ...] = (
         "port on which each worker serves its own /metrics, for workers on machines without a web; 0 = no port, a web's /metrics on the same host includes the workers' figures (always so under serve)",
     ),
     Setting(
+        "LISTEN_WORKER_HEARTBEAT_SECONDS",
+        5.0,
+        float,
+        "how often each worker process writes its heartbeat (node, pid, current job) to the job store",
+    ),
+    Setting(
+        "LISTEN_WORKER_STALE_SECONDS",
+        30.0,
+        float,
+        "a worker process whose last heartbeat is older than this is not alive; with none alive /healthz is 503",
+    ),
+    Setting(
+        "LISTEN_HEALTH_WINDOW_SECONDS",
+        600.0,
+        float,
+        "/healthz judges the failure rate of the jobs that ended in this many recent seconds",
+    ),
+    Setting(
+        "LISTEN_HEALTH_FAILURE_RATIO",
+        0.8,
+        float,
+        "/healthz is 503 when at least this share of the jobs that ended in the window failed (once 5 or more ended); 1.0 = only when all did",
+    ),
+    Setting(
         "LISTEN_DATE_ORDER",
         "dmy",
         str,
@@ -307,6 +331,12 @@ def load(
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
     if config["LISTEN_OPS_TOKEN"] and len(config["LISTEN_OPS_TOKEN"]) < 16:
         raise ConfigError("LISTEN_OPS_TOKEN must be at least 16 characters (or empty: off)")
+    if not 0 < config["LISTEN_WORKER_HEARTBEAT_SECONDS"] < config["LISTEN_WORKER_STALE_SECONDS"]:
+        raise ConfigError(
+            "LISTEN_WORKER_HEARTBEAT_SECONDS must be above 0 and below LISTEN_WORKER_STALE_SECONDS"
+        )
+    if not 0 < config["LISTEN_HEALTH_FAILURE_RATIO"] <= 1:
+        raise ConfigError("LISTEN_HEALTH_FAILURE_RATIO must be above 0 and at most 1")
     if config["LISTEN_DATE_ORDER"] not in ("dmy", "mdy"):
         raise ConfigError("LISTEN_DATE_ORDER must be dmy or mdy")
     if config["LISTEN_TRADITIONAL_CHINESE"] not in ("yue", "cmn"):

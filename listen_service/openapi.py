@@ -50,6 +50,37 @@ def _short(name: str, description: str | None = None) -> dict[str, Any]:
     return schema
 
 
+_WORKER_FIELDS: dict[str, Any] = {
+    "id": {"type": "string"},
+    "node": {"type": "string"},
+    "host": {"type": "string"},
+    "pid": {"type": "integer"},
+    "concurrency": {"type": "integer"},
+    "lanes": {"type": "array", "items": {"type": "string"}},
+    "job": {"type": "string", "nullable": True},
+    "job_since": {"type": "number", "nullable": True},
+    "started": {"type": "number"},
+    "heartbeat": {"type": "number"},
+    "heartbeat_age_s": {"type": "number"},
+    "alive": {"type": "boolean"},
+}
+WORKERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["workers"],
+    "properties": {
+        "workers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": list(_WORKER_FIELDS),
+                "properties": _WORKER_FIELDS,
+            },
+        }
+    },
+}
+"""``GET /api/v1/ops/workers``'s answer (``listen_service.ops.workers``)."""
+
+
 def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The document for a service with these settings (defaults when None)."""
     max_chars = (config or {}).get("LISTEN_MAX_CHARS", DEFAULT_MAX_CHARS)
@@ -175,12 +206,31 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             },
             "/healthz": {
                 "get": {
-                    "summary": "Health, queue depth, job counts, cache size",
+                    "summary": "Health: queue depth, job counts, cache size, live workers, recent failures",
                     "responses": {
                         "200": {"description": "healthy"},
                         "503": {
-                            "description": "broker or job store unreachable, or the data directory's disk below LISTEN_MIN_FREE_BYTES"
+                            "description": "broker or job store unreachable, the data directory's disk below LISTEN_MIN_FREE_BYTES, no worker heartbeat for LISTEN_WORKER_STALE_SECONDS, or most recent jobs failed"
                         },
+                    },
+                }
+            },
+            "/livez": {
+                "get": {
+                    "summary": "Liveness of this web process (reads nothing else)",
+                    "responses": {"200": {"description": "it answers"}},
+                }
+            },
+            "/api/v1/ops/workers": {
+                "get": {
+                    "summary": "Worker processes alive, and lately gone (operator token)",
+                    "security": [{"opsToken": []}],
+                    "responses": {
+                        "200": {
+                            "description": "alive first, then stale ones",
+                            "content": {"application/json": {"schema": WORKERS_SCHEMA}},
+                        },
+                        **_errors(401, 403, 404),
                     },
                 }
             },
@@ -329,7 +379,10 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     lexicon_path, lexicon_schemas = lexicons.openapi_parts()
     doc["paths"]["/api/v1/sites/{site}/lexicon"] = lexicon_path
     doc["components"]["schemas"].update(lexicon_schemas)
-    doc["components"]["securitySchemes"] = {"siteAdminToken": {"type": "http", "scheme": "bearer"}}
+    doc["components"]["securitySchemes"] = {
+        "siteAdminToken": {"type": "http", "scheme": "bearer"},
+        "opsToken": {"type": "http", "scheme": "bearer", "description": "LISTEN_OPS_TOKEN"},
+    }
     # Validation skips an optional field sent as null, as if it were left out.
     for name, prop in doc["components"]["schemas"]["ListenRequest"]["properties"].items():
         if name != "text":

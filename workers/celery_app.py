@@ -32,3 +32,9 @@ def _load_language_detector(**_: Any) -> None:
     # In each pool process, after the fork: half a second here rather than
     # before the first sound of the first article that needs it.
     warm_up()
+
+
+# --- Worker heartbeats (workers/heartbeat.py): /healthz, /api/v1/ops/workers ---
+from workers.heartbeat import install as install_heartbeats  # noqa: E402
+
+install_heartbeats(flask_app)

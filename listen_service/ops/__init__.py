@@ -1,4 +1,5 @@
-"""What operators look at and use: ``/healthz`` (``health``) and ``/metrics`` (``metrics``).
+"""What operators look at and use: ``/healthz`` and ``/livez`` (``health``), ``/metrics``
+(``metrics``), the worker list (``workers``).
 
 One blueprint; each concern is a module of its own that adds its routes to it.
 """
@@ -9,6 +10,6 @@ from flask import Blueprint
 
 bp = Blueprint("ops", __name__)
 
-from listen_service.ops import health, metrics  # noqa: E402  (they register routes on bp)
+from listen_service.ops import health, metrics, workers  # noqa: E402  (they register routes on bp)
 
-__all__ = ["bp", "health", "metrics"]
+__all__ = ["bp", "health", "metrics", "workers"]

@@ -9,9 +9,9 @@ One scrape adds up three sources (docs/operations.md, "Metrics"):
   Celery workers on this host (``listen_service.metricsdir``);
 * figures read at scrape time (``Service``): health, queue depth per lane,
   cache and disk, job counts, the time-to-first-audio histogram every worker
-  of every machine adds to in the job store, and live workers when
-  ``app.extensions["listen_live_workers"]`` holds a callable returning their
-  number (the worker registry's, wired where that lives).
+  of every machine adds to in the job store, and live workers
+  (``app.extensions["listen_live_workers"]``, a callable returning their
+  number: ``ops.health.live_workers``, from the worker registry).
 """
 
 from __future__ import annotations

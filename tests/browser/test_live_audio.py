@@ -34,7 +34,7 @@ def test_chromium_plays_a_job_in_progress(live: Live, context: BrowserContext, f
         time.sleep(0.02)
         job = live.get_json(f"/api/v1/jobs/{job['id']}")
     page = context.new_page()
-    page.goto(f"{live.url}/healthz")
+    page.goto(f"{live.url}/livez")
     page.evaluate(
         """url => {
             window.played = new Audio(url);

@@ -100,7 +100,8 @@ def start_worker(
     app: Flask, log: Path, concurrency: int = 1, lanes: str = "all", node: str | None = None
 ) -> Worker:
     """A real ``celery worker`` process with the app's settings, of ``lanes``
-    (``listen-service worker --lanes``); waits until it is ready."""
+    (``listen-service worker --lanes``); waits until it is ready and each of its
+    pool processes is in the worker registry (so ``/healthz`` counts it)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **to_env(app.config)}
     cmd = worker_command(app.config, concurrency, "INFO", lanes, node)
     handle = log.open("wb")
@@ -112,6 +113,17 @@ def start_worker(
         if proc.poll() is not None or time.monotonic() > deadline:
             worker.stop()
             pytest.fail(f"the Celery worker did not start:\n{worker.text()[-3000:]}")
+        time.sleep(0.1)
+    # Ready, and counted: each pool process has written its first heartbeat
+    # (it does so as it starts, which Celery's " ready." does not wait for).
+    registry = app.extensions["listen_workers"]
+    while True:
+        children = set(worker.pool_children())
+        if children and children <= {e.pid for e in registry.entries()}:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            pytest.fail(f"the worker's processes sent no heartbeat:\n{worker.text()[-3000:]}")
         time.sleep(0.1)
     return worker
 

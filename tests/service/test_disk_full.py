@@ -97,7 +97,15 @@ def audio_files(data: Path) -> list[Path]:
     return [p for p in (data / "audio").rglob("*") if p.is_file() and p.name != ".lock"]
 
 
-def test_out_of_space_is_507_and_unhealthy_until_space_is_freed(app: Flask) -> None:
+@pytest.fixture
+def worker(app: Flask, tmp_path: Path) -> Iterator[Worker]:
+    # Also for the health checks: /healthz is 503 without a live worker.
+    w = start_worker(app, tmp_path / "worker.log")
+    yield w
+    w.stop()
+
+
+def test_out_of_space_is_507_and_unhealthy_until_space_is_freed(app: Flask, worker: Worker) -> None:
     data = Path(app.config["LISTEN_DATA_DIR"])
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
@@ -143,7 +151,9 @@ def test_a_write_that_hits_enospc_is_507_not_500(app: Flask, mode: str) -> None:
     assert again.status_code == 202, again.get_data(as_text=True)
 
 
-def test_pruning_the_cache_brings_the_service_back(app: Flask, tmp_path: Path) -> None:
+def test_pruning_the_cache_brings_the_service_back(
+    app: Flask, worker: Worker, tmp_path: Path
+) -> None:
     """The disk filled by cached audio: ``listen-service cache prune`` is all it takes."""
     data = Path(app.config["LISTEN_DATA_DIR"])
     cache = app.extensions["listen_cache"]
@@ -171,13 +181,6 @@ def test_pruning_the_cache_brings_the_service_back(app: Flask, tmp_path: Path) -
     assert client.get("/healthz").status_code == 200
     assert client.post("/api/v1/listen", json={"text": "Room?"}).status_code == 202
     assert debris(data) == []
-
-
-@pytest.fixture
-def worker(app: Flask, tmp_path: Path) -> Iterator[Worker]:
-    w = start_worker(app, tmp_path / "worker.log")
-    yield w
-    w.stop()
 
 
 def test_a_worker_out_of_space_fails_the_job_cleanly_and_survives(

@@ -157,6 +157,7 @@ def test_broker_unreachable_is_503_with_retry_after(tmp_path: Path) -> None:
     assert "try again" in error["message"]
     health = app.test_client().get("/healthz")
     assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+    assert health.get_json()["broker"].startswith("unreachable")
 
 
 def test_a_failed_publish_is_recorded_not_forgotten(tmp_path: Path) -> None:

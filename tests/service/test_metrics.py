@@ -50,6 +50,8 @@ def test_a_real_job_moves_the_web_and_worker_metrics(app: Flask, worker: Worker,
     text = ARTICLE.read_text()[:600]
     before = scrape(app)
     assert value(before, "listen_up") == 1
+    # The worker fixture runs two pool processes, each with its heartbeat.
+    assert value(before, "listen_workers_live") == 2
     posted = client.post(LISTEN, json={"text": text, "title": "Metrics"})
     assert posted.status_code == 202
     assert wait_ready(client, posted.json["status_url"])["status"] == "ready"

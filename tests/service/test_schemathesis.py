@@ -56,7 +56,12 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_matches_the_document(app: Flask, case: schemathesis.Case) -> None:
-    case.call_and_validate(app=app, checks=CHECKS)
+    checks = CHECKS
+    if case.path == "/healthz":
+        # No worker runs here, so /healthz's honest (and documented) answer is 503:
+        # the document is still checked, the "no 5xx" rule cannot apply.
+        checks = [c for c in CHECKS if c is not not_a_server_error]
+    case.call_and_validate(app=app, checks=checks)
 
 
 def test_a_rate_limited_answer_matches_the_document(tmp_path: Path) -> None:

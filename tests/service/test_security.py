@@ -44,7 +44,8 @@ RESPONSES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("POST", "/api/v1/listen", {"json": {"text": "Queued with headers."}}, 202, JSON),
     ("GET", "/api/v1/jobs/{id}", {}, 200, JSON),
     ("GET", "/api/v1/jobs/{id}/events", {}, 200, "text/event-stream"),
-    ("GET", "/healthz", {}, 200, JSON),
+    ("GET", "/healthz", {}, 503, JSON),  # honest: no worker runs in these tests
+    ("GET", "/livez", {}, 200, JSON),
     ("GET", "/metrics", {}, 200, "text/plain"),
     ("GET", "/api/v1/jobs/" + "0" * 64, {}, 404, JSON),
     ("GET", "/no/such/page", {}, 404, JSON),
