@@ -162,19 +162,19 @@ def web(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     proc.wait(30)
 
 
-def healthz_by_process(data: Path) -> dict[int, float]:
-    """``/healthz`` requests each gunicorn process counted in its own file."""
+def livez_by_process(data: Path) -> dict[int, float]:
+    """``/livez`` requests each gunicorn process counted in its own file."""
     counted = {}
     for file in (data / "metrics").glob("web-*/counter_*.db"):
         for family in MultiProcessCollector.merge([str(file)]):
             for s in family.samples:
-                if s.name == "listen_http_requests_total" and s.labels["route"] == "/healthz":
+                if s.name == "listen_http_requests_total" and s.labels["route"] == "/livez":
                     counted[int(file.stem.split("_")[-1])] = s.value
     return counted
 
 
-def healthz_total(text: str) -> float:
-    return value(text, "listen_http_requests_total", route="/healthz", method="GET", status="200")
+def livez_total(text: str) -> float:
+    return value(text, "listen_http_requests_total", route="/livez", method="GET", status="200")
 
 
 def pids_of(data: Path, kind: str) -> set[int]:
@@ -189,24 +189,24 @@ def test_counters_of_every_gunicorn_process_add_up_in_one_scrape(
     sent = 0
     # Each request on a new connection; the kernel hands them to either
     # process. Until both have counted some (bounded, and said if not).
-    while len(healthz_by_process(data)) < 2:
+    while len(livez_by_process(data)) < 2:
         assert sent < 2000, "one gunicorn process took every request"
         for _ in range(20):
-            assert get(base + "/healthz")[0] == 200
+            assert get(base + "/livez")[0] == 200
             sent += 1
     status, text = get(base + "/metrics")
     assert status == 200
-    assert healthz_total(text) == sent
+    assert livez_total(text) == sent
     assert value(text, "listen_http_requests_in_progress") == 1  # this scrape
 
     # A process killed and replaced: what it counted still counts, its live gauge goes.
-    victim = max(healthz_by_process(data))
+    victim = max(livez_by_process(data))
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while victim in pids_of(data, "gauge_livesum"):
         assert time.monotonic() < deadline, "the dead process's live gauge stayed"
         time.sleep(0.1)
     status, text = get(base + "/metrics")
-    assert healthz_total(text) == sent
+    assert livez_total(text) == sent
     assert value(text, "listen_http_requests_in_progress") == 1
     assert proc.poll() is None
