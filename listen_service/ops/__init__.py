@@ -1,4 +1,5 @@
-"""What operators look at and use: ``/healthz`` (``health``) and ``/metrics`` (``metrics``).
+"""What operators look at and use: ``/healthz`` (``health``), ``/metrics`` (``metrics``)
+and the job list and commands under ``/api/v1/ops/jobs`` (``jobs``).
 
 One blueprint; each concern is a module of its own that adds its routes to it.
 """
@@ -9,6 +10,10 @@ from flask import Blueprint
 
 bp = Blueprint("ops", __name__)
 
-from listen_service.ops import health, metrics  # noqa: E402  (they register routes on bp)
+from listen_service.ops import (  # noqa: E402  (they register routes on bp)
+    health,
+    jobs,
+    metrics,
+)
 
-__all__ = ["bp", "health", "metrics"]
+__all__ = ["bp", "health", "jobs", "metrics"]
