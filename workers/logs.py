@@ -44,13 +44,26 @@ def current_job() -> tuple[str, str] | None:
     return _current.get()
 
 
+# Celery's own lines about a task (received, retry, raised) carry it in ``data``;
+# a synthesis task's id is its job's id.
+SYNTHESIS_TASK = "listen.synthesize"
+
+
+def _celery_job(record: logging.LogRecord) -> str | None:
+    data = getattr(record, "data", None)
+    if isinstance(data, dict) and data.get("name") == SYNTHESIS_TASK:
+        job_id = data.get("id")
+        return job_id if isinstance(job_id, str) else None
+    return None
+
+
 class JobFilter(logging.Filter):
     """Adds ``job_id`` and ``site`` (None outside a job) to every record; never drops one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _current.get()
         if not hasattr(record, "job_id"):
-            record.job_id = context[0] if context else None
+            record.job_id = context[0] if context else _celery_job(record)
         if not hasattr(record, "site"):
             record.site = context[1] if context and context[1] else None
         return True
@@ -70,14 +83,14 @@ class JsonFormatter(logging.Formatter):
         }
         for name, value in vars(record).items():
             if name not in _STANDARD and value is not None and name not in line:
-                line[name] = value if isinstance(value, str | int | float | bool) else str(value)
+                line[name] = value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             line["exc"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, ensure_ascii=False)
+        return json.dumps(line, ensure_ascii=False, default=str)
 
 
 class TextFormatter(logging.Formatter):
