@@ -51,7 +51,7 @@ heartbeat, no sweep's touch, no take-over) for ``abandoned_seconds``, which
 every few seconds while it runs and once per stale period while it waits (the
 sweep touches a job it finds in the broker), so it never expires. Redis
 expires keys by itself; the file store removes expired records when it lists
-them (``list_jobs``, ``expire``).
+them (``list_jobs``, and ``expire``, which the workers' sweep calls every 10 minutes).
 
 An operator's ``cancel`` fails a queued job at once (code ``cancelled``) and
 flags a working one: the runner learns it from its next ``heartbeat`` and stops.
