@@ -21,7 +21,7 @@ from listen_service import jobflow
 from listen_service.errors import ApiError
 from listen_service.ops import bp
 from listen_service.ops.auth import operator_only
-from workers.jobs import CANCELLED, STATUSES, Job, JobStatus
+from workers.jobs import STATUSES, Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def cancel(job_id: str) -> Job:
             f"only a queued or working job can be cancelled; this one is {found}",
         )
     if found == "working" and not store.lease_held(job_id):
-        store.fail(job_id, CANCELLED, "cancelled by an operator (no worker was running it)")
+        store.fail(job_id, "cancelled", "cancelled by an operator (no worker was running it)")
     log.info("cancelled by an operator (it was %s)", found, extra={"job_id": job_id})
     return _job(job_id)
 
