@@ -30,7 +30,6 @@ from workers.jobs.common import (
     _load_payload,
     _status,
     chars_of,
-    matches,
     title_of,
 )
 
@@ -297,27 +296,33 @@ class RedisJobStore:
     ) -> list[Job]:
         limit = _check_limit(limit)
         page = max(100, limit)
-        jobs: list[Job] = []
+        found: list[str] = []
         gone: list[str] = []
         start = 0
-        while len(jobs) < limit:
+        # Status and site first (two fields of each record), whole records of the matches only.
+        while len(found) < limit:
             ids = self._ids(self.client.zrevrange(self.recent_key, start, start + page - 1))
             if not ids:
                 break
             pipe = self.client.pipeline(transaction=False)
             for job_id in ids:
-                pipe.hgetall(self.key("job", job_id))
-            for job_id, raw in zip(ids, pipe.execute(), strict=True):
-                if not raw:
+                pipe.hmget(self.key("job", job_id), "status", "site")
+            for job_id, (got_status, got_site) in zip(ids, pipe.execute(), strict=True):
+                if got_status is None:
                     gone.append(job_id)
-                    continue
-                job = _job(job_id, raw)
-                if matches(job, status, site) and len(jobs) < limit:
-                    jobs.append(job)
+                elif (status is None or _text(got_status) == status) and (
+                    site is None or _text(got_site or b"") == site
+                ):
+                    found.append(job_id)
             start += page
         if gone:  # expired or forgotten: out of the index too
             self.client.zrem(self.recent_key, *gone)
-        return jobs
+        found = found[:limit]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in found:
+            pipe.hgetall(self.key("job", job_id))
+        # A record that expired between the two reads is left out.
+        return [_job(i, raw) for i, raw in zip(found, pipe.execute(), strict=True) if raw]
 
     def expire(self) -> int:
         # Records and payloads expire by themselves (PEXPIRE); this prunes the index.
