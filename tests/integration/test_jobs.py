@@ -1200,6 +1200,9 @@ def test_cancel_fails_a_queued_job_and_flags_a_working_one(store: JobStore) -> N
     job = store.get(working)
     assert job is not None and (job.status, job.cancel_requested) == ("working", True)
     assert store.heartbeat(working, 0.3) is True  # what the runner stops on
+    store.finish(working, 2.0)  # too late: the audio was made before the next heartbeat
+    job = store.get(working)
+    assert job is not None and (job.status, job.cancel_requested) == ("ready", False)
 
     assert store.cancel(ready) == "ready"
     job = store.get(ready)

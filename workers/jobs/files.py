@@ -366,7 +366,8 @@ class FileJobStore:
         changes = {"status": "ready", "progress": 1.0, "duration_s": _check_duration(duration_s)}
         if synthesis_s is not None:
             changes["synthesis_s"] = _check_duration(synthesis_s)
-        self._update(job_id, {**changes, "error": None}, finished=True)
+        # A cancel that came after the last heartbeat did not stop it: the audio is made.
+        self._update(job_id, {**changes, "error": None, "cancel": False}, finished=True)
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         error = {"code": str(code), "message": str(message)}

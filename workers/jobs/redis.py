@@ -429,7 +429,9 @@ class RedisJobStore:
         }
         if synthesis_s is not None:
             changes["synthesis_s"] = repr(_check_duration(synthesis_s))
-        self._update(job_id, changes, delete=("error_code", "error_message"), finished=True)
+        # A cancel that came after the last heartbeat did not stop it: the audio is made.
+        delete = ("error_code", "error_message", "cancel")
+        self._update(job_id, changes, delete=delete, finished=True)
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         changes = {"status": "failed", "error_code": str(code), "error_message": str(message)}
