@@ -18,16 +18,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from listen_service import config, cors, errors, instruments, security
     from listen_service.celery import celery_init_app
+    from workers import logs
     from workers.jobs import open_store
     from workers.registry import open_registry
 
     app = Flask(__name__)
     app.config.update(config.load(test_config))
+    logs.configure(app.config["LISTEN_LOG_FORMAT"])
+    logs.install(app.logger.handlers, app.config["LISTEN_LOG_FORMAT"])
     app.config["MAX_CONTENT_LENGTH"] = app.config["LISTEN_MAX_BODY_BYTES"]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["listen_cache"] = config.open_cache(app.config)
     app.extensions["listen_jobs"] = open_store(
-        app.config["LISTEN_REDIS_URL"], app.config["LISTEN_DATA_DIR"]
+        app.config["LISTEN_REDIS_URL"],
+        app.config["LISTEN_DATA_DIR"],
+        record_s=app.config["LISTEN_JOB_RECORD_SECONDS"],
+        stale_s=app.config["LISTEN_STALE_SECONDS"],
     )
     instruments.init_app(app)  # first: it times and counts every request
     # Worker processes' heartbeats, beside the job records (workers/registry.py).

@@ -2,8 +2,10 @@
 
 Subcommands: ``synth`` renders a text file through the cache, ``voices``
 lists voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
-the spoken form of each line it reads, ``workers`` lists worker processes. Exit status 0 on
-success, 2 for bad input or usage, 1 when synthesis itself failed.
+the spoken form of each line it reads, ``workers`` lists worker processes,
+``jobs list|retry|cancel`` steers the queue (on the configured job store and
+broker, like the service). Exit status 0 on success, 2 for bad input or
+usage, 1 when synthesis itself failed or a job command was refused.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from listen_service import config
 from listen_service.lanes import WORKER_LANES
@@ -216,6 +220,48 @@ def cmd_workers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _job_line(job: dict[str, Any]) -> str:
+    error = job["error"] or {}
+    what = f"{error['code']}: {error['message']}" if error else (job["title"] or "")
+    return (
+        f"{job['id'][:12]}  {job['status']:8} {_seconds(job['age_s']):>9} {job['attempts']:>3} "
+        f"{job['site'] or '-':12.12} {job['chars']:>7} {_seconds(job['duration_s']):>7} "
+        f"{_seconds(job['first_audio_s']):>6} {_seconds(job['synthesis_s']):>7}  {what}"
+    )
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from listen_service import create_app
+    from listen_service.errors import ApiError
+    from listen_service.ops import jobs
+
+    app = create_app()
+    with app.app_context():
+        try:
+            if args.action == "list":
+                found = jobs.rows(args.status, args.site, args.limit)
+            else:
+                command = jobs.retry if args.action == "retry" else jobs.cancel
+                found = [jobs.row(command(args.id), time.time())]
+        except ApiError as exc:
+            print(f"listen-service: {exc.code}: {exc.message}", file=sys.stderr)
+            return 2 if exc.status == 400 else 1
+    if args.json:
+        print(json.dumps(found if args.action == "list" else found[0], ensure_ascii=False))
+        return 0
+    print(
+        f"{'id':12}  {'status':8} {'age s':>9} {'try':>3} {'site':12} {'chars':>7} "
+        f"{'audio s':>7} {'ttfa s':>6} {'synth s':>7}  title or error"
+    )
+    for job in found:
+        print(_job_line(job))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="listen-service", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +345,24 @@ def build_parser() -> argparse.ArgumentParser:
     workers = sub.add_parser("workers", help="list worker processes (alive, and lately gone)")
     workers.add_argument("--json", action="store_true", help="print one JSON list")
     workers.set_defaults(func=cmd_workers)
+
+    jobs = sub.add_parser(
+        "jobs", help="list jobs, retry a failed one, cancel a queued or working one"
+    )
+    jobs_sub = jobs.add_subparsers(dest="action", required=True)
+    listing = jobs_sub.add_parser("list", help="jobs newest first")
+    listing.add_argument("--status", choices=["queued", "working", "ready", "failed"])
+    listing.add_argument("--site", help="only this site's jobs")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    for action, help_text in (
+        ("retry", "accept a failed job again from its stored request and enqueue it"),
+        ("cancel", "cancel a queued job, or stop a working one within a second"),
+    ):
+        one = jobs_sub.add_parser(action, help=help_text)
+        one.add_argument("id", help="the job id (64 hex characters)")
+        one.add_argument("--json", action="store_true", help="print the job as JSON")
+    jobs.set_defaults(func=cmd_jobs)
     return parser
 
 

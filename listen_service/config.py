@@ -86,6 +86,18 @@ SETTINGS: tuple[Setting, ...] = (
         "how often each worker looks for lost jobs (no message, no live worker) and enqueues them again; also at worker start",
     ),
     Setting(
+        "LISTEN_JOB_RECORD_SECONDS",
+        604_800.0,
+        float,
+        "records of ready and failed jobs are removed this long after their last change; a queued or working job's only once abandoned (no sign of life for this long and at least 30 times LISTEN_STALE_SECONDS)",
+    ),
+    Setting(
+        "LISTEN_LOG_FORMAT",
+        "text",
+        str,
+        "log lines of the web app and the workers: text, or json (one JSON object per line, with job_id and site on lines about a job)",
+    ),
+    Setting(
         "LISTEN_JOB_MAX_ATTEMPTS",
         6,
         int,
@@ -337,6 +349,10 @@ def load(
         )
     if not 0 < config["LISTEN_HEALTH_FAILURE_RATIO"] <= 1:
         raise ConfigError("LISTEN_HEALTH_FAILURE_RATIO must be above 0 and at most 1")
+    if config["LISTEN_LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError("LISTEN_LOG_FORMAT must be text or json")
+    if not config["LISTEN_JOB_RECORD_SECONDS"] > 0:
+        raise ConfigError("LISTEN_JOB_RECORD_SECONDS must be > 0")
     if config["LISTEN_DATE_ORDER"] not in ("dmy", "mdy"):
         raise ConfigError("LISTEN_DATE_ORDER must be dmy or mdy")
     if config["LISTEN_TRADITIONAL_CHINESE"] not in ("yue", "cmn"):

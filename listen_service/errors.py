@@ -62,6 +62,7 @@ JOB_ERROR_MESSAGES = {
     "article again",
     "broker_unavailable": "the job queue was unreachable; post the article again",
     "insufficient_storage": "the server ran out of disk space; post the article again later",
+    "cancelled": "the service's operator cancelled this job; post the article again",
 }
 GENERIC_JOB_ERROR = "the audio could not be made; post the article again to retry"
 RETRY_AFTER_DISK_FULL = "60"

@@ -186,7 +186,9 @@ def current_state(job_id: str, *, posting: bool = False) -> tuple[Entry | None, 
         except Exception as exc:
             if posting or not _for_the_sweep(exc):
                 raise
-            current_app.logger.error("could not enqueue evicted job %s again: %s", job_id, exc)
+            current_app.logger.error(
+                "could not enqueue evicted job %s again: %s", job_id, exc, extra={"job_id": job_id}
+            )
         return None, jobs.get(job_id)
     quiet_s = min(config["LISTEN_STALE_SECONDS"], config["LISTEN_LEASE_SECONDS"])
     if job.status in TERMINAL or job.updated >= now - quiet_s:
@@ -206,7 +208,9 @@ def current_state(job_id: str, *, posting: bool = False) -> tuple[Entry | None, 
             raise
         # The broker could not be asked, or the job was taken over but not
         # enqueued: it looks lost again after stale_s, and is re-driven then.
-        current_app.logger.error("could not re-drive lost job %s: %s", job_id, exc)
+        current_app.logger.error(
+            "could not re-drive lost job %s: %s", job_id, exc, extra={"job_id": job_id}
+        )
         return None, jobs.get(job_id)
     return None, jobs.get(job_id) if redriven else job
 
@@ -248,9 +252,16 @@ def promote(job_id: str, job: Job | None, payload: Mapping[str, Any]) -> None:
         if lanes.promote(current_app.extensions["listen_broker"], job_id):
             # Stored too, so that a re-drive keeps it in the interactive lane.
             store().set_priority(job_id, "interactive")
-            current_app.logger.info("job %s moved to the interactive lane", job_id)
+            current_app.logger.info(
+                "job %s moved to the interactive lane", job_id, extra={"job_id": job_id}
+            )
     except (RedisError, OSError) as exc:
-        current_app.logger.warning("could not move job %s to the interactive lane: %s", job_id, exc)
+        current_app.logger.warning(
+            "could not move job %s to the interactive lane: %s",
+            job_id,
+            exc,
+            extra={"job_id": job_id},
+        )
 
 
 def _queue(job_id: str, job: Job) -> dict[str, Any]:

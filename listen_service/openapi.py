@@ -240,6 +240,50 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                     "responses": {"200": {"description": "text format"}},
                 }
             },
+            # The operator's jobs (listen_service.ops.jobs); Authorization: Bearer LISTEN_OPS_TOKEN.
+            "/api/v1/ops/jobs": {
+                "get": {
+                    "summary": "Operator: jobs newest first, with title, site, characters, age, attempts, times and error",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"enum": ["queued", "working", "ready", "failed"]},
+                        },
+                        {"name": "site", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "{jobs: [...], count}"},
+                        **_errors(400, 401, 403, 404, 503),
+                    },
+                }
+            },
+            "/api/v1/ops/jobs/{job_id}/retry": {
+                "post": {
+                    "summary": "Operator: accept a failed job again from its stored request",
+                    "parameters": [ID],
+                    "responses": {
+                        "202": {"description": "{job}: queued again"},
+                        **_errors(401, 403, 404, 409, 429, 503, 507),
+                    },
+                }
+            },
+            "/api/v1/ops/jobs/{job_id}/cancel": {
+                "post": {
+                    "summary": "Operator: cancel a queued job, or stop a working one within a second",
+                    "parameters": [ID],
+                    "responses": {
+                        "200": {"description": "{job}: failed with code cancelled"},
+                        "202": {"description": "{job}: its worker stops at its next heartbeat"},
+                        **_errors(401, 403, 404, 409, 503),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {

@@ -1,11 +1,13 @@
 """The worker's target: ``celery -A workers.celery_app worker``."""
 
 import faulthandler
+import logging
 from typing import Any
 
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 from listen_service import config, create_app, metricsdir
+from workers import logs
 from workers.languages import warm_up
 from workers.sweeper import install
 
@@ -38,3 +40,14 @@ def _load_language_detector(**_: Any) -> None:
 from workers.heartbeat import install as install_heartbeats  # noqa: E402
 
 install_heartbeats(flask_app)
+
+
+# --- Job ids and LISTEN_LOG_FORMAT on the worker's log lines (workers.logs) ---
+# Celery sets its handlers up after importing this module (worker_hijack_root_logger
+# is off, so it adds them only where there are none); these signals follow, in
+# the main process before the pool forks, so every pool process inherits them.
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
+@after_setup_task_logger.connect  # type: ignore[untyped-decorator]
+def _job_log_lines(logger: logging.Logger, **_: Any) -> None:
+    handlers = [*logger.handlers, *logging.getLogger().handlers]
+    logs.install(handlers, flask_app.config["LISTEN_LOG_FORMAT"])

@@ -11,6 +11,7 @@ sentence never loses it and a dead process loses it within one lease TTL.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -20,12 +21,19 @@ from typing import Any, Literal
 from audio_cache import AudioCache
 from workers.engine import Engine
 from workers.errors import InputError
-from workers.jobs import JobStore, Lease
+from workers.jobs import Job, JobStore, Lease
+from workers.logs import job_context
 from workers.pipeline import Request, plan, synthesize
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["cached", "busy", "synthesised", "failed", "gone"]
+Outcome = Literal["cached", "busy", "synthesised", "failed", "gone", "cancelled"]
+
+
+class Cancelled(Exception):
+    """Raised from the progress callback when an operator cancelled the running job:
+    it unwinds the pipeline, whose clean-up removes the temp and live files."""
+
 
 # Progress and liveness are written at most this often (seconds).
 HEARTBEAT_EVERY = 0.5
@@ -49,7 +57,11 @@ def kept_alive(lease: Lease, every: float) -> Iterator[None]:
             except Exception:  # a blip of the store must not end the heartbeat
                 log.warning("could not renew the lease on job %s", lease.job_id, exc_info=True)
 
-    thread = threading.Thread(target=beat, name=f"lease-{lease.job_id[:8]}", daemon=True)
+    # In a copy of this context, so that its log lines name the job too.
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(beat,), name=f"lease-{lease.job_id[:8]}", daemon=True
+    )
     thread.start()
     try:
         yield
@@ -85,9 +97,40 @@ def run_job(
     delivery, redelivery, re-enqueue). ``InputError`` marks the job failed for
     good (retrying cannot help), as does starting it more than ``max_attempts``
     times (0 = no cap: its workers keep dying on it); any other exception
-    propagates for the caller to retry, with the job left working.
+    propagates for the caller to retry, with the job left working. A job an
+    operator cancels stops at its next progress heartbeat (at most
+    ``HEARTBEAT_EVERY`` plus one sentence later) and is failed with code
+    ``cancelled``; nothing reaches the cache.
     """
-    record = store.get(job_id)
+    with job_context(job_id):
+        record = store.get(job_id)
+        with job_context(job_id, record.site if record else ""):
+            return _run(
+                job_id,
+                payload,
+                record,
+                cache,
+                store,
+                engine,
+                owner,
+                max_chars,
+                lease_ttl,
+                max_attempts,
+            )
+
+
+def _run(
+    job_id: str,
+    payload: Mapping[str, Any],
+    record: Job | None,
+    cache: AudioCache,
+    store: JobStore,
+    engine: Callable[[], Engine],
+    owner: str,
+    max_chars: int,
+    lease_ttl: float,
+    max_attempts: int,
+) -> Outcome:
     if record is None:
         # Forgotten since it was enqueued (e.g. its publish was reported failed).
         log.info("job %s no longer exists; nothing to do", job_id)
@@ -114,20 +157,25 @@ def run_job(
                 "post it again",
             )
             return "failed"
-        last = 0.0
+        log.info("attempt %d started by %s", attempts, owner)
+        if store.heartbeat(job_id, 0.0):  # cancelled while its message was on its way
+            return _cancelled(store, job_id)
+        last = time.monotonic()
 
         def progress(fraction: float) -> None:
             nonlocal last
             now = time.monotonic()
             if now - last >= HEARTBEAT_EVERY or fraction >= 1.0:
                 last = now
-                store.heartbeat(job_id, min(fraction, 0.99))
+                if store.heartbeat(job_id, min(fraction, 0.99)):
+                    raise Cancelled(job_id)
 
         def first_audio() -> None:
             # Wall clock on both sides: the web process that accepted the job may
             # be on another machine (their clocks are assumed to agree, as leases do).
             store.first_audio(job_id, max(0.0, time.time() - record.accepted))
 
+        began = time.monotonic()
         try:
             speaker = engine()
             job = plan(request_from_payload(payload), speaker.voices(), max_chars=max_chars)
@@ -144,10 +192,21 @@ def run_job(
                 live=True,
                 first_audio=first_audio,
             )
+        except Cancelled:
+            return _cancelled(store, job_id)
         except InputError as exc:
             store.fail(job_id, exc.code, str(exc))
+            log.warning("failed for good (%s): %s", exc.code, exc)
             raise
-        store.finish(job_id, entry.duration_s)
+        took = time.monotonic() - began
+        store.finish(job_id, entry.duration_s, synthesis_s=None if cached else took)
         if not cached:
-            log.info("synthesised %s (%.1f s of audio)", job_id, entry.duration_s)
+            log.info("synthesised %s (%.1f s of audio in %.1f s)", job_id, entry.duration_s, took)
         return "cached" if cached else "synthesised"
+
+
+def _cancelled(store: JobStore, job_id: str) -> Outcome:
+    # The literal, not CANCELLED: a test finds every recorded code in the source.
+    store.fail(job_id, "cancelled", "cancelled by an operator while it was being synthesised")
+    log.warning("cancelled by an operator; stopped")
+    return "cancelled"

@@ -28,6 +28,10 @@ from workers.redrive import redrive
 
 log = logging.getLogger(__name__)
 
+# Expired job records (see workers.jobs) are removed at a worker's start and then
+# this often: the file store reads every record to find them.
+EXPIRE_EVERY_S = 600.0
+
 # The pool's processes are forked from this process, also while a sweep runs.
 # A child keeps copies of every open file, and an flock lasts while any copy
 # is open: a file-store lock held by the sweep at the fork would stay locked
@@ -57,10 +61,14 @@ def sweep(app: Flask) -> list[str]:
 def _run(app: Flask, stop: threading.Event) -> None:
     every: float = app.config["LISTEN_SWEEP_SECONDS"]
     uses_flock = isinstance(app.extensions["listen_jobs"], FileJobStore)
+    expired_at = -EXPIRE_EVERY_S
     while True:
         try:
             with _FORK_GUARD if uses_flock else contextlib.nullcontext():
                 enqueued = sweep(app)
+                if time.monotonic() - expired_at >= EXPIRE_EVERY_S:
+                    expired_at = time.monotonic()
+                    app.extensions["listen_jobs"].expire()
         except Exception:  # the store or broker is down: try again next time
             log.warning("the sweep for lost jobs failed", exc_info=True)
         else:

@@ -9,6 +9,7 @@ imports this module.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from typing import Any
@@ -20,7 +21,10 @@ from flask import current_app
 from workers.engine import get_engine
 from workers.errors import EngineTimeout, InputError, OutOfSpace, SynthesisError, disk_full
 from workers.jobs import JobStore
+from workers.logs import job_context
 from workers.runner import Outcome, run_job
+
+log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_MAX = 60
 # Past a lease's expiry, so that the look after it finds it lapsed.
@@ -42,6 +46,11 @@ def synthesize_article(
 ) -> Outcome:
     """Run the job; ``busy_waits`` counts the retries spent waiting behind another
     process's lease, which Celery counts in ``request.retries`` like failures."""
+    with job_context(job_id):
+        return _synthesize(self, job_id, payload, busy_waits)
+
+
+def _synthesize(self: Task, job_id: str, payload: dict[str, Any], busy_waits: int) -> Outcome:
     app = current_app
     store = app.extensions["listen_jobs"]
     max_retries = app.config["LISTEN_TASK_MAX_RETRIES"]
@@ -71,12 +80,23 @@ def synthesize_article(
     except (SynthesisError, SoftTimeLimitExceeded, OSError) as exc:
         failures = failures_so_far(self.request.retries, busy_waits)
         countdown = retry_countdown(failures, max_retries)
+        attempts = _attempts(store, job_id, failures + 1)
         if countdown is None:
             code = getattr(exc, "code", "synthesis_failed")
             if disk_full(exc):
                 code = OutOfSpace.code
-            _fail(store, job_id, code, f"gave up after {failures + 1} attempts: {exc}")
+            log.error("attempt %d failed (%s: %s); giving up", attempts, code, exc)
+            _fail(store, job_id, code, f"gave up after {attempts} attempts: {exc}")
             raise
+        log.warning(
+            "attempt %d failed (%s: %s); retry %d of %d in %d s",
+            attempts,
+            getattr(exc, "code", type(exc).__name__),
+            exc,
+            failures + 1,
+            max_retries,
+            countdown,
+        )
         # Queued again, dated to when the retry runs: it waits in a worker's
         # memory (not in the queue) for up to RETRY_BACKOFF_MAX, which may be
         # longer than LISTEN_STALE_SECONDS, and must not look lost to a sweep
@@ -114,6 +134,16 @@ def retry_countdown(failures: int, max_retries: int) -> int | None:
     if failures >= max_retries:
         return None
     return min(int(2 ** (failures + 1)), RETRY_BACKOFF_MAX)
+
+
+def _attempts(store: JobStore, job_id: str, tries: int) -> int:
+    """The job's attempts as its record counts them (starts by a worker), so that the
+    message and the record agree; ``tries`` (Celery's count) if the record cannot say."""
+    try:
+        job = store.get(job_id)
+    except Exception:  # the store is what failed: the message still says something true
+        return tries
+    return job.attempts if job is not None and job.attempts else tries
 
 
 def _fail(store: JobStore, job_id: str, code: str, message: str) -> None:

@@ -1,5 +1,6 @@
 """What operators look at and use: ``/healthz`` and ``/livez`` (``health``), ``/metrics``
-(``metrics``), the worker list (``workers``).
+(``metrics``), the worker list (``workers``) and the job list and commands under
+``/api/v1/ops/jobs`` (``jobs``).
 
 One blueprint; each concern is a module of its own that adds its routes to it.
 """
@@ -10,6 +11,11 @@ from flask import Blueprint
 
 bp = Blueprint("ops", __name__)
 
-from listen_service.ops import health, metrics, workers  # noqa: E402  (they register routes on bp)
+from listen_service.ops import (  # noqa: E402  (they register routes on bp)
+    health,
+    jobs,
+    metrics,
+    workers,
+)
 
-__all__ = ["bp", "health", "metrics", "workers"]
+__all__ = ["bp", "health", "jobs", "metrics", "workers"]

@@ -65,7 +65,7 @@ class StoreSpec:
 
     def open(self, clock: Callable[[], float] = time.time, **kwargs: Any) -> JobStore:
         if self.kind == "file":
-            return FileJobStore(Path(self.location), clock=clock)
+            return FileJobStore(Path(self.location), clock=clock, **kwargs)
         client = redis.Redis.from_url(self.location)
         return RedisJobStore(client, self.prefix, clock=clock, **kwargs)
 
@@ -186,6 +186,7 @@ def test_accept_creates_a_queued_job_with_its_payload(store: JobStore, job_id: s
         attempts=0,  # counts starts by a worker, not enqueues
         accepted=T0,
         first_audio_s=None,
+        chars=len(PAYLOAD["text"]),  # what an operator's list shows, kept on the record
     )
     assert store.payload(job_id) == PAYLOAD
 
@@ -268,6 +269,7 @@ def test_accept_retries_a_failed_job(store: JobStore, job_id: str, clock: FakeCl
         attempts=0,  # a new POST gives the job a fresh set of attempts
         accepted=later,  # created stays the first acceptance; accepted is this one
         first_audio_s=None,
+        chars=len(PAYLOAD["text"]),
     )
     assert store.payload(job_id) == {**PAYLOAD, "rate": 171}
 
@@ -314,6 +316,12 @@ def test_lifecycle_start_heartbeat_finish(store: JobStore, job_id: str, clock: F
         "attempts": 1,
         "accepted": T0,
         "first_audio_s": None,
+        "title": None,
+        "site": "",
+        "chars": len(PAYLOAD["text"]),
+        "worker": "worker-1@host",
+        "synthesis_s": None,
+        "cancel_requested": False,
     }
     assert job.as_dict() == expected
     assert json.loads(json.dumps(job.as_dict())) == expected
@@ -340,6 +348,12 @@ def test_fail_records_the_error(store: JobStore, job_id: str, clock: FakeClock) 
         "attempts": 1,
         "accepted": T0,
         "first_audio_s": None,
+        "title": None,
+        "site": "",
+        "chars": len(PAYLOAD["text"]),
+        "worker": "w1",
+        "synthesis_s": None,
+        "cancel_requested": False,
     }
 
 
@@ -407,6 +421,7 @@ def test_take_over_stale_only_when_stale(store: JobStore, job_id: str, clock: Fa
         attempts=1,  # a take-over is not an attempt; the next start is
         accepted=T0,
         first_audio_s=None,
+        chars=len(PAYLOAD["text"]),
     )
     assert store.take_over_stale(job_id, now - 60) is False  # fresh again
     assert store.payload(job_id) == PAYLOAD
@@ -887,6 +902,7 @@ def test_redis_keys_live_under_the_prefix_and_expire(redis_spec: StoreSpec, job_
         payload_key,
         f"{redis_spec.prefix}lease:{job_id}",
         f"{redis_spec.prefix}unfinished",
+        f"{redis_spec.prefix}recent",
     }
     for key in (job_key, payload_key):
         assert 55_000 < client.pttl(key) <= 60_000
@@ -1085,3 +1101,179 @@ def test_the_histogram_adds_up_across_worker_processes(spec: StoreSpec) -> None:
     for job_id, seconds in zip(batches[0], (0.0, 0.2, 0.4, 0.6, 0.8), strict=True):
         job = store.get(job_id)
         assert job is not None and job.first_audio_s == pytest.approx(seconds)
+
+
+# --------------------------------------------------------------------------- operators' view
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
+
+
+def test_a_record_keeps_what_an_operators_list_shows(store: JobStore, job_id: str) -> None:
+    payload = {**PAYLOAD, "title": "Ωμέγα and friends"}
+    assert store.accept(job_id, payload, site="news.example")
+    store.start(job_id, "host:123")
+    store.finish(job_id, 4.5, synthesis_s=1.25)
+
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.title, job.site, job.chars, job.worker) == (
+        "Ωμέγα and friends",
+        "news.example",
+        len(PAYLOAD["text"]),
+        "host:123",
+    )
+    assert (job.duration_s, job.synthesis_s, job.attempts) == (4.5, 1.25, 1)
+
+
+def test_an_empty_title_is_kept_and_a_new_accept_clears_the_last_run(
+    store: JobStore, job_id: str
+) -> None:
+    assert store.accept(job_id, {**PAYLOAD, "title": ""})
+    store.start(job_id, "w1")
+    store.fail(job_id, "encoder_failed", "boom")
+    job = store.get(job_id)
+    assert job is not None and job.title == ""
+    assert store.accept(job_id, {"text": "Shorter."})
+    job = store.get(job_id)
+    assert job is not None
+    assert (job.title, job.chars, job.error, job.synthesis_s) == (None, 8, None, None)
+
+
+def test_list_jobs_newest_first_by_status_and_site(store: JobStore, clock: FakeClock) -> None:
+    ids = [secrets.token_hex(32) for _ in range(4)]
+    for n, (job_id, site) in enumerate(zip(ids, ["a", "b", "a", ""], strict=True)):
+        clock.advance(1)
+        assert store.accept(job_id, {"text": "x" * (n + 1)}, site=site)
+    store.start(ids[0], "w1")
+    store.fail(ids[0], "encoder_failed", "exit 1")
+    store.start(ids[1], "w1")
+
+    assert [j.id for j in store.list_jobs()] == ids[::-1]
+    assert [j.id for j in store.list_jobs(limit=2)] == [ids[3], ids[2]]
+    assert [j.id for j in store.list_jobs(site="a")] == [ids[2], ids[0]]
+    assert [j.id for j in store.list_jobs(site="")] == [ids[3]]
+    failed = store.list_jobs(status="failed")
+    assert [(j.id, j.error) for j in failed] == [
+        (ids[0], {"code": "encoder_failed", "message": "exit 1"})
+    ]
+    assert [j.id for j in store.list_jobs(status="working", site="b")] == [ids[1]]
+    assert store.list_jobs(status="ready") == []
+    # A retry (a new accept) brings the job to the top.
+    clock.advance(1)
+    assert store.accept(ids[0], {"text": "again"}, site="a")
+    assert store.list_jobs(limit=1)[0].id == ids[0]
+    with pytest.raises(ValueError):
+        store.list_jobs(limit=0)
+
+
+def test_list_jobs_pages_past_the_first_page(store: JobStore, clock: FakeClock) -> None:
+    ids = [secrets.token_hex(32) for _ in range(130)]
+    for job_id in ids:
+        clock.advance(1)
+        store.accept(job_id, PAYLOAD, site="old" if job_id == ids[0] else "new")
+    # The only "old" job is the oldest: past the Redis store's first page of 100.
+    assert [j.id for j in store.list_jobs(site="old")] == [ids[0]]
+    assert len(store.list_jobs(limit=130)) == 130
+
+
+def test_cancel_fails_a_queued_job_and_flags_a_working_one(store: JobStore) -> None:
+    queued, working, ready = (secrets.token_hex(32) for _ in range(3))
+    for job_id in (queued, working, ready):
+        assert store.accept(job_id, PAYLOAD)
+    store.start(working, "w1")
+    store.start(ready, "w1")
+    store.finish(ready, 1.0)
+
+    assert store.cancel(queued) == "queued"
+    job = store.get(queued)
+    assert job is not None and job.status == "failed"
+    assert job.error is not None and job.error["code"] == "cancelled"
+    assert queued not in store.unfinished()
+
+    assert store.heartbeat(working, 0.2) is False
+    assert store.cancel(working) == "working"
+    job = store.get(working)
+    assert job is not None and (job.status, job.cancel_requested) == ("working", True)
+    assert store.heartbeat(working, 0.3) is True  # what the runner stops on
+    store.finish(working, 2.0)  # too late: the audio was made before the next heartbeat
+    job = store.get(working)
+    assert job is not None and (job.status, job.cancel_requested) == ("ready", False)
+
+    assert store.cancel(ready) == "ready"
+    job = store.get(ready)
+    assert job is not None and (job.status, job.cancel_requested) == ("ready", False)
+    assert store.cancel(secrets.token_hex(32)) is None
+
+    # Posted again later, the job runs afresh: the flag is gone.
+    assert store.accept(queued, PAYLOAD)
+    store.start(queued, "w2")
+    assert store.heartbeat(queued, 0.1) is False
+
+
+def test_a_queued_job_cancelled_as_its_worker_starts_it_still_stops(
+    store: JobStore, job_id: str
+) -> None:
+    assert store.accept(job_id, PAYLOAD)
+    assert store.cancel(job_id) == "queued"
+    store.start(job_id, "w1")  # a worker that read the record just before the cancel
+    assert store.heartbeat(job_id, 0.0) is True
+
+
+def test_file_records_expire_finished_first_then_abandoned(
+    file_spec: StoreSpec, clock: FakeClock
+) -> None:
+    store = file_spec.open(clock, ttl_seconds=100, abandoned_seconds=1000)
+    done, failed, waiting = (secrets.token_hex(32) for _ in range(3))
+    for job_id in (done, failed, waiting):
+        assert store.accept(job_id, PAYLOAD)
+    store.start(done, "w1")
+    store.finish(done, 1.0)
+    store.fail(failed, "encoder_failed", "boom")
+
+    clock.advance(100)
+    assert {j.id for j in store.list_jobs()} == {done, failed, waiting}  # not past yet
+    clock.advance(1)
+    assert [j.id for j in store.list_jobs()] == [waiting]
+    assert store.get(done) is None and store.payload(failed) is None
+
+    clock.advance(898)
+    store.touch(waiting)  # a sign of life (the sweep found its message waiting)
+    clock.advance(999)
+    assert store.expire() == 0
+    assert [j.id for j in store.list_jobs()] == [waiting]
+    clock.advance(2)  # 1001 s without a sign of life: abandoned
+    assert store.expire() == 1
+    assert store.get(waiting) is None
+    assert store.list_jobs() == [] and store.unfinished() == []
+
+
+def test_redis_records_expire_finished_first_then_abandoned(redis_spec: StoreSpec) -> None:
+    store = redis_spec.open(ttl_seconds=0.3, abandoned_seconds=3600)
+    assert isinstance(store, RedisJobStore)
+    done, waiting = secrets.token_hex(32), secrets.token_hex(32)
+    for job_id in (done, waiting):
+        assert store.accept(job_id, PAYLOAD)
+    assert store.client.pttl(store.key("job", done)) > 3_000_000  # unfinished: abandoned time
+    store.start(done, "w1")
+    store.finish(done, 1.0)
+    assert store.client.pttl(store.key("payload", done)) <= 300
+
+    wait_until(lambda: store.get(done) is None)
+    assert store.payload(done) is None
+    assert [j.id for j in store.list_jobs()] == [waiting]
+    assert store.client.zcard(store.recent_key) == 1  # the expired id left the index
+    assert store.get(waiting) is not None
+    store.client.delete(store.key("job", waiting))  # as if abandoned for an hour
+    assert store.expire() == 1
+    assert store.client.zcard(store.recent_key) == 0
+
+
+def test_open_store_keeps_unfinished_jobs_well_past_the_stale_time(tmp_path: Path) -> None:
+    store = open_store("", tmp_path, record_s=60, stale_s=120)
+    assert isinstance(store, FileJobStore)
+    assert (store.ttl_s, store.abandoned_s) == (60, 3600)

@@ -224,6 +224,7 @@ def test_transient_failures_are_retried_then_reported(app: Flask, tmp_path: Path
     assert "encoder on fire" not in done["error"]["message"]
     record = app.extensions["listen_jobs"].get(body["id"])
     assert "gave up after 2 attempts" in record.error["message"]
+    assert record.attempts == 2  # the count in the record is the one in the message
     assert "encoder on fire" in record.error["message"]
     assert w.text().count("Retry in 2s") == 1
     assert app.extensions["listen_cache"].get(body["id"]) is None

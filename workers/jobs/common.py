@@ -15,7 +15,12 @@ from audio_cache import is_valid_key
 JobStatus = Literal["queued", "working", "ready", "failed"]
 STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 DEFAULT_TTL_S = 7 * 24 * 3600.0
-"""How long a Redis job record outlives its last write."""
+"""How long a finished or failed job's record is kept after its last write."""
+ABANDON_STALE_FACTOR = 30
+"""A queued or working job is abandoned, and its record may expire, only after no sign
+of life for the record time and at least this many times LISTEN_STALE_SECONDS."""
+CANCELLED = "cancelled"
+"""The error code of a job an operator cancelled."""
 
 Clock = Callable[[], float]
 
@@ -40,6 +45,18 @@ class Job:
     """When it was last accepted (``created`` stays the first time)."""
     first_audio_s: float | None
     """Seconds from ``accepted`` to the first audio the current attempt wrote; None until then."""
+    title: str | None = None
+    """The article's title as posted, if any."""
+    site: str = ""
+    """The site whose key posted it ("" without site keys)."""
+    chars: int = 0
+    """Characters of the posted text."""
+    worker: str | None = None
+    """The worker process (host:pid) running it, or that ran it last."""
+    synthesis_s: float | None = None
+    """Seconds the attempt that made the audio spent synthesising it; None until ready."""
+    cancel_requested: bool = False
+    """An operator cancelled it; a worker running it stops at its next heartbeat."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the API's job representation)."""
@@ -54,6 +71,12 @@ class Job:
             "attempts": self.attempts,
             "accepted": self.accepted,
             "first_audio_s": self.first_audio_s,
+            "title": self.title,
+            "site": self.site,
+            "chars": self.chars,
+            "worker": self.worker,
+            "synthesis_s": self.synthesis_s,
+            "cancel_requested": self.cancel_requested,
         }
 
 
@@ -175,11 +198,14 @@ class JobStore(Protocol):
     def start(self, job_id: str, worker: str) -> int:
         """Mark the job working (progress 0) by ``worker``; the attempt count, now +1."""
 
-    def heartbeat(self, job_id: str, progress: float) -> None:
-        """Record progress (0..1) and a sign of life; cheap enough for every sentence."""
+    def heartbeat(self, job_id: str, progress: float) -> bool:
+        """Record progress (0..1) and a sign of life; cheap enough for every sentence.
 
-    def finish(self, job_id: str, duration_s: float) -> None:
-        """Mark the job ready (progress 1) with the audio's duration."""
+        True when an operator has cancelled the job: the caller must stop."""
+
+    def finish(self, job_id: str, duration_s: float, *, synthesis_s: float | None = None) -> None:
+        """Mark the job ready (progress 1) with the audio's duration and, when this
+        attempt made it, the seconds it spent synthesising."""
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         """Mark the job failed with an error code and message; ``accept`` may retry it."""
@@ -211,6 +237,23 @@ class JobStore(Protocol):
     def counts(self) -> dict[str, int]:
         """Number of jobs per status, every status present (approximate for Redis)."""
 
+    def list_jobs(
+        self, status: JobStatus | None = None, site: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        """Up to ``limit`` jobs, most recently accepted first, of ``status`` and ``site``
+        (None: any). Reads records only, never payloads."""
+
+    def cancel(self, job_id: str) -> JobStatus | None:
+        """An operator's cancel, in one atomic step; the status it found (None: no job).
+
+        A queued job ends failed with code ``cancelled`` at once (a message still
+        in the broker finds it failed and is dropped); a working one is flagged,
+        and its worker stops and fails it at its next heartbeat. Ready and
+        failed jobs are left as they are. ``accept`` clears the flag."""
+
+    def expire(self) -> int:
+        """Remove records past their time (see the package); how many went."""
+
 
 def _check_id(job_id: str) -> str:
     if not is_valid_key(job_id):
@@ -238,6 +281,26 @@ def _le(bound: float) -> str:
 def _buckets_of(seconds: float) -> list[str]:
     """The labels of the cumulative buckets an observation of ``seconds`` falls in."""
     return [_le(b) for b in FIRST_AUDIO_BOUNDS if seconds <= b]
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be within 1..10000, not {limit!r}")
+    return int(limit)
+
+
+def matches(job: Job, status: str | None, site: str | None) -> bool:
+    return (status is None or job.status == status) and (site is None or job.site == site)
+
+
+def chars_of(payload: Mapping[str, Any]) -> int:
+    text = payload.get("text")
+    return len(text) if isinstance(text, str) else 0
+
+
+def title_of(payload: Mapping[str, Any]) -> str | None:
+    title = payload.get("title")
+    return title if isinstance(title, str) else None
 
 
 def _check_ttl(ttl: float) -> float:

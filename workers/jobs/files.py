@@ -14,22 +14,29 @@ from typing import Any
 
 from audio_cache import is_valid_key
 from workers.jobs.common import (
+    CANCELLED,
+    DEFAULT_TTL_S,
     FIRST_AUDIO_BOUNDS,
     STATUSES,
     Clock,
     Histogram,
     Job,
+    JobStatus,
     Lease,
     QueueFull,
     _buckets_of,
     _check_duration,
     _check_fraction,
     _check_id,
+    _check_limit,
     _check_ttl,
     _dump_payload,
     _le,
     _load_payload,
     _status,
+    chars_of,
+    matches,
+    title_of,
 )
 
 
@@ -99,9 +106,18 @@ class _FileLease(Lease):
 class FileJobStore:
     """Job records as JSON files under ``<root>/jobs``; safe across processes on one machine."""
 
-    def __init__(self, root: Path | str, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        clock: Clock = time.time,
+        ttl_seconds: float = DEFAULT_TTL_S,
+        abandoned_seconds: float | None = None,
+    ) -> None:
         self.root = Path(root) / "jobs"
         self._clock = clock
+        self.ttl_s = _check_ttl(ttl_seconds)
+        self.abandoned_s = _check_ttl(abandoned_seconds or ttl_seconds)
 
     def _path(self, job_id: str, suffix: str) -> Path:
         return self.root / _check_id(job_id)[:2] / f"{job_id}{suffix}"
@@ -170,21 +186,68 @@ class FileJobStore:
 
     def get(self, job_id: str) -> Job | None:
         record = self._read(job_id)
-        if record is None:
-            return None
-        return Job(
-            id=job_id,
-            status=_status(record["status"]),
-            progress=float(record["progress"]),
-            error=record.get("error"),
-            duration_s=record.get("duration_s"),
-            created=float(record["created"]),
-            updated=float(record["updated"]),
-            attempts=int(record["attempts"]),
-            # Records written before accept times were kept: their creation is their acceptance.
-            accepted=float(record.get("accepted", record["created"])),
-            first_audio_s=record.get("first_audio_s"),
-        )
+        return None if record is None else _job(job_id, record)
+
+    def _expired(self, record: Mapping[str, Any], now: float) -> bool:
+        keep = self.abandoned_s if record["status"] in ("queued", "working") else self.ttl_s
+        return float(record["updated"]) < now - keep
+
+    def _records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record (not payload), dropping those past their time."""
+        now = self._clock()
+        for path in self.root.glob("*/*.json"):
+            name = path.name
+            if name.startswith(".") or name.endswith(".payload.json"):
+                continue
+            job_id = name.removesuffix(".json")
+            try:
+                record: dict[str, Any] = json.loads(path.read_bytes())
+            except FileNotFoundError:
+                continue  # forgotten while we listed
+            if is_valid_key(job_id) and self._expired(record, now) and self._expire(job_id):
+                continue
+            yield job_id, record
+
+    def _expire(self, job_id: str) -> bool:
+        with self._locked(job_id):  # expire unless written meanwhile
+            record = self._read(job_id)
+            if record is not None and not self._expired(record, self._clock()):
+                return False
+        self.forget(job_id)
+        return True
+
+    def list_jobs(
+        self, status: JobStatus | None = None, site: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        limit = _check_limit(limit)
+        # One small file per job: embedded mode's few thousand records at most.
+        jobs = [_job(i, r) for i, r in self._records() if is_valid_key(i)]
+        jobs = [j for j in jobs if matches(j, status, site)]
+        jobs.sort(key=lambda j: j.accepted, reverse=True)
+        return jobs[:limit]
+
+    def expire(self) -> int:
+        before = sum(1 for _ in self.root.glob("*/*.payload.json"))
+        for _ in self._records():
+            pass
+        return before - sum(1 for _ in self.root.glob("*/*.payload.json"))
+
+    def cancel(self, job_id: str) -> JobStatus | None:
+        with self._locked(job_id):
+            record = self._read(job_id)
+            if record is None:
+                return None
+            found = _status(record["status"])
+            if found not in ("queued", "working"):
+                return found
+            record.update(cancel=True, updated=self._clock())
+            if found == "queued":
+                error = {"code": CANCELLED, "message": "cancelled by an operator"}
+                record.update(status="failed", error=error, duration_s=None)
+            _write_json(self._path(job_id, ".json"), record)
+            if found == "queued":
+                (self._index / job_id).unlink(missing_ok=True)
+            return found
 
     def payload(self, job_id: str) -> dict[str, Any] | None:
         try:
@@ -239,6 +302,11 @@ class FileJobStore:
                     "attempts": 0,
                     "worker": None,
                     "first_audio_s": None,
+                    "title": title_of(payload),
+                    "site": site,
+                    "chars": chars_of(payload),
+                    "synthesis_s": None,
+                    "cancel": False,
                 },
             )
             return True
@@ -288,14 +356,18 @@ class FileJobStore:
             _write_json(self._path(job_id, ".json"), record)
             return attempts
 
-    def heartbeat(self, job_id: str, progress: float) -> None:
+    def heartbeat(self, job_id: str, progress: float) -> bool:
         # No fsync: a heartbeat lost in a power cut only makes the job look stale
         # sooner, and an fsync per sentence would cost more than the sentence.
-        self._update(job_id, {"progress": _check_fraction(progress)}, durable=False)
+        record = self._update(job_id, {"progress": _check_fraction(progress)}, durable=False)
+        return bool(record.get("cancel", False))
 
-    def finish(self, job_id: str, duration_s: float) -> None:
+    def finish(self, job_id: str, duration_s: float, *, synthesis_s: float | None = None) -> None:
         changes = {"status": "ready", "progress": 1.0, "duration_s": _check_duration(duration_s)}
-        self._update(job_id, {**changes, "error": None}, finished=True)
+        if synthesis_s is not None:
+            changes["synthesis_s"] = _check_duration(synthesis_s)
+        # A cancel that came after the last heartbeat did not stop it: the audio is made.
+        self._update(job_id, {**changes, "error": None, "cancel": False}, finished=True)
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         error = {"code": str(code), "message": str(message)}
@@ -414,3 +486,25 @@ class FileJobStore:
                 continue  # forgotten while we listed
             counts[_status(record["status"])] += 1
         return counts
+
+
+def _job(job_id: str, record: Mapping[str, Any]) -> Job:
+    return Job(
+        id=job_id,
+        status=_status(record["status"]),
+        progress=float(record["progress"]),
+        error=record.get("error"),
+        duration_s=record.get("duration_s"),
+        created=float(record["created"]),
+        updated=float(record["updated"]),
+        attempts=int(record["attempts"]),
+        # Records written before accept times were kept: their creation is their acceptance.
+        accepted=float(record.get("accepted", record["created"])),
+        first_audio_s=record.get("first_audio_s"),
+        title=record.get("title"),
+        site=str(record.get("site", "")),
+        chars=int(record.get("chars", 0)),
+        worker=record.get("worker"),
+        synthesis_s=record.get("synthesis_s"),
+        cancel_requested=bool(record.get("cancel", False)),
+    )

@@ -16,17 +16,21 @@ from workers.jobs.common import (
     Clock,
     Histogram,
     Job,
+    JobStatus,
     Lease,
     QueueFull,
     _buckets_of,
     _check_duration,
     _check_fraction,
     _check_id,
+    _check_limit,
     _check_ttl,
     _dump_payload,
     _le,
     _load_payload,
     _status,
+    chars_of,
+    title_of,
 )
 
 POOL_SIZE = 64
@@ -57,8 +61,8 @@ def redis_client(url: str, *, timeout: float = REDIS_TIMEOUT_S) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-# KEYS: job, payload, index. ARGV: now, ttl_ms, payload, job id, site, site_limit,
-# total_limit, audio_gone (1: a ready job may be reset too).
+# KEYS: job, payload, index, recent. ARGV: now, ttl_ms (abandoned), payload, job id, site,
+# site_limit, total_limit, audio_gone (1: a ready job may be reset too), title, chars.
 # Returns 1 (accepted), 0 (alive or done), -1 (the site is full), -2 (the index is full).
 _ACCEPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -75,12 +79,14 @@ end
 if total_limit > 0 and redis.call('HLEN', KEYS[3]) >= total_limit then return -2 end
 if status then
   redis.call('HDEL', KEYS[1], 'error_code', 'error_message', 'duration_s', 'worker',
-    'first_audio_s')
+    'first_audio_s', 'synthesis_s', 'cancel', 'title')
 else
   redis.call('HSET', KEYS[1], 'created', ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'progress', 0, 'updated', ARGV[1], 'attempts', 0,
-  'accepted', ARGV[1])
+  'accepted', ARGV[1], 'site', ARGV[5], 'chars', ARGV[10])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'title', string.sub(ARGV[9], 2)) end
+redis.call('ZADD', KEYS[4], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
@@ -106,7 +112,7 @@ return 1
 # KEYS: job, payload, index. ARGV: ttl_ms, job id, finished (0/1), count ('attempts' or ''),
 # n, n field names to delete, then field/value pairs. Updates only an existing
 # record: a late heartbeat must not resurrect a forgotten job. Returns the
-# counted field's new value, or 1; 0 when there is no record.
+# counted field's new value, or 2 when the job was cancelled, else 1; 0 when there is no record.
 _UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local n = tonumber(ARGV[5])
@@ -116,6 +122,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
 if ARGV[4] ~= '' then return redis.call('HINCRBY', KEYS[1], ARGV[4], 1) end
+if redis.call('HEXISTS', KEYS[1], 'cancel') == 1 then return 2 end
 return 1
 """
 
@@ -128,6 +135,24 @@ for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
 redis.call('HINCRBY', KEYS[2], 'count', 1)
 redis.call('HINCRBYFLOAT', KEYS[2], 'sum', ARGV[1])
 return 1
+"""
+
+# KEYS: job, payload, index. ARGV: job id, now, ttl_ms (finished). The operator's cancel:
+# returns the status found ('' when there is no record).
+_CANCEL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return '' end
+if status ~= 'queued' and status ~= 'working' then return status end
+redis.call('HSET', KEYS[1], 'cancel', 1, 'updated', ARGV[2])
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'failed', 'error_code', 'cancelled',
+    'error_message', 'cancelled by an operator')
+  redis.call('HDEL', KEYS[1], 'duration_s')
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return status
 """
 
 # KEYS: job, index. ARGV: job id. Drops an index entry whose job is finished or gone.
@@ -193,12 +218,19 @@ class RedisJobStore:
         prefix: str = "listen:",
         *,
         ttl_seconds: float = DEFAULT_TTL_S,
+        abandoned_seconds: float | None = None,
         clock: Clock = time.time,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_ms = _ms(_check_ttl(ttl_seconds))
+        """Expiry of a finished or failed job's record and payload, from its last write."""
+        self.abandoned_ms = _ms(_check_ttl(abandoned_seconds or ttl_seconds))
+        """Expiry of a queued or working job's, from its last sign of life."""
         self._clock = clock
+        self._cancel = client.register_script(_CANCEL)
+        self.recent_key = f"{prefix}recent"
+        """A sorted set of job ids scored by acceptance time: what ``list_jobs`` reads."""
         self._accept = client.register_script(_ACCEPT)
         self._refresh = client.register_script(_REFRESH)
         self._update_script = client.register_script(_UPDATE)
@@ -224,7 +256,7 @@ class RedisJobStore:
     ) -> int:
         pairs: list[_Arg] = [x for item in changes.items() for x in item]
         args: list[_Arg] = [
-            self.ttl_ms,
+            self.ttl_ms if finished else self.abandoned_ms,
             job_id,
             int(finished),
             count,
@@ -251,31 +283,69 @@ class RedisJobStore:
         pairs: list[_Arg] = [x for item in changes.items() for x in item]
         cutoff = "" if stale_before is None else repr(float(stale_before))
         updated = repr(self._clock() + wait)
-        args: list[_Arg] = [cutoff, updated, self.ttl_ms, len(pairs), *pairs]
+        args: list[_Arg] = [cutoff, updated, self.abandoned_ms, len(pairs), *pairs]
         keys = [self.key("job", job_id), self.key("payload", job_id)]
         return bool(self._refresh(keys=keys, args=args))
 
     def get(self, job_id: str) -> Job | None:
         raw: dict[bytes | str, bytes | str] = self.client.hgetall(self.key("job", job_id))
-        if not raw:
-            return None
-        rec = {_text(k): _text(v) for k, v in raw.items()}
-        error = None
-        if "error_code" in rec:
-            error = {"code": rec["error_code"], "message": rec.get("error_message", "")}
-        return Job(
-            id=job_id,
-            status=_status(rec["status"]),
-            progress=float(rec["progress"]),
-            error=error,
-            duration_s=float(rec["duration_s"]) if "duration_s" in rec else None,
-            created=float(rec["created"]),
-            updated=float(rec["updated"]),
-            attempts=int(rec["attempts"]),
-            # Records written before accept times were kept: their creation is their acceptance.
-            accepted=float(rec.get("accepted", rec["created"])),
-            first_audio_s=float(rec["first_audio_s"]) if "first_audio_s" in rec else None,
-        )
+        return _job(job_id, raw) if raw else None
+
+    def list_jobs(
+        self, status: JobStatus | None = None, site: str | None = None, limit: int = 50
+    ) -> list[Job]:
+        limit = _check_limit(limit)
+        page = max(100, limit)
+        found: list[str] = []
+        gone: list[str] = []
+        start = 0
+        # Status and site first (two fields of each record), whole records of the matches only.
+        while len(found) < limit:
+            ids = self._ids(self.client.zrevrange(self.recent_key, start, start + page - 1))
+            if not ids:
+                break
+            pipe = self.client.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hmget(self.key("job", job_id), "status", "site")
+            for job_id, (got_status, got_site) in zip(ids, pipe.execute(), strict=True):
+                if got_status is None:
+                    gone.append(job_id)
+                elif (status is None or _text(got_status) == status) and (
+                    site is None or _text(got_site or b"") == site
+                ):
+                    found.append(job_id)
+            start += page
+        if gone:  # expired or forgotten: out of the index too
+            self.client.zrem(self.recent_key, *gone)
+        found = found[:limit]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in found:
+            pipe.hgetall(self.key("job", job_id))
+        # A record that expired between the two reads is left out.
+        return [_job(i, raw) for i, raw in zip(found, pipe.execute(), strict=True) if raw]
+
+    def expire(self) -> int:
+        # Records and payloads expire by themselves (PEXPIRE); this prunes the index.
+        gone = 0
+        start = 0
+        while ids := self._ids(self.client.zrange(self.recent_key, start, start + 999)):
+            pipe = self.client.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.exists(self.key("job", job_id))
+            dead = [i for i, alive in zip(ids, pipe.execute(), strict=True) if not alive]
+            if dead:
+                gone += int(self.client.zrem(self.recent_key, *dead))
+            start += 1000 - len(dead)
+        return gone
+
+    @staticmethod
+    def _ids(members: Any) -> list[str]:
+        return [_text(m) for m in members]
+
+    def cancel(self, job_id: str) -> JobStatus | None:
+        keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
+        found = _text(self._cancel(keys=keys, args=[job_id, repr(self._clock()), self.ttl_ms]))
+        return _status(found) if found else None
 
     def payload(self, job_id: str) -> dict[str, Any] | None:
         data: bytes | str | None = self.client.get(self.key("payload", job_id))
@@ -291,16 +361,25 @@ class RedisJobStore:
         total_limit: int = 0,
         audio_gone: bool = False,
     ) -> bool:
-        keys = [self.key("job", job_id), self.key("payload", job_id), self.index_key]
+        keys = [
+            self.key("job", job_id),
+            self.key("payload", job_id),
+            self.index_key,
+            self.recent_key,
+        ]
+        title = title_of(payload)
         args: list[_Arg] = [
             repr(self._clock()),
-            self.ttl_ms,
+            self.abandoned_ms,
             _dump_payload(payload),
             job_id,
             site,
             int(site_limit),
             int(total_limit),
             int(audio_gone),
+            # '=' first so that an empty title is kept; lone surrogates escaped.
+            "" if title is None else ("=" + title).encode("utf-8", "backslashreplace"),
+            chars_of(payload),
         ]
         result = int(self._accept(keys=keys, args=args))
         if result == -1:
@@ -339,16 +418,20 @@ class RedisJobStore:
         changes = {"status": "working", "progress": 0, "worker": worker}
         return self._update(job_id, changes, delete=("first_audio_s",), count="attempts")
 
-    def heartbeat(self, job_id: str, progress: float) -> None:
-        self._update(job_id, {"progress": repr(_check_fraction(progress))})
+    def heartbeat(self, job_id: str, progress: float) -> bool:
+        return self._update(job_id, {"progress": repr(_check_fraction(progress))}) == 2
 
-    def finish(self, job_id: str, duration_s: float) -> None:
+    def finish(self, job_id: str, duration_s: float, *, synthesis_s: float | None = None) -> None:
         changes = {
             "status": "ready",
             "progress": 1,
             "duration_s": repr(_check_duration(duration_s)),
         }
-        self._update(job_id, changes, delete=("error_code", "error_message"), finished=True)
+        if synthesis_s is not None:
+            changes["synthesis_s"] = repr(_check_duration(synthesis_s))
+        # A cancel that came after the last heartbeat did not stop it: the audio is made.
+        delete = ("error_code", "error_message", "cancel")
+        self._update(job_id, changes, delete=delete, finished=True)
 
     def fail(self, job_id: str, code: str, message: str) -> None:
         changes = {"status": "failed", "error_code": str(code), "error_message": str(message)}
@@ -415,3 +498,33 @@ class RedisJobStore:
                 if status is not None:  # expired or forgotten since the scan
                     counts[_status(_text(status))] += 1
         return counts
+
+
+def _job(job_id: str, raw: Mapping[bytes | str, bytes | str]) -> Job:
+    rec = {_text(k): _text(v) for k, v in raw.items()}
+    error = None
+    if "error_code" in rec:
+        error = {"code": rec["error_code"], "message": rec.get("error_message", "")}
+
+    def number(name: str) -> float | None:
+        return float(rec[name]) if name in rec else None
+
+    return Job(
+        id=job_id,
+        status=_status(rec["status"]),
+        progress=float(rec["progress"]),
+        error=error,
+        duration_s=number("duration_s"),
+        created=float(rec["created"]),
+        updated=float(rec["updated"]),
+        attempts=int(rec["attempts"]),
+        # Records written before accept times were kept: their creation is their acceptance.
+        accepted=float(rec.get("accepted", rec["created"])),
+        first_audio_s=number("first_audio_s"),
+        title=rec.get("title"),
+        site=rec.get("site", ""),
+        chars=int(rec.get("chars", 0)),
+        worker=rec.get("worker"),
+        synthesis_s=number("synthesis_s"),
+        cancel_requested="cancel" in rec,
+    )
