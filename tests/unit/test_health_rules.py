@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 
 from listen_service import create_app
+from tests.promtext import value
 from workers.registry import WorkerEntry
 
 
@@ -106,6 +107,9 @@ def test_entries_older_than_the_window_are_pruned(app: Flask) -> None:
 
 
 def test_listen_up_follows_the_workers(app: Flask) -> None:
-    assert "listen_up 0" in app.test_client().get("/metrics").get_data(as_text=True).splitlines()
+    def scraped(name: str) -> float:
+        return value(app.test_client().get("/metrics").get_data(as_text=True), name)
+
+    assert (scraped("listen_up"), scraped("listen_workers_live")) == (0, 0)
     put(app, 1, beat_age=1)
-    assert "listen_up 1" in app.test_client().get("/metrics").get_data(as_text=True).splitlines()
+    assert (scraped("listen_up"), scraped("listen_workers_live")) == (1, 1)
