@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ def test_json_worker_logs_name_the_job_and_each_retry(app: Flask, tmp_path: Path
     try:
         body = client.post("/api/v1/listen", json={"text": "Logged, line by line."}).get_json()
         assert wait_ready(client, body["status_url"], timeout=60)["status"] == "failed"
+        # The record fails before Celery's main process logs the task's exception:
+        # wait for that line rather than stop the worker first.
+        deadline = time.monotonic() + 30
+        while "EncoderError" not in w.text() and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         w.stop()
     lines = json_lines(w.text())
