@@ -207,7 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_METRICS_DIR",
         "",
         str,
-        "directory for the metrics files of each web's and worker's processes (prometheus_client's multiprocess mode), one subdirectory per process group; keep it on a local disk; empty = <data dir>/metrics",
+        "directory for the metrics files of each web's and worker's processes (prometheus_client's multiprocess mode), one subdirectory per process group; keep it on tmpfs or a local disk other than the data directory's (a process whose mapped metrics file cannot grow dies); empty = /dev/shm/listen-metrics-<hash of the data dir> (else the temp dir)",
     ),
     Setting(
         "LISTEN_WORKER_METRICS_PORT",

@@ -12,9 +12,11 @@ same host removes those. This module does not import prometheus_client:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,23 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def root(config: Mapping[str, Any]) -> Path:
-    """``LISTEN_METRICS_DIR``, by default ``<LISTEN_DATA_DIR>/metrics``."""
+    """``LISTEN_METRICS_DIR``, by default a folder in RAM (``/dev/shm``) named after the data dir.
+
+    Not on the data directory's disk: prometheus_client maps its files into
+    memory and grows them as metrics appear, and a process that grows a mapped
+    file on a full disk dies of SIGBUS (measured: a worker, in the disk-full
+    tests). A full data disk must cost jobs, never workers. Where ``/dev/shm``
+    is not writable, the system's temp directory. Every process of one
+    deployment on a host computes the same folder from the same data dir.
+    """
     chosen: str = config["LISTEN_METRICS_DIR"]
-    return Path(chosen).expanduser() if chosen else Path(config["LISTEN_DATA_DIR"]) / "metrics"
+    if chosen:
+        return Path(chosen).expanduser()
+    data = str(Path(config["LISTEN_DATA_DIR"]).expanduser().resolve())
+    name = "listen-metrics-" + hashlib.sha256(data.encode()).hexdigest()[:16]
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    return base / name
 
 
 def _host() -> str:

@@ -24,7 +24,7 @@ import pytest
 from flask import Flask
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from listen_service import create_app
+from listen_service import create_app, metricsdir
 from tests.conftest import ARTICLE
 from tests.promtext import Samples, samples, value
 from tests.service.conftest import Worker, start_worker
@@ -162,10 +162,15 @@ def web(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     proc.wait(30)
 
 
+def metrics_root(data: Path) -> Path:
+    """Where the service with data directory ``data`` keeps its metrics files."""
+    return metricsdir.root({"LISTEN_METRICS_DIR": "", "LISTEN_DATA_DIR": str(data)})
+
+
 def livez_by_process(data: Path) -> dict[int, float]:
     """``/livez`` requests each gunicorn process counted in its own file."""
     counted = {}
-    for file in (data / "metrics").glob("web-*/counter_*.db"):
+    for file in metrics_root(data).glob("web-*/counter_*.db"):
         for family in MultiProcessCollector.merge([str(file)]):
             for s in family.samples:
                 if s.name == "listen_http_requests_total" and s.labels["route"] == "/livez":
@@ -179,7 +184,7 @@ def livez_total(text: str) -> float:
 
 def pids_of(data: Path, kind: str) -> set[int]:
     """Processes with a file of ``kind`` (``counter``, ``gauge_livesum``) in the web's folder."""
-    return {int(p.stem.rsplit("_", 1)[1]) for p in (data / "metrics").glob(f"web-*/{kind}_*.db")}
+    return {int(p.stem.rsplit("_", 1)[1]) for p in metrics_root(data).glob(f"web-*/{kind}_*.db")}
 
 
 def test_counters_of_every_gunicorn_process_add_up_in_one_scrape(
