@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 
 from listen_service import create_app
 from listen_service.config import to_env
+from tests.promtext import value
 from tests.service.conftest import start_worker
 
 TOKEN = "operator-token-for-tests"
@@ -225,7 +226,7 @@ def test_healthz_is_503_when_most_recent_jobs_failed(
         assert report["recent_jobs"]["failure_rate"] == 1.0
         assert report["status"] == "unavailable"
         metrics = client.get("/metrics").get_data(as_text=True)
-        assert "listen_up 0" in metrics.splitlines()
+        assert value(metrics, "listen_up") == 0
     finally:
         worker.stop()
 
