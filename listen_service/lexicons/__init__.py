@@ -25,6 +25,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from listen_service.body import json_body, raw_body
 from listen_service.errors import ApiError
 from listen_service.lexicons.store import LexiconStore, open_lexicons
+from listen_service.ops.auth import bearer_token
 from workers.lexicon import ALPHABETS, Lexicon, LexiconError, MalformedDocument
 from workers.lexicon.pls import MEDIA_TYPE as PLS
 
@@ -65,15 +66,7 @@ def lexicon_for(site: str | None) -> Lexicon:
 def _authorise(site: str) -> None:
     if site not in current_app.config["LISTEN_SITE_KEYS"].values():
         raise ApiError(404, "unknown_site", "no site of this name is configured")
-    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not sent.strip():
-        raise ApiError(
-            401,
-            "missing_admin_token",
-            "send the site's admin token as Authorization: Bearer <token>",
-            {"WWW-Authenticate": 'Bearer realm="listen"'},
-        )
-    given = sent.strip().encode("utf-8")
+    given = bearer_token("missing_admin_token", "the site's admin token", "listen").encode("utf-8")
     tokens: dict[str, str] = current_app.config["LISTEN_SITE_ADMIN_TOKENS"]
     matched = False
     for token, owner in tokens.items():

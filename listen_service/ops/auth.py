@@ -36,16 +36,22 @@ def require_operator() -> None:
     """Raise the ``ApiError`` this request gets unless it carries the operator token."""
     if not enabled():
         raise ApiError(404, "ops_disabled", "the operator API is off: set LISTEN_OPS_TOKEN")
+    sent = bearer_token("missing_ops_token", "the operator token", "listen-ops")
+    if not check_token(sent):
+        raise ApiError(403, "wrong_ops_token", "this is not the operator token")
+
+
+def bearer_token(code: str, what: str, realm: str) -> str:
+    """The token of ``Authorization: Bearer <token>``; a 401 ``code`` naming ``what`` if none."""
     scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not sent.strip():
         raise ApiError(
             401,
-            "missing_ops_token",
-            "send the operator token as Authorization: Bearer <token>",
-            {"WWW-Authenticate": 'Bearer realm="listen-ops"'},
+            code,
+            f"send {what} as Authorization: Bearer <token>",
+            {"WWW-Authenticate": f'Bearer realm="{realm}"'},
         )
-    if not check_token(sent.strip()):
-        raise ApiError(403, "wrong_ops_token", "this is not the operator token")
+    return sent.strip()
 
 
 def operator_only(view: Callable[P, R]) -> Callable[P, R]:
