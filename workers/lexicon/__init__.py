@@ -239,6 +239,8 @@ class Lexicon:
     # -- use ---------------------------------------------------------------
     def matches(self, text: str) -> Iterator[Match]:
         """The replacements ``apply`` makes in ``text``, left to right."""
+        if not self._index:  # most sites have no lexicon: no need to read the text
+            return
         at = 0
         for token in _TOKEN.finditer(text):
             start = token.start()
