@@ -1181,6 +1181,25 @@ def test_list_jobs_pages_past_the_first_page(store: JobStore, clock: FakeClock) 
     assert len(store.list_jobs(limit=130)) == 130
 
 
+def test_accepted_since_reads_the_jobs_of_a_time_window(store: JobStore, clock: FakeClock) -> None:
+    ids = [secrets.token_hex(32) for _ in range(3)]
+    times = []
+    for job_id in ids:
+        clock.advance(60)
+        times.append(clock())
+        assert store.accept(job_id, PAYLOAD)
+    store.start(ids[1], "w1")
+    store.finish(ids[1], 2.0, synthesis_s=0.5)
+    assert store.accepted_since(clock() + 1) == []
+    assert {j.id for j in store.accepted_since(times[1])} == set(ids[1:])
+    found = {j.id: j for j in store.accepted_since(times[0])}
+    assert set(found) == set(ids)
+    assert (found[ids[1]].status, found[ids[1]].synthesis_s) == ("ready", 0.5)
+    # A forgotten job is gone from the window too.
+    store.forget(ids[2])
+    assert {j.id for j in store.accepted_since(times[0])} == set(ids[:2])
+
+
 def test_cancel_fails_a_queued_job_and_flags_a_working_one(store: JobStore) -> None:
     queued, working, ready = (secrets.token_hex(32) for _ in range(3))
     for job_id in (queued, working, ready):

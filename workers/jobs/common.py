@@ -243,6 +243,10 @@ class JobStore(Protocol):
         """Up to ``limit`` jobs, most recently accepted first, of ``status`` and ``site``
         (None: any). Reads records only, never payloads."""
 
+    def accepted_since(self, since: float) -> list[Job]:
+        """Every job last accepted at or after ``since`` (wall clock), any status, in
+        no particular order. Reads records only; the console's last hour."""
+
     def cancel(self, job_id: str) -> JobStatus | None:
         """An operator's cancel, in one atomic step; the status it found (None: no job).
 

@@ -226,6 +226,10 @@ class FileJobStore:
         jobs.sort(key=lambda j: j.accepted, reverse=True)
         return jobs[:limit]
 
+    def accepted_since(self, since: float) -> list[Job]:
+        jobs = (_job(i, r) for i, r in self._records() if is_valid_key(i))
+        return [j for j in jobs if j.accepted >= since]
+
     def expire(self) -> int:
         before = sum(1 for _ in self.root.glob("*/*.payload.json"))
         for _ in self._records():

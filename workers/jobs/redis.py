@@ -324,6 +324,18 @@ class RedisJobStore:
         # A record that expired between the two reads is left out.
         return [_job(i, raw) for i, raw in zip(found, pipe.execute(), strict=True) if raw]
 
+    def accepted_since(self, since: float) -> list[Job]:
+        ids = self._ids(self.client.zrangebyscore(self.recent_key, repr(since), "+inf"))
+        jobs: list[Job] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            pipe = self.client.pipeline(transaction=False)
+            for job_id in chunk:
+                pipe.hgetall(self.key("job", job_id))
+            # A record expired or forgotten since its index entry is left out.
+            jobs += [_job(i, raw) for i, raw in zip(chunk, pipe.execute(), strict=True) if raw]
+        return jobs
+
     def expire(self) -> int:
         # Records and payloads expire by themselves (PEXPIRE); this prunes the index.
         gone = 0
