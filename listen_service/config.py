@@ -204,6 +204,24 @@ SETTINGS: tuple[Setting, ...] = (
         "secret token (16+ characters) for the operator's API and console under /api/v1/ops and /ops, sent as Authorization: Bearer; empty = both disabled (404)",
     ),
     Setting(
+        "LISTEN_OPS_SESSION_SECONDS",
+        43_200,
+        int,
+        "how long a login to the /ops console lasts (its signed cookie); changing LISTEN_OPS_TOKEN ends every login at once",
+    ),
+    Setting(
+        "LISTEN_OPS_REFRESH_SECONDS",
+        10,
+        int,
+        "the /ops console reloads itself this often (0 = never; ?refresh=off pauses one page)",
+    ),
+    Setting(
+        "LISTEN_FLOWER_URL",
+        "",
+        str,
+        "URL of a Flower dashboard for these workers (Redis mode); the /ops console links to it when set",
+    ),
+    Setting(
         "LISTEN_METRICS_DIR",
         "",
         str,
@@ -343,6 +361,10 @@ def load(
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
     if config["LISTEN_OPS_TOKEN"] and len(config["LISTEN_OPS_TOKEN"]) < 16:
         raise ConfigError("LISTEN_OPS_TOKEN must be at least 16 characters (or empty: off)")
+    if config["LISTEN_OPS_SESSION_SECONDS"] < 60:
+        raise ConfigError("LISTEN_OPS_SESSION_SECONDS must be at least 60")
+    if config["LISTEN_OPS_REFRESH_SECONDS"] < 0:
+        raise ConfigError("LISTEN_OPS_REFRESH_SECONDS must be >= 0 (0: never)")
     if not 0 < config["LISTEN_WORKER_HEARTBEAT_SECONDS"] < config["LISTEN_WORKER_STALE_SECONDS"]:
         raise ConfigError(
             "LISTEN_WORKER_HEARTBEAT_SECONDS must be above 0 and below LISTEN_WORKER_STALE_SECONDS"

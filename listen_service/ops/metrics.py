@@ -152,8 +152,8 @@ class _Combined(Collector):
         return combine(f for source in self.sources for f in source.collect())
 
 
-def registry_for(app: Flask) -> CollectorRegistry:
-    """What one scrape of ``app``'s ``/metrics`` reads."""
+def _processes(app: Flask) -> _Combined:
+    """The counters and histograms of this host's web and worker processes, added up."""
     own = metricsdir.own()
     include_workers = not app.config["LISTEN_WORKER_METRICS_PORT"]
 
@@ -166,10 +166,27 @@ def registry_for(app: Flask) -> CollectorRegistry:
     sources: list[Collector] = [ProcessFiles(folders)]
     if own is None:  # one process: its own registry
         sources.append(REGISTRY)
+    return _Combined(sources)
+
+
+def registry_for(app: Flask) -> CollectorRegistry:
+    """What one scrape of ``app``'s ``/metrics`` reads."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Combined(sources))
+    registry.register(_processes(app))
     registry.register(Service(app))
     return registry
+
+
+def counter_totals(app: Flask, names: set[str]) -> dict[tuple[str, tuple[str, ...]], float]:
+    """The counters ``names`` (without ``_total``) of this host's processes, by
+    (name, label values): what the console shows of the cache."""
+    return {
+        (family.name, tuple(sample.labels.values())): sample.value
+        for family in _processes(app).collect()
+        if family.name in names
+        for sample in family.samples
+        if sample.name == f"{family.name}_total"
+    }
 
 
 @bp.get("/metrics")
@@ -178,4 +195,11 @@ def metrics() -> Response:
     return Response(generate_latest(registry_for(current_app)), content_type=CONTENT_TYPE)
 
 
-__all__ = ["ProcessFiles", "Service", "combine", "first_audio_family", "metrics"]
+__all__ = [
+    "ProcessFiles",
+    "Service",
+    "combine",
+    "counter_totals",
+    "first_audio_family",
+    "metrics",
+]

@@ -13,12 +13,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from listen_service.config import to_env
 from tests.conftest import no_temp_files
@@ -43,6 +45,14 @@ def broken_encoder(folder: Path) -> Path:
     return script
 
 
+def break_encoder(app: Flask, folder: Path) -> str:
+    """Make ``app``'s workers' encoder fail, with no retry; the working encoder."""
+    working: str = app.config["LISTEN_FFMPEG"]
+    app.config["LISTEN_FFMPEG"] = str(broken_encoder(folder))
+    app.config["LISTEN_TASK_MAX_RETRIES"] = 0
+    return working
+
+
 def ops_list(client: FlaskClient, query: str = "") -> list[dict[str, Any]]:
     response = client.get(f"/api/v1/ops/jobs{query}", headers=AUTH)
     assert response.status_code == 200, response.get_json()
@@ -56,9 +66,7 @@ def test_a_failed_job_is_listed_with_its_reason_and_a_retry_once_fixed_makes_aud
 ) -> None:
     app = ops_app
     client = app.test_client()
-    working_encoder = app.config["LISTEN_FFMPEG"]
-    app.config["LISTEN_FFMPEG"] = str(broken_encoder(tmp_path))
-    app.config["LISTEN_TASK_MAX_RETRIES"] = 0
+    working_encoder = break_encoder(app, tmp_path)
     text = "The encoder of this article is broken. Then it is fixed."
     w = start_worker(app, tmp_path / "broken.log")
     try:
@@ -174,17 +182,23 @@ ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_the_operator_token_is_required(app: Flask, method: str, path: str) -> None:
-    client = app.test_client()
-    call = getattr(client, method)
+def assert_operator_only(app: Flask, call: Callable[..., TestResponse], path: str) -> None:
+    """Off (404) without a configured token, then 401 without one and 403 with a wrong one,
+    in the JSON error shape; leaves the token configured."""
     off = call(path, headers=AUTH)
     assert (off.status_code, off.get_json()["error"]["code"]) == (404, "ops_disabled")
     app.config["LISTEN_OPS_TOKEN"] = TOKEN
     missing = call(path)
     assert (missing.status_code, missing.get_json()["error"]["code"]) == (401, "missing_ops_token")
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     wrong = call(path, headers={"Authorization": "Bearer " + "x" * 32})
     assert (wrong.status_code, wrong.get_json()["error"]["code"]) == (403, "wrong_ops_token")
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_the_operator_token_is_required(app: Flask, method: str, path: str) -> None:
+    call = getattr(app.test_client(), method)
+    assert_operator_only(app, call, path)
     right = call(path, headers=AUTH)
     assert right.status_code in (200, 404)  # listed, or no such job
     assert set(right.get_json()) <= {"jobs", "count", "error"}

@@ -1,0 +1,237 @@
+"""``/ops``: the operator's console, one server-rendered page that refreshes itself.
+
+What is queued (per lane), what runs where (workers and their current jobs),
+what failed and why (the failures view, with **Retry**), **Cancel** for a
+queued or working job, the last hour's throughput and time to first audio
+(inline SVG, ``charts``), and the cache. It works without JavaScript: the
+buttons are forms, the refresh is a ``<meta http-equiv="refresh">``
+(``?refresh=off`` pauses it). Access as for the operator API, plus a login
+form that sets a session cookie (``session``); its buttons carry a CSRF token.
+
+Routes: ``GET /ops``, ``GET|POST /ops/login``, ``POST /ops/logout``,
+``POST /ops/jobs/<id>/retry`` and ``POST /ops/jobs/<id>/cancel``. A client
+that does not ask for HTML gets the errors in the API's JSON shape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from listen_service.errors import ApiError, error_response
+from listen_service.ops import bp, charts, jobs, session
+from listen_service.ops.activity import LOOK_BACK_S, last_hour, percentile
+from listen_service.ops.auth import check_token, enabled
+from listen_service.ops.health import health
+from listen_service.ops.metrics import counter_totals
+from listen_service.ops.workers import worker_list
+from workers.jobs import STATUSES
+
+PAGE_LIMIT = 100
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+DONE = {
+    "retried": "Retried: the job is queued again.",
+    "cancelled": "Cancelled.",
+    "cancelling": "Cancelling: its worker stops within a second.",
+}
+
+
+@bp.app_template_filter("ops_seconds")
+def seconds(value: float | None) -> str:
+    """A duration as an operator reads it: ``0.28 s``, ``12.4 s``, ``7 min``, ``3.1 h``."""
+    if value is None:
+        return "—"
+    if value < 10:
+        return f"{value:.2f} s"
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{value / 60:.0f} min"
+    return f"{value / 3600:.1f} h"
+
+
+@bp.app_template_filter("ops_bytes")
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+@bp.app_template_filter("ops_clock")
+def clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(at))
+
+
+def wants_html() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def _page(html: str, status: int = 200) -> Response:
+    response = Response(html, status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _refused(exc: ApiError) -> Response:
+    """A request without a valid login: the login form for a browser, else JSON."""
+    if exc.status == 404 or not wants_html():
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    failed = exc.message if exc.code == "wrong_ops_token" else None
+    page = _page(render_template("ops_login.html", error=failed), exc.status)
+    page.headers.update(exc.headers)
+    return page
+
+
+def _view() -> tuple[str | None, str | None]:
+    status = request.args.get("status") or None
+    if status not in (None, *STATUSES):
+        raise ApiError(400, "invalid_status", f"status must be one of {', '.join(STATUSES)}")
+    return status, request.args.get("site") or None
+
+
+def _query(status: str | None, site: str | None, **more: str) -> str:
+    args = {k: v for k, v in (("status", status), ("site", site), *more.items()) if v}
+    return f"?{urlencode(args)}" if args else ""
+
+
+def _cache(report: dict[str, Any]) -> dict[str, Any]:
+    totals = counter_totals(current_app, {"listen_cache_requests", "listen_cache_evictions"})
+    hits = totals.get(("listen_cache_requests", ("hit",)), 0.0)
+    misses = totals.get(("listen_cache_requests", ("miss",)), 0.0)
+    return {
+        **report["cache"],
+        "hits": int(hits),
+        "misses": int(misses),
+        "hit_ratio": hits / (hits + misses) if hits + misses else None,
+        "evictions": int(totals.get(("listen_cache_evictions", ()), 0.0)),
+    }
+
+
+def render_console(status: str | None, site: str | None, error: ApiError | None = None) -> str:
+    app = current_app
+    now = time.time()
+    report, ok = health(app)
+    store = app.extensions["listen_jobs"]
+    hour = last_hour(store.accepted_since(now - LOOK_BACK_S), now)
+    listed = jobs.rows(status, site, PAGE_LIMIT)
+    refresh = request.args.get("refresh") != "off"
+    return render_template(
+        "ops.html",
+        ok=ok,
+        report=report,
+        workers=worker_list(app.extensions["listen_workers"], app.config),
+        jobs=listed,
+        reasons=Counter((j["error"] or {}).get("code", "?") for j in listed if j["error"])
+        if status == "failed"
+        else None,
+        status=status,
+        site=site,
+        statuses=STATUSES,
+        hour=hour,
+        first_audio_p50=percentile(hour.first_audio, 0.5),
+        first_audio_p95=percentile(hour.first_audio, 0.95),
+        synthesis_p95=percentile(hour.synthesis_s, 0.95),
+        throughput=charts.throughput(hour),
+        latency=charts.latency(hour),
+        cache=_cache(report),
+        csrf=session.csrf_token(),
+        flower=app.config["LISTEN_FLOWER_URL"],
+        refresh_s=app.config["LISTEN_OPS_REFRESH_SECONDS"] if refresh else 0,
+        here=_query(status, site),
+        paused=_query(status, site, refresh="off"),
+        done=DONE.get(request.args.get("done", "")),
+        done_job=request.args.get("job", ""),
+        error=error,
+        now=now,
+        page_limit=PAGE_LIMIT,
+    )
+
+
+@bp.get("/ops")
+def console() -> Response:
+    try:
+        session.operator()
+        status, site = _view()
+    except ApiError as exc:
+        return _refused(exc) if exc.status in (401, 403, 404) else _error(exc)
+    return _page(render_console(status, site))
+
+
+def _error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+@bp.get("/ops/login")
+def login_form() -> Response:
+    if not enabled():
+        return _error(ApiError(404, "ops_disabled", "the console is off: set LISTEN_OPS_TOKEN"))
+    return _page(render_template("ops_login.html", error=None))
+
+
+@bp.post("/ops/login")
+def login() -> BaseResponse:
+    if not enabled():
+        return _error(ApiError(404, "ops_disabled", "the console is off: set LISTEN_OPS_TOKEN"))
+    if not check_token(request.form.get("token", "").strip()):
+        current_app.logger.warning("ops console: a login with a wrong token")
+        return _refused(ApiError(403, "wrong_ops_token", "this is not the operator token"))
+    response = redirect(url_for("ops.console"), 303)
+    session.start(response)
+    return response
+
+
+@bp.post("/ops/logout")
+def logout() -> BaseResponse:
+    try:
+        session.require_csrf(session.operator())
+    except ApiError as exc:
+        return _refused(exc) if exc.status in (401, 404) else _error(exc)
+    response = redirect(url_for("ops.login_form"), 303)
+    session.end(response)
+    return response
+
+
+@bp.post("/ops/jobs/<job_id>/<action>")
+def act(job_id: str, action: str) -> BaseResponse:
+    """A button: ``retry`` or ``cancel``; back to the page it came from (303)."""
+    status, site = request.form.get("status") or None, request.form.get("site") or None
+    try:
+        session.require_csrf(session.operator())
+    except ApiError as exc:
+        if exc.status in (401, 404) or not wants_html():
+            return _refused(exc)
+        return _page(render_console(status, site, exc), exc.status)
+    try:
+        if action == "retry":
+            job, done = jobs.retry(job_id), "retried"
+        elif action == "cancel":
+            job = jobs.cancel(job_id)
+            done = "cancelling" if job.status == "working" else "cancelled"
+        else:
+            raise ApiError(404, "not_found", "no such action: retry or cancel")
+    except ApiError as exc:
+        if not wants_html():
+            return _error(exc)
+        return _page(render_console(status, site, exc), exc.status)
+    if not wants_html():
+        return jsonify({"job": jobs.row(job, time.time())})
+    back = url_for("ops.console") + _query(status, site, done=done, job=job_id)
+    return redirect(back, 303)
