@@ -44,12 +44,13 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import logging
 import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -65,6 +66,8 @@ from audio_cache._fs import (
     unlink_quiet,
 )
 from audio_cache.keys import is_valid_key, key_path_parts
+
+log = logging.getLogger(__name__)
 
 FORMATS = frozenset({"mp3", "ogg", "wav"})
 STALE_AFTER_S = 3600.0
@@ -131,13 +134,25 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
 
 
 class AudioCache:
-    """A content-addressed store of synthesised audio; see the module docstring."""
+    """A content-addressed store of synthesised audio; see the module docstring.
 
-    def __init__(self, root: Path | str, *, max_bytes: int | None = None) -> None:
+    ``on_evict``, if set, is called with the number of entries an eviction by
+    size removed (never with 0), so a caller can count them without this
+    package knowing how; an error it raises is logged and ignored.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        max_bytes: int | None = None,
+        on_evict: Callable[[int], None] | None = None,
+    ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes}")
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.on_evict = on_evict
         self.audio_root = self.root / "audio"
         self.audio_root.mkdir(parents=True, exist_ok=True)
         # Successful verifications, keyed by file identity, so a hot entry is
@@ -399,6 +414,13 @@ class AudioCache:
                 self._remove_files(slot.key, slot.directory)
             total -= slot.size
             evicted.append(slot.key)
+        if evicted and self.on_evict is not None:
+            try:
+                self.on_evict(len(evicted))
+            except Exception:
+                # Only bookkeeping: the entries are gone and a put's audio is
+                # committed, so a failing counter must not fail the caller.
+                log.debug("on_evict hook failed", exc_info=True)
         return evicted
 
     def _scan(self, *, clean: bool) -> Iterator[_Slot]:

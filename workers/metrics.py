@@ -7,6 +7,8 @@ directory, in its ``/metrics`` (``LISTEN_WORKER_METRICS_PORT`` = 0, the
 default; always so under ``serve``), or with a port set, this worker itself
 on that port — for workers on machines of their own (docs/operations.md,
 "Metrics"). Tasks other than ``listen.synthesize`` are not counted.
+Cache evictions are counted by the worker's cache itself (``on_evict``), as
+its puts make them.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ RETRIED = Counter(
     "job attempts put back for a retry, by reason (an error code, or lease_busy)",
     ["reason"],
 )
+EVICTIONS = Counter(
+    "listen_cache_evictions",
+    "audio cache entries a worker evicted (least recently used) to keep the cache under its cap",
+)
 
 _started: dict[str, float] = {}
 _app: list[Flask] = []
@@ -63,11 +69,19 @@ _app: list[Flask] = []
 def install(app: Flask) -> None:
     """Count the tasks of this worker, whose job store and settings are ``app``'s."""
     _app[:] = [app]
+    # The very cache object the tasks put into (workers.tasks reads it from
+    # this app, the one FlaskTask runs them under); set here, before the pool
+    # forks, so every pool process inherits the hook with the cache.
+    app.extensions["listen_cache"].on_evict = _evicted
     task_prerun.connect(_prerun)
     task_postrun.connect(_postrun)
     task_failure.connect(_failure)
     task_retry.connect(_retry)
     worker_ready.connect(_serve_port)
+
+
+def _evicted(count: int) -> None:
+    EVICTIONS.inc(count)
 
 
 def _job_id(args: Any, kwargs: Any) -> str | None:

@@ -121,6 +121,30 @@ def test_retries_and_failures_are_counted_by_their_reason(
     assert moved(before, after, "listen_synthesis_seconds_count") == 0
 
 
+def test_a_worker_counts_the_entries_its_puts_evict(
+    service_config: dict[str, Any], tmp_path: Path
+) -> None:
+    # 1 byte (0 is no cap): each put keeps only the entry it has just put.
+    app = create_app({**service_config, "LISTEN_CACHE_MAX_BYTES": 1})
+    worker = start_worker(app, tmp_path / "worker.log")
+    try:
+        client = app.test_client()
+        before = scrape(app)
+        text = ARTICLE.read_text()
+        first = client.post(LISTEN, json={"text": text[:300]})
+        assert wait_ready(client, first.json["status_url"])["status"] == "ready"
+        between = scrape_once_moved(app, before, "listen_audio_seconds_count")
+        second = client.post(LISTEN, json={"text": text[300:600]})
+        assert wait_ready(client, second.json["status_url"])["status"] == "ready"
+        after = scrape_once_moved(app, before, "listen_cache_evictions_total")
+    finally:
+        worker.stop()
+    assert moved(before, between, "listen_cache_evictions_total") == 0  # nothing else to evict
+    assert moved(before, after, "listen_cache_evictions_total") == 1  # the first, by the second
+    stats = app.extensions["listen_cache"].stats()
+    assert stats.entries == 1
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

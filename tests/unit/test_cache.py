@@ -398,6 +398,38 @@ def test_put_never_evicts_the_entry_just_put(tmp_path: Path) -> None:
     assert not cache.has(first)
 
 
+def test_on_evict_hears_how_many_entries_each_eviction_removed(tmp_path: Path) -> None:
+    heard: list[int] = []
+    cache = AudioCache(tmp_path, max_bytes=10, on_evict=heard.append)
+    put_bytes(cache, key_for(1))
+    assert heard == []  # nothing else to evict: not called with 0
+    put_bytes(cache, key_for(2))
+    assert heard == [1]
+    cache.max_bytes = None
+    put_bytes(cache, key_for(3))
+    put_bytes(cache, key_for(4))
+    assert sorted(cache.evict(max_bytes=0)) == sorted(key_for(n) for n in (2, 3, 4))
+    assert heard == [1, 3]
+    assert cache.evict(max_bytes=0) == []
+    assert heard == [1, 3]
+
+
+def test_a_failing_on_evict_hook_never_fails_a_put(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(count: int) -> None:
+        raise RuntimeError("counter unavailable")
+
+    cache = AudioCache(tmp_path, max_bytes=10)
+    cache.on_evict = broken  # set after construction, as workers.metrics does
+    put_bytes(cache, key_for(1))
+    with caplog.at_level("DEBUG", logger="audio_cache.store"):
+        second = put_bytes(cache, key_for(2))
+    assert cache.get(second.key) is not None
+    assert not cache.has(key_for(1))
+    assert "on_evict hook failed" in caplog.text
+
+
 def test_stats_and_entries(cache: AudioCache) -> None:
     assert cache.stats() == CacheStats(entries=0, bytes=0, max_bytes=None, root=str(cache.root))
     entries = [put_bytes(cache, key_for(n), data=AUDIO * (n + 1)) for n in range(3)]
