@@ -11,6 +11,7 @@ from typing import Any
 
 from listen_service import lexicons
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
+from listen_service.ops import console
 from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS
 
 DEFAULT_MAX_CHARS = 100_000
@@ -423,9 +424,16 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     lexicon_path, lexicon_schemas = lexicons.openapi_parts()
     doc["paths"]["/api/v1/sites/{site}/lexicon"] = lexicon_path
     doc["components"]["schemas"].update(lexicon_schemas)
+    doc["paths"].update(console.openapi_paths())
     doc["components"]["securitySchemes"] = {
         "siteAdminToken": {"type": "http", "scheme": "bearer"},
         "opsToken": {"type": "http", "scheme": "bearer", "description": "LISTEN_OPS_TOKEN"},
+        "opsSession": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "listen_ops",
+            "description": "the console's login (POST /ops/login)",
+        },
     }
     # Validation skips an optional field sent as null, as if it were left out.
     for name, prop in doc["components"]["schemas"]["ListenRequest"]["properties"].items():

@@ -209,8 +209,17 @@ def logout() -> BaseResponse:
     return response
 
 
-@bp.post("/ops/jobs/<job_id>/<action>")
-def act(job_id: str, action: str) -> BaseResponse:
+@bp.post("/ops/jobs/<job_id>/retry")
+def console_retry(job_id: str) -> BaseResponse:
+    return _act(job_id, "retry")
+
+
+@bp.post("/ops/jobs/<job_id>/cancel")
+def console_cancel(job_id: str) -> BaseResponse:
+    return _act(job_id, "cancel")
+
+
+def _act(job_id: str, action: str) -> BaseResponse:
     """A button: ``retry`` or ``cancel``; back to the page it came from (303)."""
     status, site = request.form.get("status") or None, request.form.get("site") or None
     try:
@@ -222,11 +231,9 @@ def act(job_id: str, action: str) -> BaseResponse:
     try:
         if action == "retry":
             job, done = jobs.retry(job_id), "retried"
-        elif action == "cancel":
+        else:
             job = jobs.cancel(job_id)
             done = "cancelling" if job.status == "working" else "cancelled"
-        else:
-            raise ApiError(404, "not_found", "no such action: retry or cancel")
     except ApiError as exc:
         if not wants_html():
             return _error(exc)
@@ -235,3 +242,77 @@ def act(job_id: str, action: str) -> BaseResponse:
         return jsonify({"job": jobs.row(job, time.time())})
     back = url_for("ops.console") + _query(status, site, done=done, job=job_id)
     return redirect(back, 303)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The console's routes for ``/api/v1/openapi.json`` (``listen_service.openapi``)."""
+    html: dict[str, Any] = {"content": {"text/html": {}}}
+    error = {"$ref": "#/components/responses/Error"}
+    refused = {"401": error, "403": error, "404": error}
+    security: list[dict[str, list[str]]] = [{"opsToken": []}, {"opsSession": []}]
+    job_id = {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"$ref": "#/components/schemas/Id"},
+    }
+
+    def form(*fields: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+        schema = {
+            "type": "object",
+            "properties": {f: {"type": "string"} for f in fields},
+            "required": list(required),
+        }
+        return {"content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+    def button(summary: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "summary": summary,
+                "security": security,
+                "parameters": [job_id],
+                "requestBody": form("csrf", "status", "site"),
+                "responses": {
+                    "200": {"description": "{job} (Bearer clients)"},
+                    "303": {"description": "back to the console, saying what was done"},
+                    **refused,
+                    **{str(s): error for s in (409, 429, 503, 507)},
+                },
+            }
+        }
+
+    return {
+        "/ops": {
+            "get": {
+                "summary": "The operator's console (HTML; docs/operations.md)",
+                "security": security,
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"enum": list(STATUSES)}},
+                    {"name": "site", "in": "query", "schema": {"type": "string"}},
+                    {"name": "refresh", "in": "query", "schema": {"enum": ["off"]}},
+                ],
+                "responses": {"200": {"description": "the page", **html}, "400": error, **refused},
+            }
+        },
+        "/ops/login": {
+            "get": {
+                "summary": "The console's login form",
+                "responses": {"200": {"description": "the form", **html}, "404": error},
+            },
+            "post": {
+                "summary": "Log in with LISTEN_OPS_TOKEN: a session cookie, back to /ops",
+                "requestBody": form("token", required=("token",)),
+                "responses": {"303": {"description": "logged in"}, "403": error, "404": error},
+            },
+        },
+        "/ops/logout": {
+            "post": {
+                "summary": "End the console session",
+                "security": security,
+                "requestBody": form("csrf"),
+                "responses": {"303": {"description": "logged out"}, **refused},
+            }
+        },
+        "/ops/jobs/{job_id}/retry": button("The console's Retry button"),
+        "/ops/jobs/{job_id}/cancel": button("The console's Cancel button"),
+    }

@@ -25,6 +25,7 @@ from flask import Flask
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from listen_service import create_app, metricsdir
+from listen_service.ops.metrics import counter_totals
 from tests.conftest import ARTICLE
 from tests.promtext import Samples, samples, value
 from tests.service.conftest import Worker, start_worker
@@ -143,6 +144,9 @@ def test_a_worker_counts_the_entries_its_puts_evict(
     assert moved(before, after, "listen_cache_evictions_total") == 1  # the first, by the second
     stats = app.extensions["listen_cache"].stats()
     assert stats.entries == 1
+    # The console's "Evictions" is the same counter.
+    totals = counter_totals(app, {"listen_cache_evictions"})
+    assert totals[("listen_cache_evictions", ())] == value(after, "listen_cache_evictions_total")
 
 
 def free_port() -> int:

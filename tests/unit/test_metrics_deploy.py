@@ -18,6 +18,7 @@ from tests.conftest import require
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "listen-dashboard.json"
+OPERATIONS = ROOT / "docs" / "operations.md"
 NAME = re.compile(r"\blisten_[a-z_]+\b")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 
@@ -58,6 +59,14 @@ def test_every_alert_names_exported_metrics(exported: set[str]) -> None:
         used = set(NAME.findall(rule["expr"]))
         assert used, rule["alert"]
         assert used <= exported, (rule["alert"], used - exported)
+
+
+def test_operations_md_lists_every_alert_with_its_severity() -> None:
+    table = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `(Listen\w+)` \| .+ \| (\w+) \|$", OPERATIONS.read_text(), re.M)
+    }
+    assert table == {rule["alert"]: rule["labels"]["severity"] for rule in rules()}
 
 
 def test_every_dashboard_panel_names_exported_metrics(exported: set[str]) -> None:
