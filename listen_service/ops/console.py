@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 from werkzeug.wrappers import Response as BaseResponse
 
 from listen_service.errors import ApiError, error_response
@@ -100,11 +102,11 @@ def _refused(exc: ApiError) -> Response:
     return page
 
 
-def _view() -> tuple[str | None, str | None]:
-    status = request.args.get("status") or None
+def _status(raw: str | None) -> str | None:
+    status = raw or None
     if status not in (None, *STATUSES):
         raise ApiError(400, "invalid_status", f"status must be one of {', '.join(STATUSES)}")
-    return status, request.args.get("site") or None
+    return status
 
 
 def _query(status: str | None, site: str | None, **more: str) -> str:
@@ -121,42 +123,62 @@ def _cache(report: dict[str, Any]) -> dict[str, Any]:
         "hits": int(hits),
         "misses": int(misses),
         "hit_ratio": hits / (hits + misses) if hits + misses else None,
-        "evictions": int(totals.get(("listen_cache_evictions", ()), 0.0)),
+        # Counted by workers: here only when their metrics files are (no port of their own).
+        "evictions": None
+        if current_app.config["LISTEN_WORKER_METRICS_PORT"]
+        else int(totals.get(("listen_cache_evictions", ()), 0.0)),
     }
 
 
+T = TypeVar("T")
+
+
+def _or_none(what: str, read: Callable[[], T]) -> T | None:
+    """``read()``, or None (the page says "unreachable") when the store behind it fails."""
+    try:
+        return read()
+    except (RedisError, OSError) as exc:
+        current_app.logger.warning("ops console: %s unreachable: %s", what, exc)
+        return None
+
+
 def render_console(status: str | None, site: str | None, error: ApiError | None = None) -> str:
+    """The page; a part whose store is unreachable says so, the rest is shown."""
     app = current_app
     now = time.time()
     report, ok = health(app)
     store = app.extensions["listen_jobs"]
-    hour = last_hour(store.accepted_since(now - LOOK_BACK_S), now)
-    listed = jobs.rows(status, site, PAGE_LIMIT)
-    refresh = request.args.get("refresh") != "off"
+    hour = _or_none("job store", lambda: last_hour(store.accepted_since(now - LOOK_BACK_S), now))
+    listed = _or_none("job store", lambda: jobs.rows(status, site, PAGE_LIMIT))
+    workers = _or_none(
+        "worker registry", lambda: worker_list(app.extensions["listen_workers"], app.config)
+    )
+    paused = request.values.get("refresh") == "off"
     return render_template(
         "ops.html",
         ok=ok,
         report=report,
-        workers=worker_list(app.extensions["listen_workers"], app.config),
+        workers=workers,
         jobs=listed,
         reasons=Counter((j["error"] or {}).get("code", "?") for j in listed if j["error"])
-        if status == "failed"
+        if status == "failed" and listed is not None
         else None,
         status=status,
         site=site,
         statuses=STATUSES,
         hour=hour,
-        first_audio_p50=percentile(hour.first_audio, 0.5),
-        first_audio_p95=percentile(hour.first_audio, 0.95),
-        synthesis_p95=percentile(hour.synthesis_s, 0.95),
-        throughput=charts.throughput(hour),
-        latency=charts.latency(hour),
+        first_audio_p50=percentile(hour.first_audio, 0.5) if hour else None,
+        first_audio_p95=percentile(hour.first_audio, 0.95) if hour else None,
+        synthesis_p95=percentile(hour.synthesis_s, 0.95) if hour else None,
+        throughput=charts.throughput(hour) if hour else None,
+        latency=charts.latency(hour) if hour else None,
         cache=_cache(report),
         csrf=session.csrf_token(),
         flower=app.config["LISTEN_FLOWER_URL"],
-        refresh_s=app.config["LISTEN_OPS_REFRESH_SECONDS"] if refresh else 0,
+        refresh_s=0 if paused else app.config["LISTEN_OPS_REFRESH_SECONDS"],
+        paused=paused,
         here=_query(status, site),
-        paused=_query(status, site, refresh="off"),
+        pause=_query(status, site, refresh="off"),
         done=DONE.get(request.args.get("done", "")),
         done_job=request.args.get("job", ""),
         error=error,
@@ -169,9 +191,15 @@ def render_console(status: str | None, site: str | None, error: ApiError | None 
 def console() -> Response:
     try:
         session.operator()
-        status, site = _view()
     except ApiError as exc:
-        return _refused(exc) if exc.status in (401, 403, 404) else _error(exc)
+        return _refused(exc)
+    site = request.args.get("site") or None
+    try:
+        status = _status(request.args.get("status"))
+    except ApiError as exc:  # the page unfiltered, saying why
+        if not wants_html():
+            return _error(exc)
+        return _page(render_console(None, site, exc), exc.status)
     return _page(render_console(status, site))
 
 
@@ -204,6 +232,8 @@ def logout() -> BaseResponse:
         session.require_csrf(session.operator())
     except ApiError as exc:
         return _refused(exc) if exc.status in (401, 404) else _error(exc)
+    # The cookie is signed, not stored: a copy of it stays valid until it
+    # expires or the token changes (docs/operations.md).
     response = redirect(url_for("ops.login_form"), 303)
     session.end(response)
     return response
@@ -221,14 +251,17 @@ def console_cancel(job_id: str) -> BaseResponse:
 
 def _act(job_id: str, action: str) -> BaseResponse:
     """A button: ``retry`` or ``cancel``; back to the page it came from (303)."""
-    status, site = request.form.get("status") or None, request.form.get("site") or None
+    site = request.form.get("site") or None
     try:
-        session.require_csrf(session.operator())
+        how = session.operator()
     except ApiError as exc:
-        if exc.status in (401, 404) or not wants_html():
-            return _refused(exc)
-        return _page(render_console(status, site, exc), exc.status)
+        return _refused(exc)
     try:
+        status = _status(request.form.get("status"))
+    except ApiError:
+        status = None  # a form we did not make: back to the unfiltered page
+    try:
+        session.require_csrf(how)
         if action == "retry":
             job, done = jobs.retry(job_id), "retried"
         else:
@@ -238,10 +271,13 @@ def _act(job_id: str, action: str) -> BaseResponse:
         if not wants_html():
             return _error(exc)
         return _page(render_console(status, site, exc), exc.status)
-    if not wants_html():
-        return jsonify({"job": jobs.row(job, time.time())})
-    back = url_for("ops.console") + _query(status, site, done=done, job=job_id)
-    return redirect(back, 303)
+    if not wants_html():  # as the operator API answers
+        body = jsonify({"job": jobs.row(job, time.time())})
+        body.status_code = 202 if action == "retry" or job.status == "working" else 200
+        return body
+    refresh = request.form.get("refresh") or ""
+    back = _query(status, site, refresh=refresh if refresh == "off" else "", done=done, job=job_id)
+    return redirect(url_for("ops.console") + back, 303)
 
 
 def openapi_paths() -> dict[str, Any]:

@@ -93,6 +93,8 @@ def test_an_operator_finds_a_failure_and_retries_it_without_javascript(
         expect(page.locator("#workers tbody tr.alive")).to_have_count(1)
 
         page.click("text=failures (2)")
+        expect(page.locator("#jobs")).to_contain_text("Failures by reason")
+        page.click("text=Pause")  # the notice after a click stays until we look
         first = page.locator(f"#job-{failed[0]}")
         expect(first).to_contain_text("encoder_failed")
         expect(first).to_contain_text("Budget 2027: what changes for renters")

@@ -19,6 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from listen_service import create_app
 from tests.conftest import no_temp_files
 from tests.service.conftest import start_worker
 from tests.service.test_flow import wait_ready
@@ -128,7 +129,7 @@ def test_login_cookie_csrf_and_logout(ops_app: Flask) -> None:
     assert (record.status, record.error["code"]) == ("failed", "cancelled")
     # A Bearer request needs no CSRF token: no browser sends that header by itself.
     retried = ops_app.test_client().post(f"/ops/jobs/{job_id}/retry", headers=AUTH)
-    assert retried.status_code == 200 and retried.get_json()["job"]["status"] == "queued"
+    assert retried.status_code == 202 and retried.get_json()["job"]["status"] == "queued"
     # A button that cannot apply tells why, on the page.
     again = client.post(f"/ops/jobs/{job_id}/retry", data={"csrf": csrf}, headers=HTML)
     assert again.status_code == 409 and "only a failed job can be retried" in again.get_data(True)
@@ -163,7 +164,8 @@ def test_a_failure_shows_with_its_reason_and_retry_makes_audio(
     failures = page(client, "?status=failed")
     assert "Failures by reason: <code>encoder_failed</code> 1" in failures
     row = row_of(failures, body["id"])
-    assert "Fixed <later>" in row  # escaped in the page, the title as posted
+    assert "Fixed <later>" in row  # the title as posted…
+    assert "Fixed &lt;later&gt;" in failures and "Fixed <later>" not in failures  # …escaped
     assert "encoder_failed" in row and "encoder on fire" in row
     assert f'action="/ops/jobs/{body["id"]}/retry"' in row
     assert "Jobs ended</dt><dd>1 (0 ready, 1 failed)" in failures
@@ -219,3 +221,40 @@ def test_cancel_from_the_console_stops_a_long_working_job(ops_app: Flask, tmp_pa
     assert no_temp_files(Path(app.config["LISTEN_DATA_DIR"])) == []
     row = row_of(page(client, "?status=failed"), job_id)
     assert "cancelled" in row and "Retry" in row
+
+
+def test_a_bad_filter_is_said_on_the_page_and_a_paused_page_stays_paused(ops_app: Flask) -> None:
+    client = ops_app.test_client()
+    csrf = log_in(client)
+    bad = client.get("/ops?status=bogus", headers=HTML)
+    assert bad.status_code == 400 and "status must be one of" in bad.get_data(as_text=True)
+    assert 'id="jobs"' in bad.get_data(as_text=True)  # the page, unfiltered
+    as_json = client.get("/ops?status=bogus")
+    assert (as_json.status_code, as_json.get_json()["error"]["code"]) == (400, "invalid_status")
+    job_id = client.post("/api/v1/listen", json={"text": "Paused."}).get_json()["id"]
+    paused = page(client, "?refresh=off")
+    assert 'name="refresh" value="off"' in paused and "Resume" in paused
+    done = client.post(
+        f"/ops/jobs/{job_id}/cancel",
+        data={"csrf": csrf, "refresh": "off", "status": "bogus"},
+        headers=HTML,
+    )
+    assert done.headers["Location"] == f"/ops?refresh=off&done=cancelled&job={job_id}"
+
+
+def test_the_page_shows_what_it_can_when_the_stores_are_unreachable(tmp_path: Path) -> None:
+    # Redis mode with nothing listening: broker, job store and worker registry all fail.
+    app = create_app(
+        {
+            "LISTEN_DATA_DIR": str(tmp_path / "data"),
+            "LISTEN_BROKER_URL": "redis://127.0.0.1:1/0",
+            "LISTEN_OPS_TOKEN": TOKEN,
+        }
+    )
+    client = app.test_client()
+    log_in(client)
+    text = page(client)
+    assert "Service unavailable" in text and "broker: unreachable" in text
+    assert "The worker registry is unreachable." in text
+    assert text.count("The job store is unreachable.") == 2  # last hour, jobs
+    assert "broker unreachable" in text  # the queue's table
