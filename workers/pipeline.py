@@ -16,6 +16,7 @@ from typing import Any
 
 from audio_cache import AudioCache, Entry, cache_key
 from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
+from workers.canonical import canonical_line, canonical_text
 from workers.engine import Engine, SpeechSettings
 from workers.errors import EmptyText, InvalidSetting
 from workers.languages import CHINESE, TRADITIONAL_DEFAULT
@@ -112,10 +113,13 @@ def plan(
     check_range("rate", request.rate, RATE_MIN, RATE_MAX, " words per minute")
     check_range("pitch", request.pitch, PITCH_MIN, PITCH_MAX)
     check_range("volume", request.volume, VOLUME_MIN, VOLUME_MAX)
-    encode = EncodeSettings(request.fmt, request.bitrate_kbps, request.title, request.artist)
+    title = None if request.title is None else canonical_line(request.title)
+    encode = EncodeSettings(request.fmt, request.bitrate_kbps, title, request.artist)
     encode.validate()
     voice = resolve_voice(voices, voice=request.voice, lang=request.lang)
-    prepared = prepare(request.text, max_chars=max_chars)
+    # What is read, keyed and timed: copies that differ in nothing heard are one.
+    text = canonical_text(request.text)
+    prepared = prepare(text, max_chars=max_chars)
     if request.date_order not in DATE_ORDERS:
         raise InvalidSetting(f"date_order must be one of {', '.join(DATE_ORDERS)}")
     if request.traditional_chinese not in CHINESE:
@@ -126,10 +130,9 @@ def plan(
     declared = request.lang.strip().lower() if request.lang and request.lang.strip() else None
     speech = SpeechSettings(voice.id, int(request.rate), int(request.pitch), float(request.volume))
     key = cache_key(
-        # The submitted text, not the prepared one: the timings' character
-        # offsets index it, so two texts that differ only in whitespace or
-        # Unicode form need entries of their own.
-        text=request.text,
+        # The canonical text, which the timings' character offsets index
+        # (workers.canonical; player.js posts its text in that form).
+        text=text,
         voice=speech.voice_id,
         rate=speech.rate,
         pitch=speech.pitch,

@@ -51,7 +51,7 @@ MIN_CHUNK_CHARS = 50
 
 # Hard-coded rather than scanned from unicodedata at import (25 ms); a unit
 # test checks this class against the running Python's Unicode database.
-_INVISIBLE = (
+INVISIBLE = (
     "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f"
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
     "\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
@@ -61,12 +61,12 @@ _INVISIBLE = (
 _NEWLINE_CHARS = "\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
 # "\r" must not match alone before "\n", or every CRLF line would look blank.
 _NEWLINE = r"(?:\r\n|\r(?!\n)|[\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])"
-_BLANK = rf"(?:[^\S{_NEWLINE_CHARS}]|[{_INVISIBLE}])"
+_BLANK = rf"(?:[^\S{_NEWLINE_CHARS}]|[{INVISIBLE}])"
 
-_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]+")
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]+")
 _SPACE_RE = re.compile(r"\s+")
-_BLANK_CHAR_RE = re.compile(rf"[\s{_INVISIBLE}]")
-_CONTENT_RE = re.compile(rf"[^\s{_INVISIBLE}]")
+_BLANK_CHAR_RE = re.compile(rf"[\s{INVISIBLE}]")
+_CONTENT_RE = re.compile(rf"[^\s{INVISIBLE}]")
 _PARAGRAPH_BREAK_RE = re.compile(rf"{_NEWLINE}(?:{_BLANK}*{_NEWLINE})+")
 _LINE_BREAK_RE = re.compile(_NEWLINE)
 # Escaped because ruff rightly flags look-alike punctuation; see the docstring.
@@ -78,10 +78,10 @@ _SENTENCE_END_RE = re.compile(
     # Matching only from the start of a run, possessively, keeps a long run of
     # dots that is not followed by a space from costing quadratic time.
     rf"(?<![{_TERMINATORS}])(?P<run>[{_TERMINATORS}]++)[{_CLOSERS}]*+"
-    rf"(?=[{_INVISIBLE}]*(?:\s|\Z))"
+    rf"(?=[{INVISIBLE}]*(?:\s|\Z))"
     rf"|[{_CJK_TERMINATORS}]+[{_CLOSERS}]*"
 )
-_NEXT_CHAR_RE = re.compile(rf"[\s{_INVISIBLE}{_OPENERS}]*(\S)")
+_NEXT_CHAR_RE = re.compile(rf"[\s{INVISIBLE}{_OPENERS}]*(\S)")
 _ACRONYM_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 _ALNUM_RE = re.compile(r"[^\W_]")
 # The engine reads [[...]] as phonemes (a lexicon's); a page's text must not.

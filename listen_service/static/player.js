@@ -158,12 +158,45 @@ a.ib{text-decoration:none}
     document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
   };
 
+  /* Characters nobody hears, dropped from the text as the server's canonical
+   * form drops them (workers/canonical.py, workers/text.py INVISIBLE; a test
+   * keeps the two classes equal): format characters but ZWJ and ZWNJ, and
+   * control characters that are not whitespace. */
+  const INVISIBLE =
+    /[\0-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\u{110bd}\u{110cd}\u{13430}-\u{1343f}\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0001}\u{e0020}-\u{e007f}]/u;
+  const INVISIBLES = new RegExp(INVISIBLE.source, "gu");
+
+  /* Unicode NFC, as the server reads the text: a character and the marks
+   * after it are composed together, each unit of the result mapped to where
+   * the first of them came from. What composes across such groups (Hangul
+   * jamo) falls back to the whole text composed, unmapped (no highlight). */
+  const composed = (x) => {
+    if (x.text.normalize("NFC") === x.text) return x;
+    let text = "";
+    const nodes = [],
+      offs = [],
+      at = []; // at[unit of the old text] = its unit in the new
+    for (const m of x.text.matchAll(/\P{M}\p{M}*|\p{M}+/gsu)) {
+      const c = m[0].normalize("NFC");
+      for (let k = 0; k < m[0].length; k++) at[m.index + k] = text.length;
+      text += c;
+      for (let k = 0; k < c.length; k++) nodes.push(x.nodes[m.index]), offs.push(x.offs[m.index]);
+    }
+    if (text.normalize("NFC") !== text) {
+      text = x.text.normalize("NFC");
+      const paras = x.paras.map((p) => ({ ...p, start: Math.min(p.start, text.length) }));
+      return { text, nodes: Array(text.length).fill(null), offs: Array(text.length).fill(0), paras };
+    }
+    const paras = x.paras.map((p) => ({ ...p, start: at[p.start] ?? text.length }));
+    return { text, nodes, offs, paras };
+  };
+
   /* An image's description, when it has one worth hearing: a few words that
    * are not a file name or a bare "photo" (and not a decorative image, which
    * SKIP and an empty alt leave out). Figures are skipped with their captions. */
   const altText = (img) => {
     if (img.matches(SKIP) || img.closest("figure") || img.getAttribute("role") === "presentation") return "";
-    const alt = (img.getAttribute("alt") || "").replace(/\s+/g, " ").trim();
+    const alt = (img.getAttribute("alt") || "").replace(INVISIBLES, "").replace(/\s+/g, " ").trim();
     if (words(alt) < 3 || /\.(jpe?g|png|gif|webp|avif|svg)$/i.test(alt) || /^https?:/i.test(alt)) return "";
     return `Image: ${alt}${/[.!?]$/.test(alt) ? "" : "."}`;
   };
@@ -197,7 +230,12 @@ a.ib{text-decoration:none}
           const s = n.data;
           for (let i = 0; i < s.length; i++) {
             const c = s[i];
-            if (c <= " " || /\s/.test(c)) {
+            const ch = String.fromCodePoint(s.codePointAt(i));
+            if (INVISIBLE.test(ch)) {
+              i += ch.length - 1;
+              continue;
+            }
+            if (c <= " " || c === "\x85" || /\s/.test(c)) {
               space = open;
               continue;
             }
@@ -236,7 +274,8 @@ a.ib{text-decoration:none}
       }
     };
     walk(root);
-    text = text.replace(/\s+$/, "");
+    const whole = composed({ text: text.replace(/\s+$/, ""), nodes, offs, paras });
+    text = whole.text;
     // Server offsets count code points; JS strings count UTF-16 units.
     const cp = [];
     let u = 0;
@@ -245,7 +284,7 @@ a.ib{text-decoration:none}
       u += ch.length;
     }
     cp.push(u);
-    return { text, nodes, offs, paras, cp };
+    return { text, nodes: whole.nodes, offs: whole.offs, paras: whole.paras, cp };
   };
   const words = (t) => (t.match(/[\p{L}\p{N}][^\s]*/gu) || []).length;
 
