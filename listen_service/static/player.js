@@ -14,7 +14,12 @@
   const BLOCK =
     /^(P|H[1-6]|LI|BLOCKQUOTE|PRE|DD|DT|TD|TH|DIV|SECTION|ARTICLE|HEADER|FOOTER|MAIN|UL|OL|DL|TABLE|TR|HR|CAPTION|DETAILS|SUMMARY)$/;
   const RATES = [0.75, 1, 1.25, 1.5, 1.75, 2];
-  const WPM = 175;
+  /* Seconds of audio per letter, digit (numbers are read as words) and CJK
+   * character, and of the pauses after a sentence and (more) a paragraph, at
+   * the default rate: the figures of workers/text.py estimate_seconds, fitted
+   * on the engine (a test keeps them equal). */
+  const EST = { letter: 0.067, digit: 0.435, cjk: 0.229, sentence: 0.35, paragraph: 0.25 };
+  const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u{20000}-\u{3134f}]/gu;
   const SEP = "\u00b7";
   const store = {
     get: (k) => {
@@ -287,6 +292,23 @@ a.ib{text-decoration:none}
     return { text, nodes: whole.nodes, offs: whole.offs, paras: whole.paras, cp };
   };
   const words = (t) => (t.match(/[\p{L}\p{N}][^\s]*/gu) || []).length;
+  // About how long the audio of an extracted text lasts, in seconds.
+  const seconds = (x) => {
+    const count = (re) => (x.text.match(re) || []).length;
+    const cjk = count(CJK),
+      digits = count(/\p{Nd}/gu),
+      letters = count(/[\p{L}\p{N}]/gu) - digits - cjk;
+    if (letters + digits + cjk === 0) return 0;
+    // Each sentence end, and each paragraph that ends without one.
+    const parts = x.text.split("\n\n");
+    const sentences = parts.reduce(
+      (n, p) => n + (p.match(/[.!?\u3002\uff01\uff1f]+(?=\s)/gu) || []).length + 1,
+      0,
+    );
+    const paragraphs = parts.length;
+    const speech = letters * EST.letter + digits * EST.digit + cjk * EST.cjk;
+    return speech + (sentences - 1) * EST.sentence + (paragraphs - 1) * EST.paragraph;
+  };
 
   const rangeFor = (x, t) => {
     let a = x.cp[t.char_start],
@@ -669,9 +691,9 @@ a.ib{text-decoration:none}
       this.io = null;
       if (this.solo || this.estimate) return;
       const t = this.target();
-      const n = t ? words(extract(t).text) : 0;
-      if (!n) return;
-      this.estimate = Math.max(1, Math.round(n / WPM));
+      const secs = t ? seconds(extract(t)) : 0;
+      if (!secs) return;
+      this.estimate = Math.max(1, Math.round(secs / 60));
       this.idleLabel();
     }
 

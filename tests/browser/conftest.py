@@ -107,12 +107,22 @@ class Live:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             job: dict[str, Any] = json.load(response)
+        return self.ready(job)
+
+    def ready(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The job's body once it is ready (long polls; fails if it fails)."""
         deadline = time.monotonic() + 120
         while job["status"] != "ready":
             assert job["status"] != "failed", job
             assert time.monotonic() < deadline, job
             job = self.get_json(f"/api/v1/jobs/{job['id']}?wait=20")
         return job
+
+    def meta(self, job_id: str) -> dict[str, Any]:
+        """``/audio/<id>.json``, once the job is made: a player plays (progressive
+        audio) before it is, and on a busy machine it may still be working."""
+        self.ready({"id": job_id, "status": "working"})
+        return self.get_json(f"/audio/{job_id}.json")
 
     def get_json(self, path: str) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + path, timeout=60) as response:

@@ -35,7 +35,7 @@ def _play_demo(live: Live, tab: Tab) -> dict[str, Any]:
     tab.page.goto(live.url + "/")
     tab.page.click(MAIN)
     tab.wait_time(0.3)
-    return live.get_json(f"/audio/{tab.audio_id()}.json")
+    return live.meta(tab.audio_id())
 
 
 def _highlight(tab: Tab) -> str | None:
@@ -66,7 +66,7 @@ def test_demo_page_plays_and_highlights_the_spoken_sentence(
     # The aside and the figure are skipped; every paragraph of the body is read.
     assert "Beijing in numbers" not in posted and "Illustration" not in posted
     assert posted.count("\n\n") == len(page.locator("#article-body p").all()) - 1
-    meta = live.get_json(f"/audio/{tab.audio_id()}.json")
+    meta = live.meta(tab.audio_id())
 
     # The highlight is the sentence the timings place at the current time…
     page.evaluate(f"{AUDIO}.pause()")
@@ -200,7 +200,7 @@ def test_everything_works_from_the_keyboard(live: Live, tab: Tab) -> None:
     assert tab.audio("currentTime") >= before + 9.5
     page.keyboard.press("j")
     assert abs(tab.audio("currentTime") - before) < 1.5
-    meta = live.get_json(f"/audio/{tab.audio_id()}.json")
+    meta = live.meta(tab.audio_id())
     page.keyboard.press("k")
     current = _sentence_at(meta, tab.audio("currentTime"))["index"]
     page.keyboard.press(".")

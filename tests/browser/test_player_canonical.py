@@ -39,7 +39,7 @@ def test_the_posted_text_is_canonical_and_highlights_still_land(
     plain = live.post({**tab.posted[0], "text": written, "title": "Caf\u00e9 society"})
     assert plain["id"] == tab.audio_id()
 
-    meta = live.get_json(f"/audio/{tab.audio_id()}.json")
+    meta = live.meta(tab.audio_id())
     for timing in meta["timings"][2:5]:  # after the composed and removed characters
         page.evaluate(f"{AUDIO}.pause()")
         page.evaluate(f"{AUDIO}.currentTime = {timing['start_ms'] / 1000 + 0.05}")

@@ -149,7 +149,7 @@ def test_a_long_article_plays_while_it_is_made_and_ends_without_a_reload(
     assert seen["back"] == 0, f"the audio jumped back: {seen}"
 
     # The highlight follows the audio, per the finished timings.
-    meta = live.get_json(f"/audio/{first['id']}.json")
+    meta = live.meta(first["id"])
     page.evaluate(f"{AUDIO}.pause()")
     page.wait_for_timeout(150)
     now_ms = tab.audio("currentTime") * 1000

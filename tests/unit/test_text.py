@@ -364,10 +364,19 @@ def test_generated_texts_keep_offsets_and_chunks_honest(seed: int) -> None:
 # -- duration estimate ------------------------------------------------------------------
 
 
-def test_estimate_seconds_counts_words_and_cjk_characters() -> None:
-    assert estimate_seconds("word " * 175, 175) == pytest.approx(60.0)
-    assert estimate_seconds("\u6c49" * 150, 100) == pytest.approx(60.0)
-    assert estimate_seconds(prepare("One two. Three -- four."), 60) == pytest.approx(4.0)
+def test_estimate_seconds_counts_letters_digits_cjk_and_pauses() -> None:
+    letters = 0.067 * 100  # the figures fitted on the engine (workers.text)
+    assert estimate_seconds("abcde " * 20) == pytest.approx(letters)
+    assert estimate_seconds("abcde " * 20, 350) == pytest.approx(letters / 2)
+    assert estimate_seconds("12345 " * 20) == pytest.approx(0.435 * 100)  # numbers become words
+    assert estimate_seconds("\u6c49" * 100) == pytest.approx(0.229 * 100)
+    one = estimate_seconds("Alpha beta. Gamma delta.")
+    assert estimate_seconds("Alpha beta.\n\nGamma delta.") == pytest.approx(one + 0.25)
+    assert one == pytest.approx(0.067 * 19 + 0.35)
+    # A slower voice pauses longer, more than in proportion (as audio.Pauses).
+    assert estimate_seconds("Alpha beta. Gamma delta.", 100) == pytest.approx(
+        0.067 * 19 * 1.75 + 0.35 * 1.75**1.8
+    )
     with pytest.raises(ValueError, match="wpm"):
         estimate_seconds("word", 0)
 
@@ -385,3 +394,22 @@ def test_a_piece_is_never_cut_inside_a_phoneme_block() -> None:
         pieces = split(text, limit)
         assert " ".join(pieces) == text
         assert all(p.count("[[") == p.count("]]") for p in pieces), (limit, pieces)
+
+
+def test_the_player_estimates_with_the_same_figures() -> None:
+    import re
+    from pathlib import Path
+
+    from workers import text
+
+    player = Path(__file__).resolve().parents[2] / "listen_service" / "static" / "player.js"
+    found = re.search(r"const EST = \{(.*?)\};", player.read_text())
+    assert found, "player.js has no EST figures"
+    figures = {k.strip(): float(v) for k, v in (p.split(":") for p in found.group(1).split(","))}
+    assert figures == {
+        "letter": text.SECONDS_PER_LETTER,
+        "digit": text.SECONDS_PER_DIGIT,
+        "cjk": text.SECONDS_PER_CJK,
+        "sentence": text.SENTENCE_PAUSE_S,
+        "paragraph": text.PARAGRAPH_PAUSE_S,
+    }
