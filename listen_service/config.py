@@ -65,7 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_FETCH_TIMEOUT_SECONDS",
         10.0,
         float,
-        "a url request's whole fetch (connect, redirects, headers, body) must end within this (else 504 fetch_timeout); it runs inside the web request",
+        "a url request's whole fetch (name lookup, connect, redirects, headers, body) must end within this (else 422 fetch_timeout); it runs inside the web request",
     ),
     Setting(
         "LISTEN_FETCH_MAX_BYTES",

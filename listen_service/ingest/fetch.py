@@ -12,7 +12,9 @@ covers the whole exchange, redirects included, and a watchdog shuts the socket
 when it passes, so a server trickling bytes cannot hold the request; the body
 is counted while it is read and refused past ``max_bytes``.
 
-Every refusal is a ``FetchError`` carrying its HTTP status and stable code:
+Every refusal is a ``FetchError`` carrying its HTTP status and stable code.
+A slow site is 422, not 504: the client chose the URL, and a 5xx would count
+against this server in its alerts and error budget.
 
 ====== ================== ==================================================
 status code               when
@@ -22,7 +24,7 @@ status code               when
 422    fetch_failed       a non-2xx answer, too many redirects, a broken reply
 422    not_html           the answer is not text/html or application/xhtml+xml
 413    page_too_large     the page is larger than ``max_bytes``
-504    fetch_timeout      the deadline passed (the site, not the client, is slow)
+422    fetch_timeout      the deadline passed (name lookup included)
 ====== ================== ==================================================
 """
 
@@ -35,7 +37,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -72,6 +74,16 @@ class Page:
     body: bytes
     charset: str | None
 
+    def document(self) -> str | bytes:
+        """The body decoded by its Content-Type charset; bytes if it names none it knows
+        (the extractor then reads ``<meta charset>`` or guesses)."""
+        if self.charset:
+            try:
+                return self.body.decode(self.charset, errors="replace")
+            except LookupError:
+                pass
+        return self.body
+
 
 def address_allowed(address: IPAddress, *, allow_private: bool = False) -> bool:
     """True if the guard lets a fetch connect to ``address``.
@@ -102,10 +114,16 @@ def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 Lookup = Callable[..., list[tuple[Any, ...]]]
 
 
-def resolve(host: str, port: int, allow: Callable[[IPAddress], bool], lookup: Lookup) -> IPAddress:
+def resolve(
+    host: str,
+    port: int,
+    allow: Callable[[IPAddress], bool],
+    lookup: Lookup,
+    timeout: float = 10.0,
+) -> IPAddress:
     """The address to connect to for ``host``: every one it resolves to must be allowed."""
     try:
-        infos = lookup(host, port, type=socket.SOCK_STREAM)
+        infos = _within(timeout, lookup, host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise FetchError(
             422, "url_unreachable", f"the host {host!r} could not be resolved"
@@ -121,6 +139,39 @@ def resolve(host: str, port: int, allow: Callable[[IPAddress], bool], lookup: Lo
                 f"the host {host!r} resolves to {address}, an address this server may not fetch",
             )
     return addresses[0]
+
+
+def fetch_configured(url: str, settings: Mapping[str, Any]) -> Page:
+    """``fetch_page`` with the service's ``LISTEN_FETCH_*`` settings."""
+    return fetch_page(
+        url,
+        timeout=settings["LISTEN_FETCH_TIMEOUT_SECONDS"],
+        max_bytes=settings["LISTEN_FETCH_MAX_BYTES"],
+        allow_private=settings["LISTEN_FETCH_ALLOW_PRIVATE"],
+    )
+
+
+def _within(timeout: float, call: Lookup, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+    # getaddrinfo takes no timeout and a slow resolver can hold it for many
+    # seconds: it runs in a daemon thread, abandoned when the deadline passes.
+    outcome: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(_outcome(call, *args, **kwargs)), daemon=True
+    )
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise FetchError(422, "fetch_timeout", "the page took too long to fetch")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]  # type: ignore[no-any-return]
+
+
+def _outcome(call: Lookup, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:  # handed to the waiting thread, which raises it
+        return exc
 
 
 def fetch_page(
@@ -142,7 +193,7 @@ def fetch_page(
     deadline = time.monotonic() + timeout
     for _ in range(MAX_REDIRECTS + 1):
         scheme, host, port, path = _check_url(url)
-        address = resolve(host, port, allow, lookup)
+        address = resolve(host, port, allow, lookup, _remaining(deadline))
         hop = _Hop(scheme, host, port, path, str(address))
         found = hop.get(deadline, max_bytes)
         if isinstance(found, bytes | bytearray):
@@ -195,7 +246,7 @@ class _Hop:
             _check_response(response, max_bytes)
             body = _read(response, max_bytes)
             if watchdog.fired:  # the shutdown looks like the end of the body
-                raise FetchError(504, "fetch_timeout", "the page took too long to fetch")
+                raise FetchError(422, "fetch_timeout", "the page took too long to fetch")
             self.charset = response.headers.get_content_charset()
             return body
         except FetchError:
@@ -213,7 +264,7 @@ class _Hop:
 
 def _failure(exc: Exception, timed_out: bool) -> FetchError:
     if timed_out or isinstance(exc, TimeoutError):
-        return FetchError(504, "fetch_timeout", "the page took too long to fetch")
+        return FetchError(422, "fetch_timeout", "the page took too long to fetch")
     if isinstance(exc, http.client.HTTPException | ssl.SSLError):
         return FetchError(422, "fetch_failed", f"the site's reply is broken: {exc}")
     return FetchError(422, "url_unreachable", f"the site could not be reached: {exc}")
@@ -247,7 +298,7 @@ def _read(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
 def _remaining(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise FetchError(504, "fetch_timeout", "the page took too long to fetch")
+        raise FetchError(422, "fetch_timeout", "the page took too long to fetch")
     return left
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 
 import pytest
 
@@ -125,3 +126,15 @@ def test_an_unresolvable_name_is_unreachable() -> None:
     with pytest.raises(FetchError) as caught:
         fetch_page("http://no-such-host.invalid/", timeout=2, max_bytes=1000)
     assert (caught.value.status, caught.value.code) == (422, "url_unreachable")
+
+
+def test_a_slow_name_lookup_counts_against_the_deadline() -> None:
+    def slow_lookup(*_: object, **__: object) -> list[tuple[object, ...]]:
+        time.sleep(3)
+        return []
+
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        fetch_page("http://slow-dns.example/", timeout=0.5, max_bytes=1000, lookup=slow_lookup)
+    assert (caught.value.status, caught.value.code) == (422, "fetch_timeout")
+    assert time.monotonic() - started < 1.5
