@@ -1,7 +1,8 @@
 """What a client may send to ``POST /api/v1/listen``, checked before anything is queued.
 
 ``parse_request`` turns the JSON body into a payload for ``workers.pipeline.Request``
-or raises an ``ApiError`` naming the problem; ``site`` finds the site posting
+or raises an ``ApiError`` naming the problem; a body sending ``html`` or ``url``
+instead of ``text`` gets its text from the page (``pages``); ``site`` finds the site posting
 from its key. ``openapi`` publishes the same limits (``MAX_LENGTHS``,
 ``FORBIDDEN_PATTERN``), so the schema and these checks cannot drift apart.
 
