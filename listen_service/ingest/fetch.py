@@ -101,7 +101,9 @@ def address_allowed(address: IPAddress, *, allow_private: bool = False) -> bool:
         return False
     if allow_private:
         return True
-    return address.is_global and not address.is_reserved and not address.is_private
+    # fec0::/10 (site-local, deprecated but still routed by some networks) counts as global.
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
+    return address.is_global and not (address.is_reserved or address.is_private or site_local)
 
 
 def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

@@ -33,6 +33,10 @@ REFUSED = [
     "fe80::1",  # link-local
     "fc00::1",  # unique local
     "fd12:3456::1",
+    "fec0::1",  # site-local (deprecated)
+    "::7f00:1",  # IPv4-compatible (deprecated) 127.0.0.1
+    "100::1",  # discard-only
+    "2001::1",  # Teredo
     "ff02::1",  # multicast
     "2001:db8::1",  # documentation
     "::ffff:127.0.0.1",  # IPv4-mapped loopback
