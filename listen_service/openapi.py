@@ -305,7 +305,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         "html": {
                             "type": "string",
                             "minLength": 1,
-                            "description": "instead of text: an HTML page whose article (title, headings, paragraphs) is read; its title becomes the title unless one is given; no article found → 422 no_article",
+                            "description": "instead of text: an HTML page whose article (title, headings, paragraphs) is read; its title is read first and becomes the title, unless the request gives one (then that is read); no article found → 422 no_article",
                         },
                         "url": {
                             "type": "string",

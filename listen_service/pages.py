@@ -12,6 +12,7 @@ guards against server-side request forgery. Bounds: ``html`` is within
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import current_app
@@ -36,10 +37,13 @@ def article(source: str, value: str) -> Article:
 
 
 def fill_payload(payload: dict[str, Any], found: Article, title_max: int) -> None:
-    """Put the article's text in ``payload``, with its title and language unless given."""
-    payload["text"] = found.text
+    """Put the article's text in ``payload``: the request's title, else the page's, first.
+
+    The page's title and language also become the request's unless it gives them.
+    """
     if found.title and "title" not in payload:
         payload["title"] = found.title[:title_max]
+    payload["text"] = replace(found, title=payload.get("title", "")).text
     if found.lang and "lang" not in payload and "voice" not in payload and _speakable(found.lang):
         payload["lang"] = found.lang
 

@@ -102,8 +102,18 @@ def test_one_article_has_one_id_however_it_is_sent(trusting_app: Flask, site: st
     assert as_text.status_code == as_html.status_code == as_url.status_code == 202
     ids = {r.get_json()["id"] for r in (as_text, as_html, as_url)}
     assert len(ids) == 1
+    # The request's own title is the one read first, as with text.
     retitled = client.post("/api/v1/listen", json={"html": PAGE, "title": "Island ferry"})
-    assert retitled.get_json()["id"] not in ids  # the request's own title wins
+    as_retitled_text = client.post(
+        "/api/v1/listen",
+        json={
+            "text": article.text.replace(TITLE, "Island ferry", 1),
+            "title": "Island ferry",
+            "lang": article.lang,
+        },
+    )
+    assert retitled.get_json()["id"] == as_retitled_text.get_json()["id"]
+    assert retitled.get_json()["id"] not in ids
 
 
 def test_loopback_urls_are_refused_by_default(app: Flask, site: str) -> None:
