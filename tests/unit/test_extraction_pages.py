@@ -12,8 +12,9 @@ from benchmarks.extraction import Page, listen_body, pages, word_f1
 from listen_service.ingest.extract import extract
 
 PAGES = pages()
-# The two pages below 0.9 (docs/extraction.md): harpers.org's letter, whose 500
-# signatories trafilatura leaves out, and wired.com, which it stops reading half way.
+# The pages below 0.9 (docs/extraction.md): harpers.org's letter, whose 500
+# signatories trafilatura leaves out, wired.com, which it stops reading half way,
+# and thepointsguy.com, after which it reads an advertisement.
 FLOOR = 0.6
 
 
@@ -23,7 +24,7 @@ def test_there_are_thirty_pages_or_more() -> None:
 
 def test_the_mean_word_f1_meets_the_target() -> None:
     mean = statistics.fmean(word_f1(listen_body(p.html), p.expected) for p in PAGES)
-    assert mean >= 0.95  # measured 0.974; the target is 0.90
+    assert mean >= 0.95  # measured 0.969; the target is 0.90
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
