@@ -1,7 +1,8 @@
 """``listen-service``: the command line.
 
-Subcommands: ``synth`` renders a text file through the cache, ``voices``
-lists voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
+Subcommands: ``synth`` renders a text file through the cache, ``extract``
+prints a page's article (title line, then the body), ``voices`` lists
+voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
 the spoken form of each line it reads, ``workers`` lists worker processes,
 ``jobs list|retry|cancel`` steers the queue (on the configured job store and
 broker, like the service). Exit status 0 on success, 2 for bad input or
@@ -176,6 +177,35 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    from listen_service.ingest.extract import extract
+    from listen_service.ingest.fetch import FetchError, fetch_configured
+
+    source: str = args.source
+    document: str | bytes
+    if source.startswith(("http://", "https://")):
+        try:
+            page = fetch_configured(source, config.load())
+        except FetchError as exc:
+            raise InputError(f"{exc.code}: {exc.message}") from exc
+        document = page.document()
+    elif source == "-":
+        document = sys.stdin.buffer.read()
+    else:
+        try:
+            document = Path(source).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {source}: {exc.strerror}") from exc
+    article = extract(document)
+    if args.json:
+        fields = {"title": article.title, "byline": article.byline, "lang": article.lang}
+        print(json.dumps({**fields, "blocks": list(article.blocks)}, ensure_ascii=False))
+    else:
+        print(article.title)
+        print("\n\n".join(article.blocks))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from listen_service.run import serve
 
@@ -304,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     whose.add_argument("--site", help="apply this site's stored lexicon (see docs/lexicons.md)")
     whose.add_argument("--lexicon", help="apply the lexicon in this file (JSON list or PLS XML)")
     normalize.set_defaults(func=cmd_normalize)
+
+    extract = sub.add_parser(
+        "extract",
+        help="print a page's article as Listen reads it: title on the first line, then the body",
+    )
+    extract.add_argument("source", help="an HTML file, an http(s) URL, or - for standard input")
+    extract.add_argument(
+        "--json", action="store_true", help="print {title, byline, lang, blocks} as JSON"
+    )
+    extract.set_defaults(func=cmd_extract)
 
     serve = sub.add_parser(
         "serve", help="run the web app and a worker on this machine (no other server needed)"

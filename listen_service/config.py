@@ -62,6 +62,24 @@ SETTINGS: tuple[Setting, ...] = (
         "largest request body accepted, in bytes (larger → 413)",
     ),
     Setting(
+        "LISTEN_FETCH_TIMEOUT_SECONDS",
+        10.0,
+        float,
+        "a url request's whole fetch (name lookup, connect, redirects, headers, body) must end within this (else 422 fetch_timeout); it runs inside the web request",
+    ),
+    Setting(
+        "LISTEN_FETCH_MAX_BYTES",
+        5_000_000,
+        int,
+        "largest page a url request may fetch, in bytes, enforced while reading (larger → 413 page_too_large)",
+    ),
+    Setting(
+        "LISTEN_FETCH_ALLOW_PRIVATE",
+        False,
+        bool,
+        "let url requests fetch loopback, private, link-local and reserved addresses (an SSRF guard refuses them by default: 422 url_not_allowed); for tests and intranets only",
+    ),
+    Setting(
         "LISTEN_MIN_FREE_BYTES",
         100_000_000,
         int,
@@ -308,11 +326,18 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 def _convert(setting: Setting, raw: Any) -> Any:
     if raw is None or isinstance(raw, setting.kind):
         return raw
+    if setting.kind is bool:
+        flag = str(raw).strip().lower()
+        if flag in _TRUE or flag in _FALSE:
+            return flag in _TRUE
+        raise ConfigError(f"{setting.name}={raw!r} is not a valid bool (1/0, true/false)")
     try:
         return setting.kind(raw)
     except (TypeError, ValueError) as exc:

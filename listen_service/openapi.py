@@ -12,7 +12,7 @@ from typing import Any
 from listen_service import lexicons
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 from listen_service.ops import console
-from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS
+from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS, PAGE_SOURCES
 
 DEFAULT_MAX_CHARS = 100_000
 
@@ -291,7 +291,8 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "Id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "ListenRequest": {
                     "type": "object",
-                    "required": ["text"],
+                    "description": "exactly one of text, html and url (else 422 invalid_field)",
+                    "oneOf": [{"required": [source]} for source in ("text", *PAGE_SOURCES)],
                     "additionalProperties": False,
                     "properties": {
                         "text": {
@@ -300,6 +301,18 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "maxLength": max_chars,
                             "pattern": _allowed("text"),
                             "description": "the article; must hold something speakable (else 422 empty_text)",
+                        },
+                        "html": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "instead of text: an HTML page whose article (title, headings, paragraphs) is read; its title is read first and becomes the title, unless the request gives one (then that is read); no article found → 422 no_article",
+                        },
+                        "url": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_LENGTHS["url"],
+                            "pattern": _allowed("other"),
+                            "description": "instead of text: an http(s) page the server fetches (within LISTEN_FETCH_TIMEOUT_SECONDS and LISTEN_FETCH_MAX_BYTES, never from private or loopback addresses unless LISTEN_FETCH_ALLOW_PRIVATE) and reads as html; 422 url_not_allowed, url_unreachable, fetch_failed, fetch_timeout, not_html or no_article, 413 page_too_large",
                         },
                         "title": _short("title"),
                         "site": _short(
@@ -437,6 +450,6 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     }
     # Validation skips an optional field sent as null, as if it were left out.
     for name, prop in doc["components"]["schemas"]["ListenRequest"]["properties"].items():
-        if name != "text":
+        if name not in ("text", *PAGE_SOURCES):
             prop["nullable"] = True
     return doc

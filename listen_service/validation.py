@@ -1,7 +1,8 @@
 """What a client may send to ``POST /api/v1/listen``, checked before anything is queued.
 
 ``parse_request`` turns the JSON body into a payload for ``workers.pipeline.Request``
-or raises an ``ApiError`` naming the problem; ``site`` finds the site posting
+or raises an ``ApiError`` naming the problem; a body sending ``html`` or ``url``
+instead of ``text`` gets its text from the page (``pages``); ``site`` finds the site posting
 from its key. ``openapi`` publishes the same limits (``MAX_LENGTHS``,
 ``FORBIDDEN_PATTERN``), so the schema and these checks cannot drift apart.
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from listen_service import pages
 from listen_service.body import json_body
 from listen_service.errors import ApiError
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
@@ -40,7 +42,18 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 TITLE_MAX = 300
 # Short fields end up in ffmpeg's command line and the audio's tags.
-MAX_LENGTHS = {"title": TITLE_MAX, "site": 200, "voice": 200, "lang": 50, "format": 10}
+MAX_LENGTHS = {
+    "title": TITLE_MAX,
+    "site": 200,
+    "voice": 200,
+    "lang": 50,
+    "format": 10,
+    "url": 2000,
+}
+# Instead of ``text``: a page whose article is extracted (``pages``). ``html``
+# is bounded by the request body's cap, like ``text``; the text extracted
+# from either, by LISTEN_MAX_CHARS.
+PAGE_SOURCES = ("html", "url")
 
 # C0 and C1 control characters (Unicode category Cc). Articles keep their
 # tab, line feed and carriage return; no other field may hold any control:
@@ -77,13 +90,23 @@ def parse_request(poster: str | None = None) -> dict[str, Any]:
     body = json_body()
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_field", "the JSON body must be an object")
-    unknown = sorted(set(body) - set(FIELDS))
+    unknown = sorted(set(body) - set(FIELDS) - set(PAGE_SOURCES))
     if unknown:
         raise ApiError(422, "invalid_field", f"unknown field(s): {', '.join(unknown)}")
-    if "text" not in body:
-        raise ApiError(422, "invalid_field", "text is required")
+    sources = [name for name in ("text", *PAGE_SOURCES) if name in body]
+    if not sources:
+        raise ApiError(422, "invalid_field", "text is required (or html, or url)")
+    if len(sources) > 1:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"send exactly one of text, html and url, not {' and '.join(sources)}",
+        )
+    page = _page_source(body)
     payload: dict[str, Any] = {}
     for name, value in body.items():
+        if name in PAGE_SOURCES:
+            continue
         types, attribute = FIELDS[name]
         if value is None and name != "text":
             continue
@@ -95,6 +118,8 @@ def parse_request(poster: str | None = None) -> dict[str, Any]:
         if isinstance(value, str):
             _check_string(name, value)
         payload[attribute] = value
+    if page is not None:
+        pages.fill_payload(payload, pages.article(*page), TITLE_MAX)
     priority = payload.setdefault("priority", DEFAULT_PRIORITY)
     if priority not in PRIORITIES:
         choices = " or ".join(repr(p) for p in PRIORITIES)
@@ -108,6 +133,23 @@ def parse_request(poster: str | None = None) -> dict[str, Any]:
             )
         payload["artist"] = poster
     return payload
+
+
+def _page_source(body: dict[str, Any]) -> tuple[str, str] | None:
+    """``(source, value)`` for a request sending ``html`` or ``url``, checked; else None."""
+    for name in PAGE_SOURCES:
+        if name in body:
+            value = body[name]
+            if not isinstance(value, str):
+                raise ApiError(422, "invalid_field", f"{name} must be of type str")
+            if name == "url":
+                _check_string(name, value)
+            elif not _encodable(value):
+                raise ApiError(
+                    422, "invalid_field", "html holds invalid Unicode (an unpaired surrogate)"
+                )
+            return name, value
+    return None
 
 
 def _check_string(name: str, value: str) -> None:
