@@ -5,8 +5,9 @@ prints a page's article (title line, then the body), ``voices`` lists
 voices, ``cache stats|prune`` looks after the store, ``normalize`` prints
 the spoken form of each line it reads, ``workers`` lists worker processes,
 ``jobs list|retry|cancel`` steers the queue (on the configured job store and
-broker, like the service). Exit status 0 on success, 2 for bad input or
-usage, 1 when synthesis itself failed or a job command was refused.
+broker, like the service), ``site-secret`` makes a site's secret key. Exit
+status 0 on success, 2 for bad input or usage, 1 when synthesis itself failed
+or a job command was refused.
 """
 
 from __future__ import annotations
@@ -403,7 +404,28 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("id", help="the job id (64 hex characters)")
         one.add_argument("--json", action="store_true", help="print the job as JSON")
     jobs.set_defaults(func=cmd_jobs)
+
+    secret = sub.add_parser(
+        "site-secret",
+        help="make a site's secret key and the LISTEN_SITE_ADMIN_TOKENS entry that holds its hash",
+    )
+    secret.add_argument("site", help="the site's name, as in LISTEN_SITE_KEYS")
+    secret.set_defaults(func=cmd_site_secret)
     return parser
+
+
+def cmd_site_secret(args: argparse.Namespace) -> int:
+    """A fresh secret for ``args.site``: printed once, kept nowhere but in its hash."""
+    import secrets
+
+    site = args.site.strip()
+    if not site or "," in site or ":" in site:
+        print("listen-service: error: a site name holds no ',' or ':'", file=sys.stderr)
+        return 2
+    token = secrets.token_urlsafe(32)
+    print(f"secret key for {site} (give it to the site; it is not stored): {token}")
+    print(f"add to LISTEN_SITE_ADMIN_TOKENS: {site}:{config.secret_digest(token)}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,9 @@ base reads the environment for these.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,7 +311,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_SITE_ADMIN_TOKENS",
         "",
         str,
-        "comma-separated site:token pairs: secret tokens (16 or more characters, not a site key) that may read and replace a site's pronunciation lexicon (Authorization: Bearer, /api/v1/sites/<site>/lexicon); each site must be in LISTEN_SITE_KEYS; empty = lexicons cannot be edited",
+        "each site's secret keys, comma-separated site:key or (better) site:sha256:<hex of the key> pairs as `listen-service site-secret SITE` prints them; keys of 16+ characters, not a site key, kept only as their SHA-256; sent as Authorization: Bearer, a key may use the publisher API (/api/v1/sites/<site>/articles) and read and replace the site's pronunciation lexicon; each site must be in LISTEN_SITE_KEYS; empty = both off",
     ),
     Setting(
         "LISTEN_PUBLIC_URL",
@@ -478,20 +480,34 @@ def _pairs(name: str, raw: str | dict[str, str], shortest: int) -> dict[str, str
 ADMIN_TOKEN_MIN = 16
 
 
+def secret_digest(secret: str) -> str:
+    """How a site's secret key is kept: ``sha256:<hex>`` of it, never the key itself."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _admin_tokens(raw: str | dict[str, str], site_keys: dict[str, str]) -> dict[str, str]:
-    """``site:token,…`` → {token: site}, each site one that posts (LISTEN_SITE_KEYS)."""
+    """``site:token`` or ``site:sha256:<hex>``, … → {digest: site}, each site one that
+    posts (LISTEN_SITE_KEYS). Plain tokens are hashed as they are read: only their
+    digests stay in the configuration (and reach child processes)."""
     tokens = _pairs("LISTEN_SITE_ADMIN_TOKENS", raw, ADMIN_TOKEN_MIN)
+    public = {secret_digest(key) for key in site_keys}
+    digests: dict[str, str] = {}
     for token, site in tokens.items():
         if site not in site_keys.values():
             # Lexicons apply to a site's posts, which only its key identifies.
             raise ConfigError(
                 f"LISTEN_SITE_ADMIN_TOKENS: {site!r} is not a site in LISTEN_SITE_KEYS"
             )
-        if token in site_keys:
+        digest = token if _DIGEST.fullmatch(token) else secret_digest(token)
+        if digest in public:
             raise ConfigError(
                 f"LISTEN_SITE_ADMIN_TOKENS: the token of {site!r} is a site key, which is public"
             )
-    return tokens
+        digests[digest] = site
+    return digests
 
 
 def to_env(config: Mapping[str, Any]) -> dict[str, str]:

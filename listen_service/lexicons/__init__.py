@@ -16,7 +16,6 @@ workers need no access to this store.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
@@ -25,7 +24,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from listen_service.body import json_body, raw_body
 from listen_service.errors import ApiError
 from listen_service.lexicons.store import LexiconStore, open_lexicons
-from listen_service.ops.auth import bearer_token
+from listen_service.publishers.auth import require_site_secret
 from workers.lexicon import ALPHABETS, Lexicon, LexiconError, MalformedDocument
 from workers.lexicon.pls import MEDIA_TYPE as PLS
 
@@ -63,19 +62,6 @@ def lexicon_for(site: str | None) -> Lexicon:
         return Lexicon()
 
 
-def _authorise(site: str) -> None:
-    if site not in current_app.config["LISTEN_SITE_KEYS"].values():
-        raise ApiError(404, "unknown_site", "no site of this name is configured")
-    given = bearer_token("missing_admin_token", "the site's admin token", "listen").encode("utf-8")
-    tokens: dict[str, str] = current_app.config["LISTEN_SITE_ADMIN_TOKENS"]
-    matched = False
-    for token, owner in tokens.items():
-        # Every token of the site is compared, each in constant time.
-        matched |= owner == site and hmac.compare_digest(token.encode("utf-8"), given)
-    if not matched:
-        raise ApiError(403, "wrong_admin_token", "this token may not edit this site's lexicon")
-
-
 def _respond(lexicon: Lexicon) -> Response:
     if request.accept_mimetypes.best_match([JSON, PLS]) == PLS:
         response = Response(lexicon.to_pls(), mimetype=PLS)
@@ -90,13 +76,13 @@ def _respond(lexicon: Lexicon) -> Response:
 
 @bp.get("/sites/<site>/lexicon")
 def get_lexicon(site: str) -> Response:
-    _authorise(site)
+    require_site_secret(site)
     return _respond(store().lexicon(site))
 
 
 @bp.put("/sites/<site>/lexicon")
 def put_lexicon(site: str) -> Response:
-    _authorise(site)
+    require_site_secret(site)
     if request.mimetype == JSON:
         lexicon = Lexicon.from_json(json_body())
     elif request.mimetype in XML_TYPES:

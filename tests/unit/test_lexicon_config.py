@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from listen_service.config import load, to_env
+from listen_service.config import load, secret_digest, to_env
 from workers.errors import ConfigError
 
 KEYS = "news:news-public-key,blog:blog-public-key-0001"
@@ -17,12 +17,21 @@ def test_tokens_by_secret() -> None:
             "LISTEN_SITE_ADMIN_TOKENS": " news:news-admin-secret-01 , news:rotated-secret-0002 ",
         }
     )
+    # Kept hashed: the tokens themselves are nowhere in the configuration.
     assert config["LISTEN_SITE_ADMIN_TOKENS"] == {
-        "news-admin-secret-01": "news",
-        "rotated-secret-0002": "news",
+        secret_digest("news-admin-secret-01"): "news",
+        secret_digest("rotated-secret-0002"): "news",
     }
+    assert "news-admin-secret-01" not in str(to_env(config))
     again = load(env=to_env(config))
     assert again["LISTEN_SITE_ADMIN_TOKENS"] == config["LISTEN_SITE_ADMIN_TOKENS"]
+
+
+def test_a_token_may_be_configured_by_its_digest_only() -> None:
+    digest = secret_digest("news-admin-secret-01")
+    assert digest.startswith("sha256:") and len(digest) == 7 + 64
+    config = load(env={"LISTEN_SITE_KEYS": KEYS, "LISTEN_SITE_ADMIN_TOKENS": f"news:{digest}"})
+    assert config["LISTEN_SITE_ADMIN_TOKENS"] == {digest: "news"}
 
 
 def test_none_by_default() -> None:
