@@ -187,6 +187,10 @@ class AudioCache:
         """True if ``get`` would hit (removing a corrupt entry likewise); not an access."""
         return self._lookup(key) is not None
 
+    def peek(self, key: str) -> Entry | None:
+        """The entry ``get`` would return, without marking it used (a listing is no read)."""
+        return self._lookup(key)
+
     def _lookup(self, key: str) -> Entry | None:
         directory = self._dir(key)
         try:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from audio_cache import is_valid_key
-from listen_service import jobflow, storage, streams, validation
+from listen_service import jobflow, streams, validation
 from listen_service.errors import ApiError
 from listen_service.openapi import openapi_document
 
@@ -23,24 +23,12 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/listen")
-def listen() -> tuple[Response, int] | Response:
+def listen() -> Response:
     site = validation.site()
-    job, payload = jobflow.plan_request(validation.parse_request(site), site)
-    job_id, fmt = job.key, job.encode.fmt
-    entry, record = jobflow.current_state(job_id, posting=True)
-    if entry is not None:
-        body = jobflow.job_body(job_id, entry, None)
-        return Response(json.dumps(body), 200, mimetype="application/json")
-    if record is None or record.status == "failed":
-        storage.require_free_space()
-        if jobflow.accept(job_id, payload, site):
-            jobflow.enqueue_or_fail(job_id, payload)
-        record = jobflow.store().get(job_id)
-    else:
-        jobflow.promote(job_id, record, payload)
-    body = jobflow.job_body(job_id, None, record, fmt)
-    response = Response(json.dumps(body, ensure_ascii=False), 202, mimetype="application/json")
-    response.headers["Location"] = body["status_url"]
+    status, body = jobflow.submit(validation.parse_request(site), site)
+    response = Response(json.dumps(body, ensure_ascii=False), status, mimetype="application/json")
+    if status == 202:
+        response.headers["Location"] = body["status_url"]
     return response
 
 

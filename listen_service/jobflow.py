@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
-from listen_service import instruments, lanes, lexicons, livetimings
+from listen_service import instruments, lanes, lexicons, livetimings, publishers, storage
 from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
@@ -93,6 +93,31 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     if len(job.lexicon):
         stored["lexicon"] = job.lexicon.to_json()
     return job, stored
+
+
+def submit(request: Mapping[str, Any], site: str | None) -> tuple[int, dict[str, Any]]:
+    """Ask for one article's audio: (200, its body) when it is made already, else
+    (202, the job's body), accepting and enqueueing it or raising its priority.
+
+    ``ApiError`` for what the request cannot have (invalid settings, queue caps,
+    disk, broker). The site's article list (``publishers``) gets the article.
+    """
+    job, payload = plan_request(request, site)
+    job_id, fmt = job.key, job.encode.fmt
+    entry, record = current_state(job_id, posting=True)
+    if entry is None:
+        if record is None or record.status == "failed":
+            storage.require_free_space()
+            if accept(job_id, payload, site):
+                enqueue_or_fail(job_id, payload)
+            record = store().get(job_id)
+        else:
+            promote(job_id, record, payload)
+    if site:
+        publishers.remember(site, job_id, job.encode.title)
+    if entry is not None:
+        return 200, job_body(job_id, entry, None)
+    return 202, job_body(job_id, None, record, fmt)
 
 
 def accept(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from listen_service import lexicons
+from listen_service import lexicons, publishers
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 from listen_service.ops import console
 from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS, PAGE_SOURCES
@@ -438,6 +438,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     doc["paths"]["/api/v1/sites/{site}/lexicon"] = lexicon_path
     doc["components"]["schemas"].update(lexicon_schemas)
     doc["paths"].update(console.openapi_paths())
+    doc["paths"].update(publishers.openapi_paths())
     doc["components"]["securitySchemes"] = {
         "siteAdminToken": {"type": "http", "scheme": "bearer"},
         "opsToken": {"type": "http", "scheme": "bearer", "description": "LISTEN_OPS_TOKEN"},

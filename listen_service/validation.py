@@ -87,7 +87,12 @@ def parse_request(poster: str | None = None) -> dict[str, Any]:
     """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the article as application/json")
-    body = json_body()
+    return payload_of(json_body(), poster)
+
+
+def payload_of(body: Any, poster: str | None = None) -> dict[str, Any]:
+    """One article's fields (a request body, or an item of a publisher's batch) as a
+    payload; ``ApiError`` 422 naming the problem."""
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_field", "the JSON body must be an object")
     unknown = sorted(set(body) - set(FIELDS) - set(PAGE_SOURCES))

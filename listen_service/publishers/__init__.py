@@ -1,0 +1,109 @@
+"""What a publisher's systems (a CMS, a publishing pipeline) do with Listen, with the
+site's secret key (``publishers.auth``): submit many articles at once at publish time,
+list the site's articles and their audio, delete an article's audio.
+
+``POST /api/v1/sites/<site>/articles`` takes ``{"articles": [...]}``, each item what
+``POST /api/v1/listen`` takes (``text`` or ``html``; ``url`` only alone, since a
+batch must not wait on many fetches), in the bulk lane unless it says otherwise.
+``GET /api/v1/sites/<site>/articles`` lists them newest first;
+``DELETE /api/v1/sites/<site>/articles/<id>`` removes an article's audio, its
+job and its place in the list. Which articles a site has (``index``) is noted
+by ``remember`` whenever the site asks for one, by either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app
+
+from listen_service.publishers.index import SiteIndex
+
+bp = Blueprint("publishers", __name__, url_prefix="/api/v1")
+
+
+def init_app(app: Flask) -> None:
+    # Here, not at import: the routes use jobflow, which imports this package.
+    from listen_service.publishers import articles  # noqa: F401  (registers routes on bp)
+
+    app.extensions["listen_site_index"] = SiteIndex(app.config["LISTEN_DATA_DIR"])
+    app.register_blueprint(bp)
+
+
+def index() -> SiteIndex:
+    found: SiteIndex = current_app.extensions["listen_site_index"]
+    return found
+
+
+def remember(site: str, job_id: str, title: str | None) -> None:
+    """Note that ``site`` asked for ``job_id``; a failure to note it is logged, never
+    the request's (its audio is made all the same)."""
+    try:
+        index().add(site, job_id, title)
+    except OSError as exc:
+        current_app.logger.error("cannot note article %s of site %r: %s", job_id, site, exc)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The publisher API for ``/api/v1/openapi.json`` (``listen_service.openapi``)."""
+    site = {"name": "site", "in": "path", "required": True, "schema": {"type": "string"}}
+    job_id = {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"$ref": "#/components/schemas/Id"},
+    }
+    error = {"$ref": "#/components/responses/Error"}
+    refused = {str(s): error for s in (401, 403, 404)}
+    common = {"parameters": [site], "security": [{"siteAdminToken": []}]}
+    batch = {
+        "type": "object",
+        "required": ["articles"],
+        "properties": {
+            "articles": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 100,
+                "items": {"type": "object"},
+                "description": "each what POST /api/v1/listen takes (text or html)",
+            }
+        },
+    }
+    limit = {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    }
+    return {
+        "/api/v1/sites/{site}/articles": {
+            "post": {
+                **common,
+                "summary": "Publisher: submit up to 100 articles (bulk lane), each answered",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": batch}},
+                },
+                "responses": {
+                    "202": {
+                        "description": "{articles: [job body or {error}], accepted, ready, failed}"
+                    },
+                    **refused,
+                    **{str(s): error for s in (413, 415, 422)},
+                },
+            },
+            "get": {
+                **common,
+                "parameters": [site, limit],
+                "summary": "Publisher: the site's articles newest first, with their audio",
+                "responses": {"200": {"description": "{articles, count}"}, "400": error, **refused},
+            },
+        },
+        "/api/v1/sites/{site}/articles/{job_id}": {
+            "delete": {
+                **common,
+                "parameters": [site, job_id],
+                "summary": "Publisher: delete an article's audio, job and listing",
+                "responses": {"204": {"description": "deleted"}, "409": error, **refused},
+            }
+        },
+    }

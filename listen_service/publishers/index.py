@@ -1,0 +1,96 @@
+"""Which articles each site has asked audio for: what its listing and deletion work on.
+
+``<data>/sites/<site digest>/<job id>.json`` holds ``{id, site, title, posted}``
+for every article a site posted (with its public key from a page, or with its
+secret key through the publisher API). The directory is named by a digest of
+the site's name, so any name is a safe path. Files are written whole
+(``os.replace``) and only once per article: the first post is its date. On the
+shared data directory, so every web process of every machine sees one list;
+the audio itself stays in the cache, where eviction may remove it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audio_cache import is_valid_key
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    id: str
+    site: str
+    title: str | None
+    posted: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "posted": self.posted}
+
+
+class SiteIndex:
+    def __init__(self, data_dir: Path | str) -> None:
+        self.root = Path(data_dir) / "sites"
+
+    def _dir(self, site: str) -> Path:
+        return self.root / hashlib.sha256(site.encode("utf-8")).hexdigest()[:32]
+
+    def add(self, site: str, job_id: str, title: str | None, *, now: float | None = None) -> bool:
+        """Note that ``site`` asked for ``job_id``; False if it had already."""
+        if not is_valid_key(job_id):
+            raise ValueError(f"not a job id: {job_id!r}")
+        folder = self._dir(site)
+        path = folder / f"{job_id}.json"
+        if path.exists():
+            return False
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"id": job_id, "site": site, "title": title, "posted": now or time.time()}
+        fd, tmp = tempfile.mkstemp(prefix=".add-", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(record, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return True
+
+    def get(self, site: str, job_id: str) -> Article | None:
+        if not is_valid_key(job_id):
+            return None
+        return self._read(self._dir(site) / f"{job_id}.json", site)
+
+    def articles(self, site: str) -> list[Article]:
+        """The site's articles, newest first."""
+        folder = self._dir(site)
+        if not folder.is_dir():
+            return []
+        found = (self._read(p, site) for p in folder.glob("*.json") if not p.name.startswith("."))
+        return sorted((a for a in found if a is not None), key=lambda a: a.posted, reverse=True)
+
+    def remove(self, site: str, job_id: str) -> bool:
+        if not is_valid_key(job_id):
+            return False
+        try:
+            (self._dir(site) / f"{job_id}.json").unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    @staticmethod
+    def _read(path: Path, site: str) -> Article | None:
+        try:
+            raw = json.loads(path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None  # removed meanwhile, or cut short by a crash
+        if raw.get("site") != site:
+            return None
+        return Article(str(raw["id"]), site, raw.get("title"), float(raw["posted"]))
