@@ -187,6 +187,11 @@ class AudioCache:
         """True if ``get`` would hit (removing a corrupt entry likewise); not an access."""
         return self._lookup(key) is not None
 
+    def stored(self, key: str) -> bool:
+        """Whether a committed entry is there (its sidecar), by one ``stat``: no read, no
+        verification, no access. For long listings; ``has`` is the sure answer."""
+        return (self._dir(key) / f"{key}.json").exists()
+
     def peek(self, key: str) -> Entry | None:
         """The entry ``get`` would return, without marking it used (a listing is no read)."""
         return self._lookup(key)

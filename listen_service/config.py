@@ -8,6 +8,7 @@ base reads the environment for these.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -314,6 +315,12 @@ SETTINGS: tuple[Setting, ...] = (
         "each site's secret keys, comma-separated site:key or (better) site:sha256:<hex of the key> pairs as `listen-service site-secret SITE` prints them; keys of 16+ characters, not a site key, kept only as their SHA-256; sent as Authorization: Bearer, a key may use the publisher API (/api/v1/sites/<site>/articles) and read and replace the site's pronunciation lexicon; each site must be in LISTEN_SITE_KEYS; empty = both off",
     ),
     Setting(
+        "LISTEN_SITE_FEEDS",
+        "",
+        str,
+        'podcast feeds at /feeds/<site>.xml, as a JSON object: {"<site>": {"title": …, "link": "https://…", "description"?: …, "language"?: "en", "image"?: "https://…/art.png" (1400-3000 px square), "author"?: …, "category"?: …, "explicit"?: false}}; each site must be in LISTEN_SITE_KEYS; a site not named has no feed (404)',
+    ),
+    Setting(
         "LISTEN_PUBLIC_URL",
         "",
         str,
@@ -383,6 +390,7 @@ def load(
     config["LISTEN_SITE_ADMIN_TOKENS"] = _admin_tokens(
         config["LISTEN_SITE_ADMIN_TOKENS"], config["LISTEN_SITE_KEYS"]
     )
+    site_feeds(config)  # kept as written (JSON); checked here, read by publishers.feed
     demo_site = config["LISTEN_DEMO_SITE"]
     if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
@@ -478,6 +486,45 @@ def _pairs(name: str, raw: str | dict[str, str], shortest: int) -> dict[str, str
 
 
 ADMIN_TOKEN_MIN = 16
+
+
+FEED_FIELDS = {
+    "title",
+    "link",
+    "description",
+    "language",
+    "image",
+    "author",
+    "category",
+    "explicit",
+}
+
+
+def site_feeds(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``LISTEN_SITE_FEEDS`` read: {site: its feed's settings}; ``ConfigError`` if wrong."""
+    raw: str = config["LISTEN_SITE_FEEDS"]
+    if not raw.strip():
+        return {}
+    try:
+        feeds = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"LISTEN_SITE_FEEDS is not JSON: {exc}") from None
+    if not isinstance(feeds, dict):
+        raise ConfigError("LISTEN_SITE_FEEDS must be a JSON object of sites")
+    for site, feed in feeds.items():
+        if site not in config["LISTEN_SITE_KEYS"].values():
+            raise ConfigError(f"LISTEN_SITE_FEEDS: {site!r} is not a site in LISTEN_SITE_KEYS")
+        if not isinstance(feed, dict) or not isinstance(feed.get("title"), str):
+            raise ConfigError(f"LISTEN_SITE_FEEDS: the feed of {site!r} needs a title")
+        unknown = set(feed) - FEED_FIELDS
+        if unknown:
+            raise ConfigError(f"LISTEN_SITE_FEEDS: unknown field(s) {sorted(unknown)} for {site!r}")
+        for field in ("link", "image"):
+            if field in feed and not str(feed[field]).startswith(("https://", "http://")):
+                raise ConfigError(
+                    f"LISTEN_SITE_FEEDS: the {field} of {site!r} must be an http(s) URL"
+                )
+    return feeds
 
 
 def secret_digest(secret: str) -> str:

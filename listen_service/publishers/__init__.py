@@ -8,7 +8,8 @@ batch must not wait on many fetches), in the bulk lane unless it says otherwise.
 ``GET /api/v1/sites/<site>/articles`` lists them newest first;
 ``DELETE /api/v1/sites/<site>/articles/<id>`` removes an article's audio, its
 job and its place in the list. Which articles a site has (``index``) is noted
-by ``remember`` whenever the site asks for one, by either way.
+by ``remember`` whenever the site asks for one, by either way. ``feed``: the
+site's podcast, ``GET /feeds/<site>.xml``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ bp = Blueprint("publishers", __name__, url_prefix="/api/v1")
 
 def init_app(app: Flask) -> None:
     # Here, not at import: the routes use jobflow, which imports this package.
-    from listen_service.publishers import articles  # noqa: F401  (registers routes on bp)
+    from listen_service.publishers import articles, feed  # noqa: F401  (articles: routes on bp)
 
     app.extensions["listen_site_index"] = SiteIndex(app.config["LISTEN_DATA_DIR"])
     app.register_blueprint(bp)
+    app.register_blueprint(feed.feeds)
 
 
-def index() -> SiteIndex:
+def site_index() -> SiteIndex:
     found: SiteIndex = current_app.extensions["listen_site_index"]
     return found
 
@@ -39,7 +41,7 @@ def remember(site: str, job_id: str, title: str | None) -> None:
     """Note that ``site`` asked for ``job_id``; a failure to note it is logged, never
     the request's (its audio is made all the same)."""
     try:
-        index().add(site, job_id, title)
+        site_index().add(site, job_id, title)
     except OSError as exc:
         current_app.logger.error("cannot note article %s of site %r: %s", job_id, site, exc)
 
@@ -97,6 +99,17 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "Publisher: the site's articles newest first, with their audio",
                 "responses": {"200": {"description": "{articles, count}"}, "400": error, **refused},
             },
+        },
+        "/feeds/{site}.xml": {
+            "get": {
+                "parameters": [site],
+                "summary": "A site's podcast feed (RSS 2.0, iTunes), newest first",
+                "responses": {
+                    "200": {"description": "the feed", "content": {"application/rss+xml": {}}},
+                    "304": {"description": "not modified (If-None-Match)"},
+                    "404": error,
+                },
+            }
         },
         "/api/v1/sites/{site}/articles/{job_id}": {
             "delete": {

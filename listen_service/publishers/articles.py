@@ -62,7 +62,7 @@ def listing(site: str) -> dict[str, Any]:
     cache: AudioCache = current_app.extensions["listen_cache"]
     store = jobflow.store()
     found = []
-    for article in publishers.index().articles(site)[: int(raw)]:
+    for article in publishers.site_index().articles(site)[: int(raw)]:
         entry = cache.peek(article.id)
         row: dict[str, Any] = article.as_dict()
         if entry is not None:
@@ -80,7 +80,7 @@ def listing(site: str) -> dict[str, Any]:
 def delete(site: str, job_id: str) -> Response:
     """The article's audio, its job (stopped if it runs) and its place in the list: 204."""
     require_site_secret(site)
-    if publishers.index().get(site, job_id) is None:
+    if publishers.site_index().get(site, job_id) is None:
         raise ApiError(404, "not_found", "this site has no article with this id")
     store = jobflow.store()
     if store.cancel(job_id) == "working" and store.lease_held(job_id):
@@ -92,6 +92,6 @@ def delete(site: str, job_id: str) -> Response:
             time.sleep(0.1)
     current_app.extensions["listen_cache"].delete(job_id)
     store.forget(job_id)
-    publishers.index().remove(site, job_id)
+    publishers.site_index().remove(site, job_id)
     current_app.logger.info("site %r deleted article %s", site, job_id)
     return Response(status=204)

@@ -30,6 +30,8 @@ class Article:
     site: str
     title: str | None
     posted: float
+    audio: dict[str, Any] | None = None
+    """``{fmt, bytes, duration_s}`` once its audio was seen made (``describe``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "posted": self.posted}
@@ -51,17 +53,18 @@ class SiteIndex:
         if path.exists():
             return False
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"id": job_id, "site": site, "title": title, "posted": now or time.time()}
-        fd, tmp = tempfile.mkstemp(prefix=".add-", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(record, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        _write(path, {"id": job_id, "site": site, "title": title, "posted": now or time.time()})
         return True
+
+    def describe(self, article: Article, fmt: str, nbytes: int, duration_s: float) -> Article:
+        """Keep what a feed needs of ``article``'s audio beside it, so that a feed of
+        a thousand articles reads no audio sidecar (see ``publishers.feed``)."""
+        audio = {"fmt": fmt, "bytes": nbytes, "duration_s": duration_s}
+        path = self._dir(article.site) / f"{article.id}.json"
+        record = {**article.as_dict(), "site": article.site, "audio": audio}
+        if path.exists():  # not for an article deleted meanwhile
+            _write(path, record)
+        return Article(article.id, article.site, article.title, article.posted, audio)
 
     def get(self, site: str, job_id: str) -> Article | None:
         if not is_valid_key(job_id):
@@ -93,4 +96,19 @@ class SiteIndex:
             return None  # removed meanwhile, or cut short by a crash
         if raw.get("site") != site:
             return None
-        return Article(str(raw["id"]), site, raw.get("title"), float(raw["posted"]))
+        return Article(
+            str(raw["id"]), site, raw.get("title"), float(raw["posted"]), raw.get("audio")
+        )
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    """``record`` as ``path``, whole or not at all."""
+    fd, tmp = tempfile.mkstemp(prefix=".add-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
