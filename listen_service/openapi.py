@@ -93,6 +93,12 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "schema": {"$ref": "#/components/schemas/Id"},
         },
         {"name": "ext", "in": "path", "required": True, "schema": {"enum": ["mp3", "ogg", "wav"]}},
+        {
+            "name": "download",
+            "in": "query",
+            "schema": {"enum": ["0", "1"]},
+            "description": "1: Content-Disposition: attachment, the file named after the audio's title (else listen-<first 12 of id>)",
+        },
     ]
     audio_responses = {
         "200": {
@@ -101,7 +107,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         },
         "206": {"description": "the requested byte range", "content": {"audio/*": {}}},
         "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
-        **_errors(404, 416, 503),
+        **_errors(404, 416, 422, 503),
     }
     doc: dict[str, Any] = {
         "openapi": "3.0.3",

@@ -8,6 +8,13 @@
   const SRC = (document.currentScript && document.currentScript.src) || location.href;
   const BASE = new URL(".", SRC);
   const abs = (u) => new URL(u, BASE).href;
+  // The audio as a file to keep: the server names it after the title and sends
+  // it as an attachment, so the page stays (another origin's link ignores "download").
+  const saveUrl = (u) => {
+    const x = new URL(u, BASE);
+    x.searchParams.set("download", "1");
+    return x.href;
+  };
   const SKIP =
     "script,style,noscript,template,nav,aside,figure,figcaption,button,select,textarea,input," +
     "svg,iframe,audio,video,listen-button,[data-listen-skip],[hidden],[aria-hidden=true]";
@@ -849,7 +856,7 @@ a.ib{text-decoration:none}
       this.meta = meta;
       this.addTimings(0, meta.timings || []);
       this.total = meta.duration_s;
-      this.dl.href = abs(meta.audio_url);
+      this.dl.href = saveUrl(meta.audio_url);
       this.dl.hidden = false;
       this.st.textContent = "";
       this.extent();
@@ -950,7 +957,7 @@ a.ib{text-decoration:none}
       this.ttl.textContent = meta.title || this.dataset.title || document.title || "Listen";
       this.tot.textContent = clock(meta.duration_s);
       this.seek.max = String(meta.duration_s || 0);
-      this.dl.href = abs(meta.audio_url);
+      this.dl.href = saveUrl(meta.audio_url);
       this.dl.hidden = false;
       const pos = +store.get(this.posKey) || 0;
       this.resume = pos > 3 && pos < (meta.duration_s || 0) - 3 ? pos : 0;

@@ -244,6 +244,33 @@ def test_the_iframe_embed_plays(live: Live, site: Site, tab: Tab) -> None:
     assert inner.evaluate(f"{SHADOW}.querySelector('.title').textContent") == "Embedded"
 
 
+def test_download_saves_a_file_named_after_the_title_and_the_article_stays(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    """On a site of another origin, where Chromium ignores a link's ``download``
+    attribute: the server's ``Content-Disposition`` makes the click a download."""
+    title = "Ferries at dusk — Victoria Harbour"
+    site.pages["/download.html"] = f"""<!doctype html><title>Harbour news</title>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#story" data-title="{title}"></listen-button>
+<div id="story"><p>The ferries cross the harbour at dusk. Their lights come on.</p></div>"""
+    page = tab.page
+    article = site.origin + "/download.html"
+    page.goto(article)
+    page.click(MAIN)
+    tab.wait_time(0.3)
+    save = page.locator("listen-button a[aria-label='Download audio']")
+    save.wait_for(state="visible", timeout=60_000)  # once the whole file is made
+    with page.expect_download(timeout=30_000) as info:
+        save.click()
+    download = info.value
+    assert download.suggested_filename == f"{title}.mp3"
+    assert page.url == article
+    assert page.title() == "Harbour news"
+    with urllib.request.urlopen(f"{live.url}/audio/{tab.audio_id()}.mp3") as response:
+        assert Path(download.path()).read_bytes() == response.read()
+
+
 HOSTILE_TITLE = '<img src=x onerror=alert("title")>'
 HOSTILE_PAGE = """<!doctype html><html><head><title>Hostile</title>
 <script src="{server}/player.js" defer></script></head><body>
