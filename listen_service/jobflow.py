@@ -283,11 +283,16 @@ def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3"
         }
     if job is None:
         raise ApiError(404, "not_found", "no job with this id; POST /api/v1/listen to create it")
+    urls = _urls(job_id, fmt)
+    if job.status == "failed":
+        # Nothing was made, so every link but the status's would be a 404;
+        # posting the article again makes a new job with them.
+        urls = {"status_url": urls["status_url"]}
     body: dict[str, Any] = {
         "id": job_id,
         "status": job.status,
         "progress": round(job.progress, 3),
-        **_urls(job_id, fmt),
+        **urls,
         **livetimings.live_fields(job_id, job),
         **_queue(job_id, job),
     }

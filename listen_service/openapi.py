@@ -339,24 +339,26 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 },
                 "Job": {
                     "type": "object",
-                    "required": [
-                        "id",
-                        "status",
-                        "progress",
-                        "status_url",
-                        "audio_url",
-                        "timings_url",
-                    ],
+                    "description": "a failed job has no audio_url, timings_url, embed_url or embed_html: nothing was made",
+                    "required": ["id", "status", "progress", "status_url"],
                     "properties": {
                         "id": {"$ref": "#/components/schemas/Id"},
                         "status": {"enum": ["queued", "working", "ready", "failed"]},
                         "progress": {"type": "number", "minimum": 0, "maximum": 1},
                         "duration_s": {"type": "number"},
                         "status_url": {"type": "string"},
-                        "audio_url": {"type": "string"},
-                        "timings_url": {"type": "string"},
-                        "embed_url": {"type": "string", "description": "the /embed page"},
-                        "embed_html": {"type": "string", "description": "an iframe snippet"},
+                        "audio_url": {"type": "string", "description": "not when failed"},
+                        "timings_url": {"type": "string", "description": "not when failed"},
+                        "embed_url": {
+                            "type": "string",
+                            "description": "the /embed page (not when failed)",
+                        },
+                        "embed_html": {
+                            "type": "string",
+                            "description": "an iframe snippet (not when failed)",
+                        },
+                        # A failed job's: a stable code and a fixed message
+                        # (errors.JOB_ERROR_MESSAGES), never the recorded detail.
                         "error": {"$ref": "#/components/schemas/ErrorBody"},
                         "first_audio_s": {"type": "number", "minimum": 0, "nullable": True},
                         "made_ms": {"type": "integer", "minimum": 0},

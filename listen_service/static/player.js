@@ -274,6 +274,14 @@ a.ib{text-decoration:none}
   };
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // What a reader is told of a failure: the first part of the service's public
+  // message ("the audio encoder failed; post the article again to retry" → "The
+  // audio encoder failed."), never a browser's own error text.
+  const told = (e) => {
+    const m = (e && e.code && String(e.message || "").split(";")[0].trim()) || "";
+    return m ? `${m[0].toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? "" : "."}` : "The audio could not be made.";
+  };
+  const failure = (message, code) => Object.assign(new Error(message), { code });
   // A queued job's wait as the reader hears it: its place in its lane when known.
   const waiting = (j) => {
     const n = j.queue && j.queue.position;
@@ -297,11 +305,7 @@ a.ib{text-decoration:none}
         await sleep(1000 * Math.min(Math.max(after >= 0 ? after : 5, 1), 120));
         continue;
       }
-      if (!r.ok) {
-        const e = new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
-        e.code = body && body.error && body.error.code;
-        throw e;
-      }
+      if (!r.ok) throw failure((body && body.error && body.error.message) || `HTTP ${r.status}`, body && body.error && body.error.code);
       return body;
     }
   };
@@ -713,7 +717,7 @@ a.ib{text-decoration:none}
         } else {
           const t = this.target();
           this.x = t ? extract(t) : null;
-          if (!this.x || !this.x.text) throw new Error("no article text was found on this page");
+          if (!this.x || !this.x.text) throw failure("no article text was found on this page", "no_text");
           // By code points, as the server counts (a cut pair would be rejected);
           // control characters (a newline in data-title) would be rejected too.
           const raw = (this.dataset.title || document.title || "").replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
@@ -751,16 +755,17 @@ a.ib{text-decoration:none}
         this.feed = null;
         this.state = "error";
         if (streamed) {
-          // The job failed while its audio played: stop where it is, and say so.
+          // The job failed while its audio played: stop where it is.
           this.a.pause();
           this.madeBar.hidden = true;
-          this.st.textContent = "The audio could not be finished";
         }
+        // Short and for readers; the details are in the operators' job record.
+        const msg = told(e);
+        this.st.textContent = msg;
         this.btn.removeAttribute("aria-busy");
         this.btn.classList.add("err");
         this.setMain("play", "Couldn\u2019t prepare audio \u2014 retry");
-        this.say(`Error: ${e.message}`);
-        if (this.solo) this.st.textContent = "Unavailable";
+        this.say(msg);
       }
     }
 
@@ -929,7 +934,7 @@ a.ib{text-decoration:none}
     }
 
     done(job) {
-      if (job.status !== "ready") throw new Error((job.error && job.error.message) || "the audio could not be made");
+      if (job.status !== "ready") throw failure((job.error && job.error.message) || "the audio could not be made", (job.error && job.error.code) || "failed");
       return job;
     }
 

@@ -10,7 +10,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab
+from listen_service import create_app
+from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab, _serve, told
+from tests.service.conftest import start_worker
+from tests.service.test_ops_jobs import break_encoder
 
 MAIN = "listen-button button.main"
 HIGHLIGHT = (
@@ -269,6 +272,40 @@ def test_download_saves_a_file_named_after_the_title_and_the_article_stays(
     assert page.title() == "Harbour news"
     with urllib.request.urlopen(f"{live.url}/audio/{tab.audio_id()}.mp3") as response:
         assert Path(download.path()).read_bytes() == response.read()
+
+
+def test_a_failed_job_tells_the_reader_a_short_message_not_the_detail(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    """A real worker whose encoder fails: the live region and the status say the
+    first part of the public message; ffmpeg's output stays with the operators."""
+    app = create_app(
+        {"LISTEN_DATA_DIR": str(tmp_path / "data"), "LISTEN_ALLOWED_ORIGINS": site.origin}
+    )
+    break_encoder(app, tmp_path)
+    worker = start_worker(app, tmp_path / "worker.log")
+    base, stop = _serve(app)
+    try:
+        site.pages["/broken.html"] = f"""<!doctype html><title>Broken</title>
+<script src="{base}/player.js" defer></script>
+<listen-button data-for="#story"></listen-button>
+<div id="story"><p>No audio will come of this. The encoder is broken.</p></div>"""
+        page = tab.page
+        page.goto(site.origin + "/broken.html")
+        page.click(MAIN)
+        page.wait_for_function(
+            "() => document.querySelector('listen-button').state === 'error'", timeout=60_000
+        )
+        [record] = app.extensions["listen_jobs"].list_jobs()
+        assert record.status == "failed" and "encoder on fire" in record.error["message"]
+        said = told(record.error["code"])
+        assert _announced(tab, said)
+        assert tab.shadow("root.querySelector('.st').textContent") == said
+        assert "retry" in tab.shadow("root.querySelector('button.main').textContent")
+        assert tab.dialogs == []
+    finally:
+        stop()
+        worker.stop()
 
 
 HOSTILE_TITLE = '<img src=x onerror=alert("title")>'
