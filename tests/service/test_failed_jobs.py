@@ -24,7 +24,7 @@ LINKS = ("audio_url", "timings_url", "embed_url", "embed_html")
 
 
 def _last_status_event(stream: str) -> dict[str, Any]:
-    events = [b for b in stream.split("\n\n") if b.startswith("event: status")]
+    events = [b for b in stream.split("\n\n") if "event: status\n" in b]
     data = events[-1].split("data: ", 1)[1]
     return json.loads(data)  # type: ignore[no-any-return]
 
