@@ -100,6 +100,8 @@
     return el;
   };
 
+  // In a frame (data-audio-id) the card stays on one row at any width: the
+  // embed snippet's iframe has a fixed height (listen_service/embeds.py).
   const STYLE = `
 :host{all:initial!important;display:inline-block!important;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif!important;color:#1f2328!important;--a:var(--listen-accent,#0b57d0)}
 :host([hidden]){display:none!important}
@@ -144,6 +146,7 @@ input[type=range]{flex:1;min-width:50px;height:22px;margin:0;accent-color:var(--
 a.ib{text-decoration:none}
 @media (max-width:640px){.card{grid-template-columns:auto auto;justify-content:space-between;padding:8px 10px}.mid{grid-column:1/-1;grid-row:1}.vol{display:none}.ib{width:32px;height:32px}.ib.play{width:40px;height:40px}}
 @media (max-width:480px){.mu,a.ib{display:none}.ctl{gap:0}.card{gap:4px 8px}}
+@media (max-width:640px){:host([data-audio-id]) .card{grid-template-columns:auto minmax(0,1fr) auto;padding:10px 12px}:host([data-audio-id]) .mid{grid-column:auto;grid-row:auto}:host([data-audio-id]) .sn{display:none}:host([data-audio-id]) .ib.play{width:46px;height:46px}}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}`;
   let sheet = null;
   const styles = (root) => {
@@ -593,11 +596,11 @@ a.ib{text-decoration:none}
           h(
             "div",
             { class: "ctl" },
-            b("", "Previous sentence", icon("prev"), () => this.sentence(-1)),
+            b("sn", "Previous sentence", icon("prev"), () => this.sentence(-1)),
             b("", "Back 10 seconds", icon("back", "10"), () => this.skip(-10)),
             this.playBtn,
             b("", "Forward 10 seconds", icon("back", "10", true), () => this.skip(10)),
-            b("", "Next sentence", icon("next"), () => this.sentence(1)),
+            b("sn", "Next sentence", icon("next"), () => this.sentence(1)),
           ),
           h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.madeBar), this.tot)),
           h("div", { class: "ctl" }, this.rate, this.follow, this.muteBtn, this.vol, this.dl, close),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -231,11 +232,12 @@ def test_everything_works_from_the_keyboard(live: Live, tab: Tab) -> None:
 
 
 def test_the_iframe_embed_plays(live: Live, site: Site, tab: Tab) -> None:
+    """The job body's snippet, pasted verbatim on another origin, plays there."""
     job = live.post({"text": "An embedded player. It plays in a frame.", "title": "Embedded"})
-    assert job["embed_url"].endswith(f"/embed/{job['id']}") and "<iframe" in job["embed_html"]
-    site.pages["/framed.html"] = "<!doctype html><title>Host</title><h1>Host page</h1>" + job[
-        "embed_html"
-    ].replace('src="/embed/', f'src="{live.url}/embed/')
+    assert job["embed_url"] == f"{live.url}/embed/{job['id']}"
+    site.pages["/framed.html"] = (
+        "<!doctype html><title>Host</title><h1>Host page</h1>" + job["embed_html"]
+    )
     tab.page.goto(site.origin + "/framed.html")
     frame = tab.page.frame_locator("iframe")
     frame.locator("listen-button button[aria-label='Play']").click()
@@ -245,6 +247,28 @@ def test_the_iframe_embed_plays(live: Live, site: Site, tab: Tab) -> None:
         timeout=30_000,
     )
     assert inner.evaluate(f"{SHADOW}.querySelector('.title').textContent") == "Embedded"
+
+
+# The /embed page's height as laid out: where its body ends.
+PAGE_HEIGHT = "Math.ceil(document.body.getBoundingClientRect().bottom)"
+
+
+def test_the_iframe_fits_its_card_at_any_width(live: Live, site: Site, tab: Tab) -> None:
+    """No cut and no gap: the page in the frame is as tall as the snippet says,
+    on a wide column and on a phone (the card keeps to one row)."""
+    job = live.post({"text": "A player that fits its frame.", "title": "A fitting title"})
+    height = int(re.search(r'height="(\d+)"', job["embed_html"]).group(1))  # type: ignore[union-attr]
+    site.pages["/fits.html"] = "<!doctype html><title>Fits</title>" + job["embed_html"]
+    for width in (1280, 600, 360):
+        tab.page.set_viewport_size({"width": width, "height": 800})
+        tab.page.goto(site.origin + "/fits.html")
+        tab.page.frame_locator("iframe").locator("listen-button .card").wait_for()
+        inner = next(f for f in tab.page.frames if "/embed/" in f.url)
+        shown = inner.evaluate(PAGE_HEIGHT)
+        assert height - 4 <= shown <= height, (width, shown, height)
+        frame_box = tab.page.locator("iframe").bounding_box()
+        assert frame_box is not None and frame_box["height"] == height
+        assert inner.evaluate("document.documentElement.scrollHeight") <= height, width
 
 
 def test_download_saves_a_file_named_after_the_title_and_the_article_stays(
