@@ -147,6 +147,7 @@ a.ib{text-decoration:none}
 @media (max-width:640px){.card{grid-template-columns:auto auto;justify-content:space-between;padding:8px 10px}.mid{grid-column:1/-1;grid-row:1}.vol{display:none}.ib{width:32px;height:32px}.ib.play{width:40px;height:40px}}
 @media (max-width:480px){.mu,a.ib{display:none}.ctl{gap:0}.card{gap:4px 8px}}
 @media (max-width:640px){:host([data-audio-id]) .card{grid-template-columns:auto minmax(0,1fr) auto;padding:10px 12px}:host([data-audio-id]) .mid{grid-column:auto;grid-row:auto}:host([data-audio-id]) .sn{display:none}:host([data-audio-id]) .ib.play{width:46px;height:46px}}
+@media (prefers-color-scheme:dark){:host{color:#e6edf3!important}.card,.rate{background:#161b22;border-color:#3d444d}.card{box-shadow:0 12px 32px rgba(0,0,0,.55)}.ib{color:#e6edf3}.ib:hover,.rate:hover{background:#262c36}.ib[aria-pressed=true]{color:#a8c7fa;background:#1c2b41}.st,.seek{color:#9198a1}.made{background:#30363d}.made i{background:#768390}.main:focus-visible{outline-color:#e6edf3}}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}`;
   let sheet = null;
   const styles = (root) => {
@@ -540,7 +541,9 @@ a.ib{text-decoration:none}
       this.live = h("div", { class: "sr", role: "status", "aria-live": "polite" });
       this.a = h("audio", { preload: "metadata" });
       this.playBtn = b("play", "Play", icon("play"), () => this.press());
-      this.ttl = h("div", { class: "title" });
+      // A heading: named by its text, the whole title however much shows
+      // (Chromium names a plain element by neither its text nor its tooltip).
+      this.ttl = h("div", { class: "title", role: "heading", "aria-level": "2" });
       this.st = h("div", { class: "st", "aria-hidden": "true" });
       this.el = h("span", { text: "0:00" });
       this.tot = h("span", { text: "0:00" });
@@ -616,7 +619,7 @@ a.ib{text-decoration:none}
       this.state = "idle";
       this.cur = -1;
       if (this.solo) {
-        this.ttl.textContent = this.dataset.title || "Listen";
+        this.setTitle(this.dataset.title || "Listen");
         this.tot.textContent = clock(+this.dataset.duration || 0);
         this.seek.max = String(+this.dataset.duration || 0);
       }
@@ -664,6 +667,13 @@ a.ib{text-decoration:none}
       this.btnIcon.replaceChildren(icon(ic));
       this.btnText.textContent = text;
       this.btn.removeAttribute("aria-label");
+    }
+
+    // The whole title, also where the card cuts it short: as the tooltip, and
+    // as the accessible name of the title heading.
+    setTitle(t) {
+      this.ttl.textContent = t;
+      this.ttl.title = t;
     }
 
     say(msg) {
@@ -846,7 +856,7 @@ a.ib{text-decoration:none}
       this.state = "ready"; // the buttons play and pause from now on
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
-      this.ttl.textContent = this.dataset.title || document.title || "Listen";
+      this.setTitle(this.dataset.title || document.title || "Listen");
       this.madeBar.hidden = false;
       this.hook(t);
       this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
@@ -962,7 +972,7 @@ a.ib{text-decoration:none}
       this.state = "ready";
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
-      this.ttl.textContent = meta.title || this.dataset.title || document.title || "Listen";
+      this.setTitle(meta.title || this.dataset.title || document.title || "Listen");
       this.tot.textContent = clock(meta.duration_s);
       this.seek.max = String(meta.duration_s || 0);
       this.dl.href = saveUrl(meta.audio_url);

@@ -11,6 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Browser, expect
+
 from listen_service import create_app
 from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab, _serve, told
 from tests.service.conftest import start_worker
@@ -330,6 +332,88 @@ def test_a_failed_job_tells_the_reader_a_short_message_not_the_detail(
     finally:
         stop()
         worker.stop()
+
+
+LONG_TITLE = (
+    "Harbour ferries keep running at dusk in every weather, as they have for more than a"
+    " century, and the crews who sail them tell us why"
+)
+CARD = "root.querySelector('.card')"
+
+
+def test_the_full_title_is_on_hover_and_for_screen_readers(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    site.pages["/long-title.html"] = f"""<!doctype html><title>Long title</title>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#story" data-title="{LONG_TITLE}"></listen-button>
+<div id="story"><p>The crews tell us why. It is the harbour.</p></div>"""
+    page = tab.page
+    page.goto(site.origin + "/long-title.html")
+    page.click(MAIN)
+    tab.wait_time(0.2)
+    title = page.locator("listen-button .title")
+    assert tab.shadow("root.querySelector('.title').scrollWidth") > tab.shadow(
+        "root.querySelector('.title').clientWidth"
+    ), "the title is cut short on screen"
+    assert title.get_attribute("title") == LONG_TITLE
+    expect(title).to_have_accessible_name(LONG_TITLE)
+    # Chromium's own accessibility tree, which screen readers read, names it so too.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Accessibility.enable")
+    element = cdp.send("Runtime.evaluate", {"expression": f"{SHADOW}.querySelector('.title')"})[
+        "result"
+    ]
+    named = cdp.send(
+        "Accessibility.queryAXTree",
+        {"objectId": element["objectId"], "accessibleName": LONG_TITLE},
+    )["nodes"]
+    assert "heading" in [n["role"]["value"] for n in named if not n.get("ignored")], named
+
+
+def _luminance(css_colour: str) -> float:
+    red, green, blue = (int(c) / 255 for c in re.findall(r"\d+", css_colour)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+DARK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="color-scheme" content="light dark"><title>The Night Edition</title>
+<style>body{{font:18px/1.6 Georgia,serif;max-width:680px;margin:40px auto;padding:0 20px}}
+@media (prefers-color-scheme:dark){{body{{background:#0d1117;color:#d1d7e0}}}}</style>
+<script src="{server}/player.js" defer></script></head><body>
+<h1>Ferries after dark</h1>
+<listen-button data-for="#story" data-title="Ferries after dark"></listen-button>
+<div id="story"><p>The last ferry leaves the pier at half past eleven. Its lights trace the
+harbour while the city goes quiet.</p><p>On board, a handful of passengers watch the skyline.
+Some have made this crossing every night for years.</p></div></body></html>"""
+
+
+def test_dark_mode_follows_the_readers_setting(
+    live: Live, site: Site, tab: Tab, browser: Browser, tmp_path: Path
+) -> None:
+    site.pages["/night.html"] = DARK_PAGE.format(server=live.url)
+    # Light (the tab's default): a white card with dark text.
+    tab.page.goto(site.origin + "/night.html")
+    tab.page.click(MAIN)
+    tab.wait_time(0.2)
+    assert tab.shadow(f"getComputedStyle({CARD}).backgroundColor") == "rgb(255, 255, 255)"
+
+    context = browser.new_context(viewport={"width": 1000, "height": 600}, color_scheme="dark")
+    try:
+        dark = Tab(context.new_page())
+        dark.page.goto(site.origin + "/night.html")
+        dark.page.click(MAIN)
+        dark.wait_time(0.5)
+        background = dark.shadow(f"getComputedStyle({CARD}).backgroundColor")
+        text = dark.shadow("getComputedStyle(root.querySelector('.title')).color")
+        assert _luminance(background) < 0.15, background
+        assert _luminance(text) > 0.8, text
+        dark.page.evaluate(f"{AUDIO}.pause()")
+        shot = _screenshots(tmp_path) / "screenshot-dark.png"
+        dark.page.screenshot(path=str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        context.close()
 
 
 HOSTILE_TITLE = '<img src=x onerror=alert("title")>'
