@@ -19,6 +19,11 @@ hand-off mode. The rules are short, so they live here as two pure functions,
   other tag gets the whole file.
 - ``Range`` is defined for ``GET`` only, so ``HEAD`` always describes the whole file.
 
+``?download=1`` adds ``Content-Disposition: attachment`` with a name made of
+the audio's title (``downloads``): the player's download button, on a site of
+another origin, saves the file instead of leaving the article. Ranges,
+validators and caching are the same as without it.
+
 Bodies are streamed: the whole file (or a range to its end, the usual seek of
 a player) through the server's ``wsgi.file_wrapper``, which gunicorn turns
 into ``sendfile``; a range ending earlier through a bounded reader.
@@ -38,8 +43,9 @@ from werkzeug.http import http_date, parse_date, parse_etags
 from werkzeug.wsgi import wrap_file
 
 from audio_cache import AudioCache, Entry, is_valid_key
-from listen_service import progressive
+from listen_service import downloads, progressive
 from listen_service.errors import ApiError
+from listen_service.jobflow import store
 from workers.audio import CONTENT_TYPES
 
 bp = Blueprint("audio", __name__)
@@ -78,18 +84,40 @@ def audio(name: str) -> Response:
     if match is None:
         raise ApiError(404, "not_found", NOT_FOUND)
     key, ext = match.groups()
+    download = _download_asked()
     cache = cast(AudioCache, current_app.extensions["listen_cache"])
     entry = cache.get(key)
     if entry is None:
         live = progressive.respond(key, ext)
         if live is not None:
+            if download:
+                payload = store().payload(key) or {}
+                title = payload.get("title")
+                live.headers["Content-Disposition"] = downloads.content_disposition(
+                    title if isinstance(title, str) else None, key, ext
+                )
             return live
         entry = cache.get(key)  # it may have been finished meanwhile
     if entry is None or ext not in ("json", entry.fmt):
         raise ApiError(404, "not_found", NOT_FOUND)
     if ext == "json":
         return _metadata(entry)
-    return _audio(entry, cache)
+    response = _audio(entry, cache)
+    if download:
+        response.headers["Content-Disposition"] = downloads.content_disposition(
+            entry.title, key, entry.fmt
+        )
+    return response
+
+
+def _download_asked() -> bool:
+    """Whether ``?download=`` asks for an attachment: ``1`` yes, ``0`` or absent no."""
+    value = request.args.get("download")
+    if value in (None, "0"):
+        return False
+    if value == "1":
+        return True
+    raise ApiError(422, "invalid_field", "download must be 1 (save the file) or 0")
 
 
 def precondition(headers: Headers, opaque_tag: str, last_modified: int) -> int | None:

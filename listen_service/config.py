@@ -177,7 +177,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_PROXY_HOPS",
         0,
         int,
-        "trusted reverse proxies in front of Listen: the client address (for rate limits) is taken from X-Forwarded-For that many hops back; 0 = the connecting address",
+        "trusted reverse proxies in front of Listen: the client address (for rate limits) is taken from X-Forwarded-For, and the scheme of embed links from X-Forwarded-Proto, that many hops back; 0 = the connecting address and scheme",
     ),
     Setting(
         "LISTEN_TASK_SOFT_TIME_LIMIT",
@@ -324,7 +324,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_PUBLIC_URL",
         "",
         str,
-        "absolute base URL for audio links and embed snippets; empty = relative to the request",
+        "absolute base URL for audio links and embed snippets; empty = audio links relative, embed snippets absolute from the request's scheme and host",
     ),
     Setting(
         "LISTEN_DEMO_SITE",

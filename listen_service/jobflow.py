@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
-from listen_service import instruments, lanes, lexicons, livetimings, publishers, storage
+from listen_service import embeds, instruments, lanes, lexicons, livetimings, publishers, storage
 from listen_service.celery import send_synthesis
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
@@ -56,17 +56,12 @@ def _public(path: str) -> str:
     return base.rstrip("/") + path
 
 
-def _urls(job_id: str, fmt: str) -> dict[str, str]:
-    embed_url = _public(f"/embed/{job_id}")
+def _urls(job_id: str, fmt: str, base: str | None) -> dict[str, str]:
     return {
         "status_url": _public(f"/api/v1/jobs/{job_id}"),
         "audio_url": _public(f"/audio/{job_id}.{fmt}"),
         "timings_url": _public(f"/audio/{job_id}.json"),
-        "embed_url": embed_url,
-        "embed_html": (
-            f'<iframe src="{embed_url}" title="Listen to this article" width="100%" '
-            'height="120" style="border:0" loading="lazy" allow="autoplay"></iframe>'
-        ),
+        **embeds.embed_links(job_id, embeds.public_base() if base is None else base),
     }
 
 
@@ -297,22 +292,34 @@ def _queue(job_id: str, job: Job) -> dict[str, Any]:
     return {"queue": lanes.queue_info(broker, job_id, lambda: store().payload(job_id))}
 
 
-def job_body(job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3") -> dict[str, Any]:
+def job_body(
+    job_id: str, entry: Entry | None, job: Job | None, fmt: str = "mp3", base: str | None = None
+) -> dict[str, Any]:
+    """What a client is told of a job: its audio when ready, else its record.
+
+    ``base`` is the absolute base of its embed links (``embeds.public_base()``
+    of the request, which is the default; outside a request it must be given).
+    """
     if entry is not None:
         return {
             "id": job_id,
             "status": "ready",
             "progress": 1.0,
             "duration_s": entry.duration_s,
-            **_urls(job_id, entry.fmt),
+            **_urls(job_id, entry.fmt, base),
         }
     if job is None:
         raise ApiError(404, "not_found", "no job with this id; POST /api/v1/listen to create it")
+    urls = _urls(job_id, fmt, base)
+    if job.status == "failed":
+        # Nothing was made, so every link but the status's would be a 404;
+        # posting the article again makes a new job with them.
+        urls = {"status_url": urls["status_url"]}
     body: dict[str, Any] = {
         "id": job_id,
         "status": job.status,
         "progress": round(job.progress, 3),
-        **_urls(job_id, fmt),
+        **urls,
         **livetimings.live_fields(job_id, job),
         **_queue(job_id, job),
     }

@@ -93,6 +93,12 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "schema": {"$ref": "#/components/schemas/Id"},
         },
         {"name": "ext", "in": "path", "required": True, "schema": {"enum": ["mp3", "ogg", "wav"]}},
+        {
+            "name": "download",
+            "in": "query",
+            "schema": {"enum": ["0", "1"]},
+            "description": "1: Content-Disposition: attachment, the file named after the audio's title (else listen-<first 12 of id>)",
+        },
     ]
     audio_responses = {
         "200": {
@@ -101,7 +107,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         },
         "206": {"description": "the requested byte range", "content": {"audio/*": {}}},
         "304": {"description": "not modified (If-None-Match / If-Modified-Since)"},
-        **_errors(404, 416, 503),
+        **_errors(404, 416, 422, 503),
     }
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
@@ -346,24 +352,26 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 },
                 "Job": {
                     "type": "object",
-                    "required": [
-                        "id",
-                        "status",
-                        "progress",
-                        "status_url",
-                        "audio_url",
-                        "timings_url",
-                    ],
+                    "description": "a failed job has no audio_url, timings_url, embed_url or embed_html: nothing was made",
+                    "required": ["id", "status", "progress", "status_url"],
                     "properties": {
                         "id": {"$ref": "#/components/schemas/Id"},
                         "status": {"enum": ["queued", "working", "ready", "failed"]},
                         "progress": {"type": "number", "minimum": 0, "maximum": 1},
                         "duration_s": {"type": "number"},
                         "status_url": {"type": "string"},
-                        "audio_url": {"type": "string"},
-                        "timings_url": {"type": "string"},
-                        "embed_url": {"type": "string", "description": "the /embed page"},
-                        "embed_html": {"type": "string", "description": "an iframe snippet"},
+                        "audio_url": {"type": "string", "description": "not when failed"},
+                        "timings_url": {"type": "string", "description": "not when failed"},
+                        "embed_url": {
+                            "type": "string",
+                            "description": "the /embed page (not when failed)",
+                        },
+                        "embed_html": {
+                            "type": "string",
+                            "description": "an iframe snippet (not when failed)",
+                        },
+                        # A failed job's: a stable code and a fixed message
+                        # (errors.JOB_ERROR_MESSAGES), never the recorded detail.
                         "error": {"$ref": "#/components/schemas/ErrorBody"},
                         "first_audio_s": {"type": "number", "minimum": 0, "nullable": True},
                         "made_ms": {"type": "integer", "minimum": 0},

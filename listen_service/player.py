@@ -32,7 +32,8 @@ SAMPLE: Final = HERE / "sample_article.txt"
 SCRIPT_MAX_AGE: Final = 3600
 NOT_FOUND: Final = "no audio with this id; POST /api/v1/listen to create it"
 # The embed page's only style, allowed by its hash rather than 'unsafe-inline'.
-EMBED_STYLE: Final = "html,body{margin:0;background:transparent}body{padding:6px}"
+# Its padding and the card's height make embeds.EMBED_HEIGHT_PX.
+EMBED_STYLE: Final = "html,body{margin:0;background:transparent}body{padding:2px}"
 EMBED_STYLE_HASH: Final = base64.b64encode(hashlib.sha256(EMBED_STYLE.encode()).digest()).decode()
 # Where the demo article's aside and figure go: after these paragraphs (0-based).
 FIGURE_AFTER: Final = 1

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from audio_cache import Entry
 from listen_service import limits
+from listen_service.embeds import public_base
 from listen_service.errors import ApiError
 from listen_service.jobflow import TERMINAL, current_state, fmt_of, job_body
 from workers.jobs import Job
@@ -132,8 +133,10 @@ def event_stream(job_id: str) -> Response:
             timings + _event(first, retry), mimetype="text/event-stream", headers=headers
         )
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    # The events are made outside the request: its embed base is taken now.
+    base = public_base()
     response = Response(
-        _follow(app, job_id, first, fmt or "mp3", release),
+        _follow(app, job_id, first, fmt or "mp3", base, release),
         mimetype="text/event-stream",
         headers=headers,
     )
@@ -144,12 +147,17 @@ def event_stream(job_id: str) -> Response:
 
 
 def _follow(
-    app: Flask, job_id: str, first: dict[str, Any], fmt: str, release: Callable[[], None]
+    app: Flask,
+    job_id: str,
+    first: dict[str, Any],
+    fmt: str,
+    base: str,
+    release: Callable[[], None],
 ) -> Iterator[str]:
     # The hold is given back when the stream ends, however it ends (werkzeug's
     # server may skip close() on a client that reset its connection).
     try:
-        yield from _events(app, job_id, first, fmt)
+        yield from _events(app, job_id, first, fmt, base)
     finally:
         release()
 
@@ -160,7 +168,7 @@ def _state(body: dict[str, Any]) -> tuple[Any, ...]:
     return (body["status"], body["progress"], body.get("made_ms"), queue.get("position"))
 
 
-def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterator[str]:
+def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str, base: str) -> Iterator[str]:
     limit = app.config["LISTEN_SSE_MAX_SECONDS"]
     body, sent_at, started = first, time.monotonic(), time.monotonic()
     timings, sent = _new_timings(body, 0)
@@ -171,7 +179,7 @@ def _events(app: Flask, job_id: str, first: dict[str, Any], fmt: str) -> Iterato
         try:
             with app.app_context():
                 entry, job = current_state(job_id)
-                body = job_body(job_id, entry, job, fmt)
+                body = job_body(job_id, entry, job, fmt, base)
         except ApiError as exc:  # the job vanished or the queue went down
             yield _error(exc.code, exc.message)
             return

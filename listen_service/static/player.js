@@ -8,6 +8,13 @@
   const SRC = (document.currentScript && document.currentScript.src) || location.href;
   const BASE = new URL(".", SRC);
   const abs = (u) => new URL(u, BASE).href;
+  // The audio as a file to keep: the server names it after the title and sends
+  // it as an attachment, so the page stays (another origin's link ignores "download").
+  const saveUrl = (u) => {
+    const x = new URL(u, BASE);
+    x.searchParams.set("download", "1");
+    return x.href;
+  };
   const SKIP =
     "script,style,noscript,template,nav,aside,figure,figcaption,button,select,textarea,input," +
     "svg,iframe,audio,video,listen-button,[data-listen-skip],[hidden],[aria-hidden=true]";
@@ -98,6 +105,8 @@
     return el;
   };
 
+  // In a frame (data-audio-id) the card stays on one row at any width: the
+  // embed snippet's iframe has a fixed height (listen_service/embeds.py).
   const STYLE = `
 :host{all:initial!important;display:inline-block!important;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif!important;color:#1f2328!important;--a:var(--listen-accent,#0b57d0)}
 :host([hidden]){display:none!important}
@@ -142,6 +151,8 @@ input[type=range]{flex:1;min-width:50px;height:22px;margin:0;accent-color:var(--
 a.ib{text-decoration:none}
 @media (max-width:640px){.card{grid-template-columns:auto auto;justify-content:space-between;padding:8px 10px}.mid{grid-column:1/-1;grid-row:1}.vol{display:none}.ib{width:32px;height:32px}.ib.play{width:40px;height:40px}}
 @media (max-width:480px){.mu,a.ib{display:none}.ctl{gap:0}.card{gap:4px 8px}}
+@media (max-width:640px){:host([data-audio-id]) .card{grid-template-columns:auto minmax(0,1fr) auto;padding:10px 12px}:host([data-audio-id]) .mid{grid-column:auto;grid-row:auto}:host([data-audio-id]) .sn{display:none}:host([data-audio-id]) .ib.play{width:46px;height:46px}}
+@media (prefers-color-scheme:dark){:host{color:#e6edf3!important}.card,.rate{background:#161b22;border-color:#3d444d}.card{box-shadow:0 12px 32px rgba(0,0,0,.55)}.ib{color:#e6edf3}.ib:hover,.rate:hover{background:#262c36}.ib[aria-pressed=true]{color:#a8c7fa;background:#1c2b41}.st,.seek{color:#9198a1}.made{background:#30363d}.made i{background:#768390}.main:focus-visible{outline-color:#e6edf3}}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}`;
   let sheet = null;
   const styles = (root) => {
@@ -328,6 +339,14 @@ a.ib{text-decoration:none}
   };
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // What a reader is told of a failure: the first part of the service's public
+  // message ("the audio encoder failed; post the article again to retry" → "The
+  // audio encoder failed."), never a browser's own error text.
+  const told = (e) => {
+    const m = (e && e.code && String(e.message || "").split(";")[0].trim()) || "";
+    return m ? `${m[0].toUpperCase()}${m.slice(1)}${/[.!?]$/.test(m) ? "" : "."}` : "The audio could not be made.";
+  };
+  const failure = (message, code) => Object.assign(new Error(message), { code });
   // A queued job's wait as the reader hears it: its place in its lane when known.
   const waiting = (j) => {
     const n = j.queue && j.queue.position;
@@ -351,11 +370,7 @@ a.ib{text-decoration:none}
         await sleep(1000 * Math.min(Math.max(after >= 0 ? after : 5, 1), 120));
         continue;
       }
-      if (!r.ok) {
-        const e = new Error((body && body.error && body.error.message) || `HTTP ${r.status}`);
-        e.code = body && body.error && body.error.code;
-        throw e;
-      }
+      if (!r.ok) throw failure((body && body.error && body.error.message) || `HTTP ${r.status}`, body && body.error && body.error.code);
       return body;
     }
   };
@@ -587,7 +602,9 @@ a.ib{text-decoration:none}
       this.live = h("div", { class: "sr", role: "status", "aria-live": "polite" });
       this.a = h("audio", { preload: "metadata" });
       this.playBtn = b("play", "Play", icon("play"), () => this.press());
-      this.ttl = h("div", { class: "title" });
+      // A heading: named by its text, the whole title however much shows
+      // (Chromium names a plain element by neither its text nor its tooltip).
+      this.ttl = h("div", { class: "title", role: "heading", "aria-level": "2" });
       this.st = h("div", { class: "st", "aria-hidden": "true" });
       this.el = h("span", { text: "0:00" });
       this.tot = h("span", { text: "0:00" });
@@ -643,11 +660,11 @@ a.ib{text-decoration:none}
           h(
             "div",
             { class: "ctl" },
-            b("", "Previous sentence", icon("prev"), () => this.sentence(-1)),
+            b("sn", "Previous sentence", icon("prev"), () => this.sentence(-1)),
             b("", "Back 10 seconds", icon("back", "10"), () => this.skip(-10)),
             this.playBtn,
             b("", "Forward 10 seconds", icon("back", "10", true), () => this.skip(10)),
-            b("", "Next sentence", icon("next"), () => this.sentence(1)),
+            b("sn", "Next sentence", icon("next"), () => this.sentence(1)),
           ),
           h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.madeBar), this.tot)),
           h("div", { class: "ctl" }, this.rate, this.follow, this.muteBtn, this.vol, this.dl, close),
@@ -663,7 +680,7 @@ a.ib{text-decoration:none}
       this.state = "idle";
       this.cur = -1;
       if (this.solo) {
-        this.ttl.textContent = this.dataset.title || "Listen";
+        this.setTitle(this.dataset.title || "Listen");
         this.tot.textContent = clock(+this.dataset.duration || 0);
         this.seek.max = String(+this.dataset.duration || 0);
       }
@@ -711,6 +728,13 @@ a.ib{text-decoration:none}
       this.btnIcon.replaceChildren(icon(ic));
       this.btnText.textContent = text;
       this.btn.removeAttribute("aria-label");
+    }
+
+    // The whole title, also where the card cuts it short: as the tooltip, and
+    // as the accessible name of the title heading.
+    setTitle(t) {
+      this.ttl.textContent = t;
+      this.ttl.title = t;
     }
 
     say(msg) {
@@ -767,7 +791,7 @@ a.ib{text-decoration:none}
         } else {
           const t = this.target();
           this.x = t ? extract(t) : null;
-          if (!this.x || !this.x.text) throw new Error("no article text was found on this page");
+          if (!this.x || !this.x.text) throw failure("no article text was found on this page", "no_text");
           // By code points, as the server counts (a cut pair would be rejected);
           // control characters (a newline in data-title) would be rejected too.
           const raw = (this.dataset.title || document.title || "").replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
@@ -805,16 +829,17 @@ a.ib{text-decoration:none}
         this.feed = null;
         this.state = "error";
         if (streamed) {
-          // The job failed while its audio played: stop where it is, and say so.
+          // The job failed while its audio played: stop where it is.
           this.a.pause();
           this.madeBar.hidden = true;
-          this.st.textContent = "The audio could not be finished";
         }
+        // Short and for readers; the details are in the operators' job record.
+        const msg = told(e);
+        this.st.textContent = msg;
         this.btn.removeAttribute("aria-busy");
         this.btn.classList.add("err");
         this.setMain("play", "Couldn\u2019t prepare audio \u2014 retry");
-        this.say(`Error: ${e.message}`);
-        if (this.solo) this.st.textContent = "Unavailable";
+        this.say(msg);
       }
     }
 
@@ -892,7 +917,7 @@ a.ib{text-decoration:none}
       this.state = "ready"; // the buttons play and pause from now on
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
-      this.ttl.textContent = this.dataset.title || document.title || "Listen";
+      this.setTitle(this.dataset.title || document.title || "Listen");
       this.madeBar.hidden = false;
       this.hook(t);
       this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
@@ -910,7 +935,7 @@ a.ib{text-decoration:none}
       this.meta = meta;
       this.addTimings(0, meta.timings || []);
       this.total = meta.duration_s;
-      this.dl.href = abs(meta.audio_url);
+      this.dl.href = saveUrl(meta.audio_url);
       this.dl.hidden = false;
       this.st.textContent = "";
       this.extent();
@@ -983,7 +1008,7 @@ a.ib{text-decoration:none}
     }
 
     done(job) {
-      if (job.status !== "ready") throw new Error((job.error && job.error.message) || "the audio could not be made");
+      if (job.status !== "ready") throw failure((job.error && job.error.message) || "the audio could not be made", (job.error && job.error.code) || "failed");
       return job;
     }
 
@@ -1008,10 +1033,10 @@ a.ib{text-decoration:none}
       this.state = "ready";
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
-      this.ttl.textContent = meta.title || this.dataset.title || document.title || "Listen";
+      this.setTitle(meta.title || this.dataset.title || document.title || "Listen");
       this.tot.textContent = clock(meta.duration_s);
       this.seek.max = String(meta.duration_s || 0);
-      this.dl.href = abs(meta.audio_url);
+      this.dl.href = saveUrl(meta.audio_url);
       this.dl.hidden = false;
       const pos = +store.get(this.posKey) || 0;
       this.resume = pos > 3 && pos < (meta.duration_s || 0) - 3 ? pos : 0;

@@ -24,6 +24,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from listen_service import create_app
+from listen_service.errors import JOB_ERROR_MESSAGES
 from listen_service.run import _KeepAliveHandler
 from tests.service.conftest import Worker, start_worker
 
@@ -48,6 +49,13 @@ CHROMIUM_ARGS = [
 ]
 SHADOW = "document.querySelector('listen-button').shadowRoot"
 AUDIO = f"{SHADOW}.querySelector('audio')"
+
+
+def told(code: str) -> str:
+    """What the player tells a reader of a job that failed with ``code``: the
+    first part of the public message, as a sentence."""
+    first = JOB_ERROR_MESSAGES[code].split(";")[0].strip()
+    return f"{first[0].upper()}{first[1:]}."
 
 
 @dataclass

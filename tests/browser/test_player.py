@@ -5,12 +5,18 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab
+from playwright.sync_api import Browser, expect
+
+from listen_service import create_app
+from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab, _serve, told
+from tests.service.conftest import start_worker
+from tests.service.test_ops_jobs import break_encoder
 
 MAIN = "listen-button button.main"
 HIGHLIGHT = (
@@ -228,11 +234,12 @@ def test_everything_works_from_the_keyboard(live: Live, tab: Tab) -> None:
 
 
 def test_the_iframe_embed_plays(live: Live, site: Site, tab: Tab) -> None:
+    """The job body's snippet, pasted verbatim on another origin, plays there."""
     job = live.post({"text": "An embedded player. It plays in a frame.", "title": "Embedded"})
-    assert job["embed_url"].endswith(f"/embed/{job['id']}") and "<iframe" in job["embed_html"]
-    site.pages["/framed.html"] = "<!doctype html><title>Host</title><h1>Host page</h1>" + job[
-        "embed_html"
-    ].replace('src="/embed/', f'src="{live.url}/embed/')
+    assert job["embed_url"] == f"{live.url}/embed/{job['id']}"
+    site.pages["/framed.html"] = (
+        "<!doctype html><title>Host</title><h1>Host page</h1>" + job["embed_html"]
+    )
     tab.page.goto(site.origin + "/framed.html")
     frame = tab.page.frame_locator("iframe")
     frame.locator("listen-button button[aria-label='Play']").click()
@@ -242,6 +249,171 @@ def test_the_iframe_embed_plays(live: Live, site: Site, tab: Tab) -> None:
         timeout=30_000,
     )
     assert inner.evaluate(f"{SHADOW}.querySelector('.title').textContent") == "Embedded"
+
+
+# The /embed page's height as laid out: where its body ends.
+PAGE_HEIGHT = "Math.ceil(document.body.getBoundingClientRect().bottom)"
+
+
+def test_the_iframe_fits_its_card_at_any_width(live: Live, site: Site, tab: Tab) -> None:
+    """No cut and no gap: the page in the frame is as tall as the snippet says,
+    on a wide column and on a phone (the card keeps to one row)."""
+    job = live.post({"text": "A player that fits its frame.", "title": "A fitting title"})
+    height = int(re.search(r'height="(\d+)"', job["embed_html"]).group(1))  # type: ignore[union-attr]
+    site.pages["/fits.html"] = "<!doctype html><title>Fits</title>" + job["embed_html"]
+    for width in (1280, 600, 360):
+        tab.page.set_viewport_size({"width": width, "height": 800})
+        tab.page.goto(site.origin + "/fits.html")
+        tab.page.frame_locator("iframe").locator("listen-button .card").wait_for()
+        inner = next(f for f in tab.page.frames if "/embed/" in f.url)
+        shown = inner.evaluate(PAGE_HEIGHT)
+        assert height - 4 <= shown <= height, (width, shown, height)
+        frame_box = tab.page.locator("iframe").bounding_box()
+        assert frame_box is not None and frame_box["height"] == height
+        assert inner.evaluate("document.documentElement.scrollHeight") <= height, width
+
+
+def test_download_saves_a_file_named_after_the_title_and_the_article_stays(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    """On a site of another origin, where Chromium ignores a link's ``download``
+    attribute: the server's ``Content-Disposition`` makes the click a download."""
+    title = "Ferries at dusk — Victoria Harbour"
+    site.pages["/download.html"] = f"""<!doctype html><title>Harbour news</title>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#story" data-title="{title}"></listen-button>
+<div id="story"><p>The ferries cross the harbour at dusk. Their lights come on.</p></div>"""
+    page = tab.page
+    article = site.origin + "/download.html"
+    page.goto(article)
+    page.click(MAIN)
+    tab.wait_time(0.3)
+    save = page.locator("listen-button a[aria-label='Download audio']")
+    save.wait_for(state="visible", timeout=60_000)  # once the whole file is made
+    with page.expect_download(timeout=30_000) as info:
+        save.click()
+    download = info.value
+    assert download.suggested_filename == f"{title}.mp3"
+    assert page.url == article
+    assert page.title() == "Harbour news"
+    with urllib.request.urlopen(f"{live.url}/audio/{tab.audio_id()}.mp3") as response:
+        assert Path(download.path()).read_bytes() == response.read()
+
+
+def test_a_failed_job_tells_the_reader_a_short_message_not_the_detail(
+    site: Site, tab: Tab, tmp_path: Path
+) -> None:
+    """A real worker whose encoder fails: the live region and the status say the
+    first part of the public message; ffmpeg's output stays with the operators."""
+    app = create_app(
+        {"LISTEN_DATA_DIR": str(tmp_path / "data"), "LISTEN_ALLOWED_ORIGINS": site.origin}
+    )
+    break_encoder(app, tmp_path)
+    worker = start_worker(app, tmp_path / "worker.log")
+    base, stop = _serve(app)
+    try:
+        site.pages["/broken.html"] = f"""<!doctype html><title>Broken</title>
+<script src="{base}/player.js" defer></script>
+<listen-button data-for="#story"></listen-button>
+<div id="story"><p>No audio will come of this. The encoder is broken.</p></div>"""
+        page = tab.page
+        page.goto(site.origin + "/broken.html")
+        page.click(MAIN)
+        page.wait_for_function(
+            "() => document.querySelector('listen-button').state === 'error'", timeout=60_000
+        )
+        [record] = app.extensions["listen_jobs"].list_jobs()
+        assert record.status == "failed" and "encoder on fire" in record.error["message"]
+        said = told(record.error["code"])
+        assert _announced(tab, said)
+        assert tab.shadow("root.querySelector('.st').textContent") == said
+        assert "retry" in tab.shadow("root.querySelector('button.main').textContent")
+        assert tab.dialogs == []
+    finally:
+        stop()
+        worker.stop()
+
+
+LONG_TITLE = (
+    "Harbour ferries keep running at dusk in every weather, as they have for more than a"
+    " century, and the crews who sail them tell us why"
+)
+CARD = "root.querySelector('.card')"
+
+
+def test_the_full_title_is_on_hover_and_for_screen_readers(
+    live: Live, site: Site, tab: Tab
+) -> None:
+    site.pages["/long-title.html"] = f"""<!doctype html><title>Long title</title>
+<script src="{live.url}/player.js" defer></script>
+<listen-button data-for="#story" data-title="{LONG_TITLE}"></listen-button>
+<div id="story"><p>The crews tell us why. It is the harbour.</p></div>"""
+    page = tab.page
+    page.goto(site.origin + "/long-title.html")
+    page.click(MAIN)
+    tab.wait_time(0.2)
+    title = page.locator("listen-button .title")
+    assert tab.shadow("root.querySelector('.title').scrollWidth") > tab.shadow(
+        "root.querySelector('.title').clientWidth"
+    ), "the title is cut short on screen"
+    assert title.get_attribute("title") == LONG_TITLE
+    expect(title).to_have_accessible_name(LONG_TITLE)
+    # Chromium's own accessibility tree, which screen readers read, names it so too.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Accessibility.enable")
+    element = cdp.send("Runtime.evaluate", {"expression": f"{SHADOW}.querySelector('.title')"})[
+        "result"
+    ]
+    named = cdp.send(
+        "Accessibility.queryAXTree",
+        {"objectId": element["objectId"], "accessibleName": LONG_TITLE},
+    )["nodes"]
+    assert "heading" in [n["role"]["value"] for n in named if not n.get("ignored")], named
+
+
+def _luminance(css_colour: str) -> float:
+    red, green, blue = (int(c) / 255 for c in re.findall(r"\d+", css_colour)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+DARK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="color-scheme" content="light dark"><title>The Night Edition</title>
+<style>body{{font:18px/1.6 Georgia,serif;max-width:680px;margin:40px auto;padding:0 20px}}
+@media (prefers-color-scheme:dark){{body{{background:#0d1117;color:#d1d7e0}}}}</style>
+<script src="{server}/player.js" defer></script></head><body>
+<h1>Ferries after dark</h1>
+<listen-button data-for="#story" data-title="Ferries after dark"></listen-button>
+<div id="story"><p>The last ferry leaves the pier at half past eleven. Its lights trace the
+harbour while the city goes quiet.</p><p>On board, a handful of passengers watch the skyline.
+Some have made this crossing every night for years.</p></div></body></html>"""
+
+
+def test_dark_mode_follows_the_readers_setting(
+    live: Live, site: Site, tab: Tab, browser: Browser, tmp_path: Path
+) -> None:
+    site.pages["/night.html"] = DARK_PAGE.format(server=live.url)
+    # Light (the tab's default): a white card with dark text.
+    tab.page.goto(site.origin + "/night.html")
+    tab.page.click(MAIN)
+    tab.wait_time(0.2)
+    assert tab.shadow(f"getComputedStyle({CARD}).backgroundColor") == "rgb(255, 255, 255)"
+
+    context = browser.new_context(viewport={"width": 1000, "height": 600}, color_scheme="dark")
+    try:
+        dark = Tab(context.new_page())
+        dark.page.goto(site.origin + "/night.html")
+        dark.page.click(MAIN)
+        dark.wait_time(0.5)
+        background = dark.shadow(f"getComputedStyle({CARD}).backgroundColor")
+        text = dark.shadow("getComputedStyle(root.querySelector('.title')).color")
+        assert _luminance(background) < 0.15, background
+        assert _luminance(text) > 0.8, text
+        dark.page.evaluate(f"{AUDIO}.pause()")
+        shot = _screenshots(tmp_path) / "screenshot-dark.png"
+        dark.page.screenshot(path=str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        context.close()
 
 
 HOSTILE_TITLE = '<img src=x onerror=alert("title")>'

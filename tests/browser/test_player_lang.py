@@ -80,6 +80,7 @@ def test_data_lang_with_no_voice_is_an_error_the_reader_sees(
     tab.page.goto(site.origin + "/zulu-explicit.html")
     tab.page.click(MAIN)
     tab.page.wait_for_function(
-        f"() => {SHADOW}.querySelector('[aria-live]').textContent.includes('no voice')"
+        f"() => {SHADOW}.querySelector('[aria-live]').textContent"
+        " === \"No voice for language 'zu'.\""
     )
     assert [p.get("lang") for p in tab.posted] == ["zu"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from listen_service import create_app
-from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab, _serve
+from tests.browser.conftest import AUDIO, SHADOW, Live, Site, Tab, _serve, told
 from tests.conftest import ARTICLE, ffmpeg_killed_after
 from tests.service.conftest import start_worker
 
@@ -276,14 +276,14 @@ def test_a_job_failing_while_its_audio_plays_stops_it_and_says_so(
         tab.page.goto(site.origin + path)
         tab.page.click(MAIN)
         tab.wait_time(0.2, timeout_s=60)
-        tab.page.wait_for_function(
-            f"() => {PLAYER}.st.textContent === 'The audio could not be finished'",
-            timeout=60_000,
-        )
+        tab.page.wait_for_function(f"() => {PLAYER}.state === 'error'", timeout=60_000)
         assert tab.audio("paused")
         assert "retry" in tab.shadow("root.querySelector('button.main').textContent")
         job_id = tab.audio_id()
-        assert app.extensions["listen_jobs"].get(job_id).status == "failed"
+        record = app.extensions["listen_jobs"].get(job_id)
+        assert record.status == "failed"
+        said = told(record.error["code"])
+        assert tab.page.evaluate(f"{PLAYER}.st.textContent") == said
     finally:
         stop()
         worker.stop()

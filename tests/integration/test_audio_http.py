@@ -474,6 +474,55 @@ def test_audio_url_helper(app: Flask, mp3: Entry) -> None:
             audio.audio_url(mp3.key, "exe")
 
 
+# -- ?download=1 ------------------------------------------------------------------
+
+SAVE_AS = "attachment; filename=\"a-tone.mp3\"; filename*=UTF-8''A%20tone.mp3"
+
+
+def test_download_saves_the_file_under_its_title_with_the_same_validators(
+    client: FlaskClient, mp3: Entry
+) -> None:
+    plain = client.get(url(mp3))
+    saved = client.get(url(mp3) + "?download=1")
+    assert saved.status_code == 200 and saved.data == plain.data
+    assert saved.headers["Content-Disposition"] == SAVE_AS
+    assert "Content-Disposition" not in plain.headers
+    assert client.get(url(mp3) + "?download=0").headers.get("Content-Disposition") is None
+    for name in ("Content-Type", "Content-Length", "ETag", "Cache-Control", "Last-Modified"):
+        assert saved.headers[name] == plain.headers[name], name
+    head = client.head(url(mp3) + "?download=1")
+    assert head.headers["Content-Disposition"] == SAVE_AS and head.data == b""
+
+
+def test_download_keeps_ranges_and_conditional_requests(client: FlaskClient, mp3: Entry) -> None:
+    data = mp3.audio_path.read_bytes()
+    part = client.get(url(mp3) + "?download=1", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.data == data[:100]
+    assert part.headers["Content-Disposition"] == SAVE_AS
+    again = client.get(url(mp3) + "?download=1", headers={"If-None-Match": f'"{mp3.content_hash}"'})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_download_of_an_untitled_audio_is_named_by_its_id(
+    client: FlaskClient, cache: AudioCache, sources: dict[str, Path]
+) -> None:
+    key = hashlib.sha256(b"untitled").hexdigest()
+    tmp = cache.temp_path(key, ".ogg")
+    shutil.copyfile(sources["ogg"], tmp)
+    entry = cache.put(key, tmp, fmt="ogg", duration_s=3.0, title=None, meta={"timings": []})
+    name = f"listen-{key[:12]}.ogg"
+    assert client.get(url(entry) + "?download=1").headers["Content-Disposition"] == (
+        f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    )
+
+
+@pytest.mark.parametrize("value", ["", "yes", "true", "2"])
+def test_download_takes_1_or_0_only(client: FlaskClient, mp3: Entry, value: str) -> None:
+    response = client.get(url(mp3) + f"?download={value}")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "invalid_field"
+
+
 # -- a real HTTP server and a real client ---------------------------------------
 
 
@@ -550,6 +599,24 @@ def test_curl_against_a_real_server(server: str, mp3: Entry, tmp_path: Path) -> 
     assert status == 416
     assert headers["content-range"] == f"bytes */{len(data)}"
     assert b'"range_not_satisfiable"' in body
+
+
+def test_curl_saves_a_download_under_the_name_the_server_gives(
+    server: str, mp3: Entry, tmp_path: Path
+) -> None:
+    """``curl -OJ``, like a browser, takes the file name from ``Content-Disposition``."""
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    out = subprocess.run(
+        [require("curl"), "-sS", "-O", "-J", f"{server}{url(mp3)}?download=1"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [p.name for p in folder.iterdir()] == ["a-tone.mp3"]
+    assert (folder / "a-tone.mp3").read_bytes() == mp3.audio_path.read_bytes()
 
 
 def test_curl_path_tricks_are_404(server: str, mp3: Entry, tmp_path: Path) -> None:

@@ -77,8 +77,8 @@ def test_known_key_names_the_artist(app: Flask) -> None:
     )
     assert response.status_code == 202
     body = response.get_json()
-    assert body["embed_url"] == f"/embed/{body['id']}"
-    assert f'src="/embed/{body["id"]}"' in body["embed_html"]
+    assert body["embed_url"] == f"http://localhost/embed/{body['id']}"
+    assert f'src="http://localhost/embed/{body["id"]}"' in body["embed_html"]
     payload = app.extensions["listen_jobs"].payload(body["id"])
     assert payload["artist"] == "News Daily"
 

@@ -32,9 +32,12 @@ def long_text(tag: str, copies: int) -> str:
     return f"{tag}.\n\n" + (ARTICLE.read_text() + "\n\n") * copies
 
 
-def post_working(client: FlaskClient, text: str, fmt: str = "mp3") -> dict[str, Any]:
+def post_working(
+    client: FlaskClient, text: str, fmt: str = "mp3", title: str | None = None
+) -> dict[str, Any]:
     """POST ``text`` and return its job body once a worker is on it."""
-    body: dict[str, Any] = client.post("/api/v1/listen", json={"text": text, "format": fmt}).json
+    request = {"text": text, "format": fmt, "title": title}
+    body: dict[str, Any] = client.post("/api/v1/listen", json=request).json
     assert body["status"] in ("queued", "working"), body
     deadline = time.monotonic() + 60
     while (status := client.get(body["status_url"]).json["status"]) != "working":
@@ -48,7 +51,8 @@ def open_stream(
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
-    conn.request(method, parts.path, headers=headers or {})
+    path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    conn.request(method, path, headers=headers or {})
     return conn, conn.getresponse()
 
 
@@ -84,12 +88,19 @@ def test_audio_plays_while_the_job_is_working(
     app: Flask, worker: Worker, server: str, tmp_path: Path
 ) -> None:
     client = app.test_client()
-    body = post_working(client, long_text("Plays while working", 10))
+    body = post_working(client, long_text("Plays while working", 10), title="Made: live")
     url = server + body["audio_url"]
 
     conn, head = open_stream(url, "HEAD")
     assert_live_headers(head, "audio/mpeg")
     assert head.read() == b""
+    conn.close()
+    # Saved while it is made: named after the title posted, as the finished file will be.
+    conn, saved = open_stream(url + "?download=1", "HEAD")
+    assert_live_headers(saved, "audio/mpeg")
+    assert saved.getheader("Content-Disposition") == (
+        "attachment; filename=\"made-live.mp3\"; filename*=UTF-8''Made%20live.mp3"
+    )
     conn.close()
 
     conn, resp = open_stream(url)
