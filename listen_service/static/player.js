@@ -390,6 +390,27 @@ a.ib{text-decoration:none}
   // The language the page declares for the article: the lang of the article or
   // its nearest ancestor that has one (<html> included); only tag-shaped values,
   // as lang="" means "unknown" and a free-text value names no voice.
+  /* The article's title when data-title does not give it: the page's headline
+   * (og:title, else the article's <h1>), else the document's title, without a
+   * trailing " | The Daily Harbour" (og:site_name, or a short last part after
+   * " | ", " – ", " — " or " · "). */
+  const SITE_SEP = /\s+[|\u2013\u2014\u00b7]\s+/;
+  const pageTitle = (root) => {
+    const meta = (p) => ((document.querySelector(`meta[property="${p}"]`) || {}).content || "").trim();
+    const scope = (root && root.closest("article")) || document;
+    const h1 = scope.querySelector("h1") || document.querySelector("article h1, main h1, h1");
+    const raw = (meta("og:title") || (h1 && h1.textContent) || document.title || "").replace(/\s+/g, " ").trim();
+    const site = meta("og:site_name");
+    if (site && raw.endsWith(site) && raw.length > site.length) {
+      const cut = raw.slice(0, -site.length).replace(/\s*[|\u2013\u2014\u00b7:-]\s*$/, "");
+      if (cut) return cut;
+    }
+    const parts = raw.split(SITE_SEP);
+    const last = parts[parts.length - 1];
+    return parts.length > 1 && last.length <= 40 && raw.length - last.length >= 15
+      ? raw.slice(0, raw.length - last.length).replace(/\s*[|\u2013\u2014\u00b7]\s*$/, "")
+      : raw;
+  };
   const pageLang = (el) => {
     const owner = (el && el.closest("[lang]")) || document.documentElement;
     const lang = (owner.getAttribute("lang") || "").trim();
@@ -714,6 +735,10 @@ a.ib{text-decoration:none}
       this.idleLabel();
     }
 
+    articleTitle(root) {
+      return this.dataset.title || pageTitle(root);
+    }
+
     target() {
       const sel = this.dataset.for;
       return sel ? document.querySelector(sel) : this.closest("article") || document.querySelector("article, main");
@@ -794,7 +819,7 @@ a.ib{text-decoration:none}
           if (!this.x || !this.x.text) throw failure("no article text was found on this page", "no_text");
           // By code points, as the server counts (a cut pair would be rejected);
           // control characters (a newline in data-title) would be rejected too.
-          const raw = (this.dataset.title || document.title || "").replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+          const raw = this.articleTitle(t).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
           const title = Array.from(raw).slice(0, 300).join("") || undefined;
           // A reader waits for this one: the interactive lane, ahead of bulk work.
           const body = { text: this.x.text, title, priority: "interactive" };
@@ -917,7 +942,7 @@ a.ib{text-decoration:none}
       this.state = "ready"; // the buttons play and pause from now on
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
-      this.setTitle(this.dataset.title || document.title || "Listen");
+      this.setTitle(this.articleTitle(t) || "Listen");
       this.madeBar.hidden = false;
       this.hook(t);
       this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
@@ -1033,7 +1058,7 @@ a.ib{text-decoration:none}
       this.state = "ready";
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
-      this.setTitle(meta.title || this.dataset.title || document.title || "Listen");
+      this.setTitle(meta.title || this.articleTitle(this.target()) || "Listen");
       this.tot.textContent = clock(meta.duration_s);
       this.seek.max = String(meta.duration_s || 0);
       this.dl.href = saveUrl(meta.audio_url);
