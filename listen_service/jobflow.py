@@ -90,12 +90,15 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     return job, stored
 
 
-def submit(request: Mapping[str, Any], site: str | None) -> tuple[int, dict[str, Any]]:
+def submit(
+    request: Mapping[str, Any], site: str | None, *, via: str = "reader"
+) -> tuple[int, dict[str, Any]]:
     """Ask for one article's audio: (200, its body) when it is made already, else
     (202, the job's body), accepting and enqueueing it or raising its priority.
 
     ``ApiError`` for what the request cannot have (invalid settings, queue caps,
-    disk, broker). The site's article list (``publishers``) gets the article.
+    disk, broker). The site's article list (``publishers``) gets the article, as
+    its publisher's (``via="publisher"``: its secret key) or a reader's.
     """
     job, payload = plan_request(request, site)
     job_id, fmt = job.key, job.encode.fmt
@@ -109,7 +112,7 @@ def submit(request: Mapping[str, Any], site: str | None) -> tuple[int, dict[str,
         else:
             promote(job_id, record, payload)
     if site:
-        publishers.remember(site, job_id, job.encode.title)
+        publishers.remember(site, job_id, job.encode.title, via)
     if entry is not None:
         return 200, job_body(job_id, entry, None)
     return 202, job_body(job_id, None, record, fmt)

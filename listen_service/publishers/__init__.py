@@ -37,11 +37,11 @@ def site_index() -> SiteIndex:
     return found
 
 
-def remember(site: str, job_id: str, title: str | None) -> None:
-    """Note that ``site`` asked for ``job_id``; a failure to note it is logged, never
-    the request's (its audio is made all the same)."""
+def remember(site: str, job_id: str, title: str | None, via: str) -> None:
+    """Note that ``site`` asked for ``job_id`` (``via`` ``reader`` or ``publisher``); a
+    failure to note it is logged, never the request's (its audio is made all the same)."""
     try:
-        site_index().add(site, job_id, title)
+        site_index().add(site, job_id, title, via=via)
     except OSError as exc:
         current_app.logger.error("cannot note article %s of site %r: %s", job_id, site, exc)
 

@@ -38,7 +38,7 @@ def submit(site: str) -> tuple[dict[str, Any], int]:
             if isinstance(item, dict) and "url" in item:
                 raise ApiError(422, "invalid_field", "a batch takes text or html; post a url alone")
             fields = {"priority": "bulk", **item} if isinstance(item, dict) else item
-            _, answer = jobflow.submit(validation.payload_of(fields, site), site)
+            _, answer = jobflow.submit(validation.payload_of(fields, site), site, via="publisher")
         except ApiError as exc:  # this article only
             results.append({"error": {"code": exc.code, "message": exc.message}})
             continue
@@ -57,7 +57,7 @@ def listing(site: str) -> dict[str, Any]:
     """The site's articles, newest first, each with the state of its audio."""
     require_site_secret(site)
     raw = request.args.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError(400, "invalid_limit", f"limit must be a whole number within 1..{MAX_LIMIT}")
     cache: AudioCache = current_app.extensions["listen_cache"]
     store = jobflow.store()

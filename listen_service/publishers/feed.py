@@ -1,7 +1,9 @@
 """``GET /feeds/<site>.xml``: a site's articles as a podcast (RSS 2.0 with the iTunes
 namespace), made with ``feedgen``.
 
-One item per article of the site (``publishers.index``) whose audio is made,
+One item per article the site sent with its secret key (the publisher API;
+never one only its pages' public key asked for, which anyone can send) whose
+audio is made,
 newest first, at most ``MAX_ITEMS``: its title, a link (its ``/embed`` page),
 a ``guid`` that is its id (the same on every render), ``pubDate`` (when the
 site first asked for it), the enclosure's absolute URL, length in bytes and
@@ -19,6 +21,7 @@ sidecar with its timings (docs/benchmarks.md, "Podcast feed").
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from audio_cache import AudioCache
 from listen_service.config import site_feeds
+from listen_service.embeds import public_base
 from listen_service.errors import ApiError
 from listen_service.publishers import site_index
 from listen_service.publishers.index import Article
@@ -37,9 +41,12 @@ MAX_ITEMS = 1000
 TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
 
 
-def _base() -> str:
-    public: str = current_app.config["LISTEN_PUBLIC_URL"]
-    return (public or request.host_url).rstrip("/")
+# Characters XML 1.0 cannot hold (lxml refuses them): one in a title must not break the feed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def _made(cache: AudioCache, article: Article) -> Article | None:
@@ -55,6 +62,10 @@ def _made(cache: AudioCache, article: Article) -> Article | None:
 def render(site: str, feed: dict[str, Any], articles: list[Article], base: str) -> bytes:
     fg = FeedGenerator()
     fg.load_extension("podcast")
+    newest = max((a.posted for a in articles), default=0.0)
+    # The feed changes when its items do, not every second: a podcast app's
+    # If-None-Match gets its 304.
+    fg.lastBuildDate(datetime.fromtimestamp(newest, UTC))
     fg.title(feed["title"])
     fg.link(href=feed.get("link") or base, rel="alternate")
     fg.description(feed.get("description") or f"Articles of {feed['title']}, read aloud")
@@ -71,7 +82,7 @@ def render(site: str, feed: dict[str, Any], articles: list[Article], base: str) 
         audio = article.audio or {}
         entry = fg.add_entry(order="append")
         entry.guid(article.id, permalink=False)
-        entry.title(article.title or f"Article {article.id[:12]}")
+        entry.title(_xml(article.title or "") or f"Article {article.id[:12]}")
         entry.link(href=f"{base}/embed/{article.id}")
         entry.pubDate(datetime.fromtimestamp(article.posted, UTC))
         fmt = audio.get("fmt", "mp3")
@@ -90,12 +101,14 @@ def podcast(site: str) -> BaseResponse:
     cache: AudioCache = current_app.extensions["listen_cache"]
     made = []
     for article in site_index().articles(site):
+        if article.via != "publisher":  # a reader's press is no episode
+            continue
         found = _made(cache, article)
         if found is not None:
             made.append(found)
             if len(made) == MAX_ITEMS:
                 break
-    body = render(site, feed, made, _base())
+    body = render(site, feed, made, public_base())
     response = Response(body, mimetype="application/rss+xml")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])

@@ -1,6 +1,6 @@
 """Which articles each site has asked audio for: what its listing and deletion work on.
 
-``<data>/sites/<site digest>/<job id>.json`` holds ``{id, site, title, posted}``
+``<data>/sites/<site digest>/<job id>.json`` holds ``{id, site, title, posted, via}``
 for every article a site posted (with its public key from a page, or with its
 secret key through the publisher API). The directory is named by a digest of
 the site's name, so any name is a safe path. Files are written whole
@@ -32,9 +32,12 @@ class Article:
     posted: float
     audio: dict[str, Any] | None = None
     """``{fmt, bytes, duration_s}`` once its audio was seen made (``describe``)."""
+    via: str = "reader"
+    """``publisher`` once the site sent it with its secret key (only those are in its
+    feed); ``reader`` for one only its pages' public key asked for."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "posted": self.posted}
+        return {"id": self.id, "title": self.title, "posted": self.posted, "via": self.via}
 
 
 class SiteIndex:
@@ -44,16 +47,37 @@ class SiteIndex:
     def _dir(self, site: str) -> Path:
         return self.root / hashlib.sha256(site.encode("utf-8")).hexdigest()[:32]
 
-    def add(self, site: str, job_id: str, title: str | None, *, now: float | None = None) -> bool:
-        """Note that ``site`` asked for ``job_id``; False if it had already."""
+    def add(
+        self,
+        site: str,
+        job_id: str,
+        title: str | None,
+        *,
+        via: str = "reader",
+        now: float | None = None,
+    ) -> bool:
+        """Note that ``site`` asked for ``job_id`` (``via`` its pages or its publisher
+        key); False if nothing changed. An article a reader asked for first becomes the
+        publisher's when the site sends it too; its first date stays."""
         if not is_valid_key(job_id):
             raise ValueError(f"not a job id: {job_id!r}")
         folder = self._dir(site)
         path = folder / f"{job_id}.json"
-        if path.exists():
+        known = self._read(path, site) if path.exists() else None
+        if known is not None and (known.via == "publisher" or via == "reader"):
             return False
         folder.mkdir(parents=True, exist_ok=True)
-        _write(path, {"id": job_id, "site": site, "title": title, "posted": now or time.time()})
+        posted = known.posted if known is not None else (now or time.time())
+        record: dict[str, Any] = {
+            "id": job_id,
+            "site": site,
+            "title": title,
+            "posted": posted,
+            "via": via,
+        }
+        if known is not None and known.audio is not None:
+            record["audio"] = known.audio
+        _write(path, record)
         return True
 
     def describe(self, article: Article, fmt: str, nbytes: int, duration_s: float) -> Article:
@@ -64,7 +88,7 @@ class SiteIndex:
         record = {**article.as_dict(), "site": article.site, "audio": audio}
         if path.exists():  # not for an article deleted meanwhile
             _write(path, record)
-        return Article(article.id, article.site, article.title, article.posted, audio)
+        return Article(article.id, article.site, article.title, article.posted, audio, article.via)
 
     def get(self, site: str, job_id: str) -> Article | None:
         if not is_valid_key(job_id):
@@ -96,9 +120,9 @@ class SiteIndex:
             return None  # removed meanwhile, or cut short by a crash
         if raw.get("site") != site:
             return None
-        return Article(
-            str(raw["id"]), site, raw.get("title"), float(raw["posted"]), raw.get("audio")
-        )
+        posted = float(raw["posted"])
+        via = "publisher" if raw.get("via") == "publisher" else "reader"
+        return Article(str(raw["id"]), site, raw.get("title"), posted, raw.get("audio"), via)
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:

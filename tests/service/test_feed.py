@@ -6,6 +6,7 @@ modes with a real worker."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +51,30 @@ def test_the_feed_holds_the_made_articles_newest_first(app: Flask, tmp_path: Pat
         {"text": "Rail strike called off after late talks.", "title": "Rail strike off"},
     ]
     posted = client.post(ARTICLES, json={"articles": batch}, headers=NEWS).get_json()["articles"]
+    # A reader's press (the public key, which anyone can send) is no episode…
+    pressed = client.post(
+        "/api/v1/listen",
+        json={"text": "Buy cheap pills now.", "title": "Spam \uffff"},
+        headers={"X-Listen-Key": "news-public-key-0001"},
+    ).get_json()
+    # …until the site sends the same article itself; a title XML cannot hold stays harmless.
+    odd = {"text": "An odd title.", "title": "Odd \ufffe\uffff title"}
+    posted += client.post(ARTICLES, json={"articles": [odd]}, headers=NEWS).get_json()["articles"]
     empty = feedparser.parse(client.get("/feeds/news.xml").data)
     assert empty.bozo == 0 and empty.entries == []  # nothing made yet
     worker = start_worker(app, tmp_path / "worker.log")
     try:
-        for job in posted:
+        for job in [*posted, pressed]:
             assert wait_ready(client, job["status_url"])["status"] == "ready"
     finally:
         worker.stop()
+    assert [e.title for e in feedparser.parse(client.get("/feeds/news.xml").data).entries] == [
+        "Odd  title",
+        "Rail strike off",
+        "Ferries at dusk",
+    ]
+    assert client.delete(f"{ARTICLES}/{posted[2]['id']}", headers=NEWS).status_code == 204
+    posted = posted[:2]
 
     response = client.get("/feeds/news.xml")
     assert response.status_code == 200
@@ -82,8 +99,11 @@ def test_the_feed_holds_the_made_articles_newest_first(app: Flask, tmp_path: Pat
         assert int(entry.itunes_duration) == round(made.duration_s)
         assert entry.published_parsed is not None
         assert entry.link == f"https://listen.example/embed/{job['id']}"
-    # The same feed again: the same guids, and a 304 for a podcast app that has it.
+    # The same feed again, a second later: the same guids, and a 304 for a podcast app
+    # that has it (the feed changes with its items, not with the clock).
+    time.sleep(1.1)
     again = client.get("/feeds/news.xml")
+    assert again.headers["ETag"] == response.headers["ETag"]
     assert [e.id for e in feedparser.parse(again.data).entries] == [e.id for e in feed.entries]
     etag = response.headers["ETag"]
     assert client.get("/feeds/news.xml", headers={"If-None-Match": etag}).status_code == 304
