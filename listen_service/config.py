@@ -312,7 +312,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_SITE_ADMIN_TOKENS",
         "",
         str,
-        "each site's secret keys, comma-separated site:key or (better) site:sha256:<hex of the key> pairs as `listen-service site-secret SITE` prints them; keys of 16+ characters, not a site key, kept only as their SHA-256; sent as Authorization: Bearer, a key may use the publisher API (/api/v1/sites/<site>/articles) and read and replace the site's pronunciation lexicon; each site must be in LISTEN_SITE_KEYS; empty = both off",
+        "each site's secret keys, comma-separated site:key or (better) site:sha256:<hex of the key> pairs as `listen-service site-secret SITE` prints them; keys of 16+ characters, not a site key, kept only as their SHA-256; sent as Authorization: Bearer, a key may use the publisher API (/api/v1/sites/<site>/articles) and read and replace the site's pronunciation lexicon; each site must be in LISTEN_SITE_KEYS; empty = no key is accepted (403)",
     ),
     Setting(
         "LISTEN_SITE_FEEDS",

@@ -43,10 +43,21 @@ def worker_command(
     return cmd
 
 
+def hash_secrets_in_env(settings: Mapping[str, Any]) -> None:
+    """Hand the processes we start the sites' secret keys as their digests only
+    (``LISTEN_SITE_ADMIN_TOKENS`` as ``config.to_env`` writes it), never the keys."""
+    from listen_service.config import to_env
+
+    if os.environ.get("LISTEN_SITE_ADMIN_TOKENS"):
+        os.environ["LISTEN_SITE_ADMIN_TOKENS"] = to_env(settings)["LISTEN_SITE_ADMIN_TOKENS"]
+
+
 def exec_worker(concurrency: int, loglevel: str, lanes: str = "all") -> NoReturn:
     from listen_service import config
 
-    os.execv(sys.executable, worker_command(config.load(), concurrency, loglevel, lanes))
+    settings = config.load()
+    hash_secrets_in_env(settings)
+    os.execv(sys.executable, worker_command(settings, concurrency, loglevel, lanes))
 
 
 # Threads of each gunicorn worker kept for everything but streams and long polls.
@@ -63,6 +74,7 @@ def exec_web(bind: str, workers: int, threads: int) -> NoReturn:
     from listen_service import config
 
     settings = config.load()
+    hash_secrets_in_env(settings)
     # gunicorn's processes count in files of one directory that /metrics adds up;
     # our pid is gunicorn's master's (execv keeps it), which names the directory.
     metricsdir.claim(settings, "web")
@@ -105,6 +117,7 @@ def serve(host: str, port: int, concurrency: int | None, loglevel: str) -> int:
     # and two workers could not share one port anyway.
     os.environ["LISTEN_WORKER_METRICS_PORT"] = "0"
     app = create_app()
+    hash_secrets_in_env(app.config)
     # Bound here, not by make_server: werkzeug reports a busy port itself and
     # calls sys.exit, which would skip our message and bypass the caller.
     try:

@@ -50,3 +50,19 @@ def test_none_by_default() -> None:
 def test_bad_tokens_stop_the_service(tokens: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         load(env={"LISTEN_SITE_KEYS": KEYS, "LISTEN_SITE_ADMIN_TOKENS": tokens})
+
+
+def test_processes_we_start_get_the_digests_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from listen_service.run import hash_secrets_in_env
+
+    env = {"LISTEN_SITE_KEYS": KEYS, "LISTEN_SITE_ADMIN_TOKENS": "news:news-admin-secret-01"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    hash_secrets_in_env(load(env=env))
+    import os
+
+    assert os.environ["LISTEN_SITE_ADMIN_TOKENS"] == f"news:{secret_digest('news-admin-secret-01')}"
+    assert (
+        load(env=dict(os.environ))["LISTEN_SITE_ADMIN_TOKENS"]
+        == load(env=env)["LISTEN_SITE_ADMIN_TOKENS"]
+    )
