@@ -7,11 +7,13 @@ request: ``LISTEN_FETCH_TIMEOUT_SECONDS`` bounds it, and ``ingest.fetch``
 guards against server-side request forgery. Bounds: ``html`` is within
 ``LISTEN_MAX_BODY_BYTES`` (the request body's cap), a fetched page within
 ``LISTEN_FETCH_MAX_BYTES``, and the extracted text, like any text, within
-``LISTEN_MAX_CHARS``.
+``LISTEN_MAX_CHARS``. At most ``FETCHES_PER_PROCESS`` fetches run at once in a
+web process; one more is ``503 busy_fetching`` with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -48,11 +50,26 @@ def fill_payload(payload: dict[str, Any], found: Article, title_max: int) -> Non
         payload["lang"] = found.lang
 
 
+# Fetches at once in this process: each holds a web thread for up to the fetch's
+# timeout, and the other requests (event streams, the player's posts) need threads too.
+FETCHES_PER_PROCESS = 4
+_fetching = threading.BoundedSemaphore(FETCHES_PER_PROCESS)
+
+
 def _fetch(url: str) -> str | bytes:
+    if not _fetching.acquire(blocking=False):
+        raise ApiError(
+            503,
+            "busy_fetching",
+            f"{FETCHES_PER_PROCESS} pages are being fetched already; retry shortly or send html",
+            {"Retry-After": "5"},
+        )
     try:
         page = fetch_configured(url, current_app.config)
     except FetchError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
+    finally:
+        _fetching.release()
     return page.document()
 
 

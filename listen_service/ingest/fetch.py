@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 MAX_REDIRECTS = 5
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -54,6 +54,7 @@ _HEADERS = {
 }
 _CHUNK = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -216,7 +217,12 @@ def _check_url(url: str) -> tuple[str, str, int, str]:
         raise FetchError(422, "url_not_allowed", "the URL has no host")
     if parts.username is not None or parts.password is not None:
         raise FetchError(422, "url_not_allowed", "URLs with credentials are not fetched")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # A path or query with spaces or non-ASCII characters (as pasted from a browser's
+    # address bar, or sent raw in a Location) is sent percent-encoded, as browsers do;
+    # what is encoded already stays as it is.
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_PATH_SAFE + "?")
     default = 443 if parts.scheme == "https" else 80
     return parts.scheme, parts.hostname, port or default, path
 

@@ -154,3 +154,26 @@ def test_bad_page_requests_get_clear_errors(
     response = app.test_client().post("/api/v1/listen", json=body)
     assert _error(response) == expected
     assert message in response.get_json()["error"]["message"]
+
+
+def test_fetches_at_once_are_bounded(trusting_app: Flask, site: str) -> None:
+    from listen_service.pages import FETCHES_PER_PROCESS
+
+    answers: list[tuple[int, str]] = []
+
+    def post() -> None:
+        client = trusting_app.test_client()
+        answers.append(_error(client.post("/api/v1/listen", json={"url": f"{site}/slow"})))
+
+    threads = [threading.Thread(target=post) for _ in range(FETCHES_PER_PROCESS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.4)  # all of them fetching, each for up to its 1 s timeout
+    extra = trusting_app.test_client().post("/api/v1/listen", json={"url": f"{site}/slow"})
+    for thread in threads:
+        thread.join(10)
+    assert _error(extra) == (503, "busy_fetching") and extra.headers["Retry-After"] == "5"
+    assert answers == [(422, "fetch_timeout")] * FETCHES_PER_PROCESS
+    # The bound is released: the next one is fetched again.
+    again = trusting_app.test_client().post("/api/v1/listen", json={"url": f"{site}/slow"})
+    assert _error(again) == (422, "fetch_timeout")

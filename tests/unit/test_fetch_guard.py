@@ -142,3 +142,13 @@ def test_a_slow_name_lookup_counts_against_the_deadline() -> None:
         fetch_page("http://slow-dns.example/", timeout=0.5, max_bytes=1000, lookup=slow_lookup)
     assert (caught.value.status, caught.value.code) == (422, "fetch_timeout")
     assert time.monotonic() - started < 1.5
+
+
+def test_a_path_or_query_in_any_script_is_sent_percent_encoded() -> None:
+    from listen_service.ingest.fetch import _check_url
+
+    scheme, host, port, path = _check_url("https://news.example/2026/渡輪 dusk?q=渡&a=%20b")
+    assert (scheme, host, port) == ("https", "news.example", 443)
+    assert path == "/2026/%E6%B8%A1%E8%BC%AA%20dusk?q=%E6%B8%A1&a=%20b"
+    assert _check_url("http://news.example/a%2Fb?x=1")[3] == "/a%2Fb?x=1"  # kept as sent
+    assert path.isascii()
