@@ -56,10 +56,15 @@ def _public(path: str) -> str:
     return base.rstrip("/") + path
 
 
+def audio_url(job_id: str, fmt: str) -> str:
+    """Where a job's audio is served (absolute with ``LISTEN_PUBLIC_URL``)."""
+    return _public(f"/audio/{job_id}.{fmt}")
+
+
 def _urls(job_id: str, fmt: str, base: str | None) -> dict[str, str]:
     return {
         "status_url": _public(f"/api/v1/jobs/{job_id}"),
-        "audio_url": _public(f"/audio/{job_id}.{fmt}"),
+        "audio_url": audio_url(job_id, fmt),
         "timings_url": _public(f"/audio/{job_id}.json"),
         **embeds.embed_links(job_id, embeds.public_base() if base is None else base),
     }

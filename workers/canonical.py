@@ -27,9 +27,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from workers.text import INVISIBLE
+from workers.text import INVISIBLE_RE
 
-_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 _BREAKS = re.compile("\r\n|[\r\u2028]")
 _SPACE = re.compile(r"\s+")
 
@@ -39,15 +38,17 @@ def _one(run: re.Match[str]) -> str:
     return "\n\n" if feeds >= 2 else "\n" if feeds else " "
 
 
+def _visible(text: str) -> str:
+    """Rules 1 and 2: invisible characters removed, then NFC."""
+    return unicodedata.normalize("NFC", INVISIBLE_RE.sub("", text))
+
+
 def canonical_text(text: str) -> str:
     """``text`` in canonical form (the rules above); idempotent."""
-    visible = _INVISIBLE.sub("", text)
-    composed = unicodedata.normalize("NFC", visible)
-    lines = _BREAKS.sub("\n", composed).replace("\u2029", "\n\n")
+    lines = _BREAKS.sub("\n", _visible(text)).replace("\u2029", "\n\n")
     return _SPACE.sub(_one, lines).strip()
 
 
 def canonical_line(line: str) -> str:
     """A title or other one-line field in canonical form: one line, single spaces."""
-    visible = unicodedata.normalize("NFC", _INVISIBLE.sub("", line))
-    return _SPACE.sub(" ", visible).strip()
+    return _SPACE.sub(" ", _visible(line)).strip()

@@ -63,7 +63,7 @@ _NEWLINE_CHARS = "\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
 _NEWLINE = r"(?:\r\n|\r(?!\n)|[\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])"
 _BLANK = rf"(?:[^\S{_NEWLINE_CHARS}]|[{INVISIBLE}])"
 
-_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]+")
+INVISIBLE_RE = re.compile(f"[{INVISIBLE}]+")
 _SPACE_RE = re.compile(r"\s+")
 _BLANK_CHAR_RE = re.compile(rf"[\s{INVISIBLE}]")
 _CONTENT_RE = re.compile(rf"[^\s{INVISIBLE}]")
@@ -299,7 +299,7 @@ def _ends_sentence(text: str, match: re.Match[str], end: int) -> bool:
 
 
 def _clean(span: str) -> str:
-    spaced = _SPACE_RE.sub(" ", _INVISIBLE_RE.sub("", span))
+    spaced = _SPACE_RE.sub(" ", INVISIBLE_RE.sub("", span))
     spaced = _DOUBLE_BRACKET_RE.sub(lambda m: m.group()[0], spaced)
     return unicodedata.normalize("NFC", spaced).strip()
 

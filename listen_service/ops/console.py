@@ -95,18 +95,11 @@ def _page(html: str, status: int = 200) -> Response:
 def _refused(exc: ApiError) -> Response:
     """A request without a valid login: the login form for a browser, else JSON."""
     if exc.status == 404 or not wants_html():
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return _error(exc)
     failed = exc.message if exc.code == "wrong_ops_token" else None
     page = _page(render_template("ops_login.html", error=failed), exc.status)
     page.headers.update(exc.headers)
     return page
-
-
-def _status(raw: str | None) -> str | None:
-    status = raw or None
-    if status not in (None, *STATUSES):
-        raise ApiError(400, "invalid_status", f"status must be one of {', '.join(STATUSES)}")
-    return status
 
 
 def _query(status: str | None, site: str | None, **more: str) -> str:
@@ -195,7 +188,7 @@ def console() -> Response:
         return _refused(exc)
     site = request.args.get("site") or None
     try:
-        status = _status(request.args.get("status"))
+        status = jobs.status_of(request.args.get("status"))
     except ApiError as exc:  # the page unfiltered, saying why
         if not wants_html():
             return _error(exc)
@@ -257,7 +250,7 @@ def _act(job_id: str, action: str) -> BaseResponse:
     except ApiError as exc:
         return _refused(exc)
     try:
-        status = _status(request.form.get("status"))
+        status = jobs.status_of(request.form.get("status"))
     except ApiError:
         status = None  # a form we did not make: back to the unfiltered page
     try:
@@ -272,9 +265,10 @@ def _act(job_id: str, action: str) -> BaseResponse:
             return _error(exc)
         return _page(render_console(status, site, exc), exc.status)
     if not wants_html():  # as the operator API answers
-        body = jsonify({"job": jobs.row(job, time.time())})
-        body.status_code = 202 if action == "retry" or job.status == "working" else 200
-        return body
+        body, code = jobs.answer(job, retried=action == "retry")
+        answered = jsonify(body)
+        answered.status_code = code
+        return answered
     refresh = request.form.get("refresh") or ""
     back = _query(status, site, refresh=refresh if refresh == "off" else "", done=done, job=job_id)
     return redirect(url_for("ops.console") + back, 303)

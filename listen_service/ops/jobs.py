@@ -34,13 +34,21 @@ def row(job: Job, now: float) -> dict[str, Any]:
     return {**job.as_dict(), "age_s": round(max(0.0, now - job.accepted), 3)}
 
 
+def status_of(raw: str | None) -> JobStatus | None:
+    """A status filter as sent ("" or None: any); ``ApiError`` 400 for an unknown one."""
+    if not raw:
+        return None
+    chosen = next((s for s in STATUSES if s == raw), None)
+    if chosen is None:
+        raise ApiError(400, "invalid_status", f"status must be one of {', '.join(STATUSES)}")
+    return chosen
+
+
 def rows(status: str | None, site: str | None, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
     """Jobs newest first; ``ApiError`` 400 for an unknown status or a limit out of range."""
-    if status is not None and status not in STATUSES:
-        raise ApiError(400, "invalid_status", f"status must be one of {', '.join(STATUSES)}")
+    chosen = status_of(status)
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "invalid_limit", f"limit must be within 1..{MAX_LIMIT}")
-    chosen: JobStatus | None = next((s for s in STATUSES if s == status), None)
     now = time.time()
     return [row(j, now) for j in jobflow.store().list_jobs(chosen, site, limit)]
 
@@ -112,15 +120,19 @@ def list_jobs() -> dict[str, Any]:
     return {"jobs": jobs, "count": len(jobs)}
 
 
+def answer(job: Job, *, retried: bool) -> tuple[dict[str, Any], int]:
+    """The JSON answer to a retry or cancel: 202 for a retry (it is queued again) and
+    while a worker is still to stop a cancelled job; 200 once a cancel is over."""
+    return {"job": row(job, time.time())}, 202 if retried or job.status == "working" else 200
+
+
 @bp.post("/api/v1/ops/jobs/<job_id>/retry")
 @operator_only
 def retry_job(job_id: str) -> tuple[dict[str, Any], int]:
-    return {"job": row(retry(job_id), time.time())}, 202
+    return answer(retry(job_id), retried=True)
 
 
 @bp.post("/api/v1/ops/jobs/<job_id>/cancel")
 @operator_only
 def cancel_job(job_id: str) -> tuple[dict[str, Any], int]:
-    job = cancel(job_id)
-    # 202 while a worker is still to stop it; 200 once it is over.
-    return {"job": row(job, time.time())}, 202 if job.status == "working" else 200
+    return answer(cancel(job_id), retried=False)

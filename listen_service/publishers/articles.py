@@ -67,7 +67,7 @@ def listing(site: str) -> dict[str, Any]:
         row: dict[str, Any] = article.as_dict()
         if entry is not None:
             row.update(status="ready", duration_s=entry.duration_s, bytes=entry.bytes)
-            row["audio_url"] = jobflow.job_body(article.id, entry, None)["audio_url"]
+            row["audio_url"] = jobflow.audio_url(article.id, entry.fmt)
         else:
             job = store.get(article.id)
             # No audio and no job: evicted, or its record expired.

@@ -317,22 +317,22 @@ class RedisJobStore:
             start += page
         if gone:  # expired or forgotten: out of the index too
             self.client.zrem(self.recent_key, *gone)
-        found = found[:limit]
-        pipe = self.client.pipeline(transaction=False)
-        for job_id in found:
-            pipe.hgetall(self.key("job", job_id))
-        # A record that expired between the two reads is left out.
-        return [_job(i, raw) for i, raw in zip(found, pipe.execute(), strict=True) if raw]
+        return self._jobs(found[:limit])
 
     def accepted_since(self, since: float) -> list[Job]:
-        ids = self._ids(self.client.zrangebyscore(self.recent_key, repr(since), "+inf"))
+        return self._jobs(
+            self._ids(self.client.zrangebyscore(self.recent_key, repr(since), "+inf"))
+        )
+
+    def _jobs(self, ids: list[str]) -> list[Job]:
+        """The records of ``ids``, in order, pipelined 500 at a time; a record that
+        expired or was forgotten since its id was read is left out."""
         jobs: list[Job] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             pipe = self.client.pipeline(transaction=False)
             for job_id in chunk:
                 pipe.hgetall(self.key("job", job_id))
-            # A record expired or forgotten since its index entry is left out.
             jobs += [_job(i, raw) for i, raw in zip(chunk, pipe.execute(), strict=True) if raw]
         return jobs
 
