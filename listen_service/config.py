@@ -332,6 +332,30 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "a site named in LISTEN_SITE_KEYS whose key the demo page at / shows and posts with (so make it a site of its own); empty = the demo shows no key",
     ),
+    Setting(
+        "LISTEN_WEBHOOK_ATTEMPTS",
+        8,
+        int,
+        "attempts at one webhook delivery (the first and its retries) before it is given up and logged as gave_up",
+    ),
+    Setting(
+        "LISTEN_WEBHOOK_RETRY_SECONDS",
+        30.0,
+        float,
+        "wait before a webhook delivery's first retry; doubled for each further one, at most an hour (8 attempts: about an hour in all)",
+    ),
+    Setting(
+        "LISTEN_WEBHOOK_TIMEOUT_SECONDS",
+        5.0,
+        float,
+        "a webhook delivery's whole POST (name lookup, connect, answer) must end within this, else it is retried",
+    ),
+    Setting(
+        "LISTEN_WEBHOOK_ALLOW_PRIVATE",
+        False,
+        bool,
+        "let webhooks be sent to loopback, private, link-local and reserved addresses (refused by default, as for url requests); for tests and intranets only",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -13,6 +13,7 @@ from listen_service import lexicons, publishers
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 from listen_service.ops import console
 from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS, PAGE_SOURCES
+from listen_service.webhooks import routes as webhook_routes
 
 DEFAULT_MAX_CHARS = 100_000
 
@@ -447,6 +448,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     doc["components"]["schemas"].update(lexicon_schemas)
     doc["paths"].update(console.openapi_paths())
     doc["paths"].update(publishers.openapi_paths())
+    doc["paths"].update(webhook_routes.openapi_paths())
     doc["components"]["securitySchemes"] = {
         "siteAdminToken": {"type": "http", "scheme": "bearer"},
         "opsToken": {"type": "http", "scheme": "bearer", "description": "LISTEN_OPS_TOKEN"},

@@ -7,6 +7,7 @@ from typing import Any
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 from listen_service import config, create_app, metricsdir
+from listen_service.webhooks import deliver as webhooks
 from workers import logs
 from workers.languages import warm_up
 from workers.sweeper import install
@@ -26,6 +27,7 @@ faulthandler.enable()
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
 install(flask_app)
+webhooks.install(flask_app)  # sends the webhook events (listen_service.webhooks)
 worker_metrics.install(flask_app)  # metrics: Celery task signals, the worker's own port
 
 

@@ -90,6 +90,7 @@ def run_job(
     max_chars: int,
     lease_ttl: float,
     max_attempts: int = 0,
+    ended: Callable[[str], object] = lambda job_id: None,
 ) -> Outcome:
     """Make the audio for ``job_id`` unless it exists or another process is on it.
 
@@ -100,7 +101,8 @@ def run_job(
     propagates for the caller to retry, with the job left working. A job an
     operator cancels stops at its next progress heartbeat (at most
     ``HEARTBEAT_EVERY`` plus one sentence later) and is failed with code
-    ``cancelled``; nothing reaches the cache.
+    ``cancelled``; nothing reaches the cache. ``ended(job_id)`` is called once
+    this call has ended the job (ready or failed), after its record says so.
     """
     with job_context(job_id):
         record = store.get(job_id)
@@ -116,6 +118,7 @@ def run_job(
                 max_chars,
                 lease_ttl,
                 max_attempts,
+                ended,
             )
 
 
@@ -130,6 +133,7 @@ def _run(
     max_chars: int,
     lease_ttl: float,
     max_attempts: int,
+    ended: Callable[[str], object],
 ) -> Outcome:
     if record is None:
         # Forgotten since it was enqueued (e.g. its publish was reported failed).
@@ -142,6 +146,8 @@ def _run(
     entry = cache.get(job_id)
     if entry is not None:
         store.finish(job_id, entry.duration_s)
+        if record.status != "ready":  # made by an attempt that died before saying so
+            ended(job_id)
         return "cached"
     lease = store.lease(job_id, owner, lease_ttl)
     if lease is None:
@@ -156,10 +162,11 @@ def _run(
                 f"started {attempts - 1} times without finishing (the worker kept dying); "
                 "post it again",
             )
+            ended(job_id)
             return "failed"
         log.info("attempt %d started by %s", attempts, owner)
         if store.heartbeat(job_id, 0.0):  # cancelled while its message was on its way
-            return _cancelled(store, job_id)
+            return _cancelled(store, job_id, ended)
         last = time.monotonic()
 
         def progress(fraction: float) -> None:
@@ -193,20 +200,23 @@ def _run(
                 first_audio=first_audio,
             )
         except Cancelled:
-            return _cancelled(store, job_id)
+            return _cancelled(store, job_id, ended)
         except InputError as exc:
             store.fail(job_id, exc.code, str(exc))
+            ended(job_id)
             log.warning("failed for good (%s): %s", exc.code, exc)
             raise
         took = time.monotonic() - began
         store.finish(job_id, entry.duration_s, synthesis_s=None if cached else took)
+        ended(job_id)
         if not cached:
             log.info("synthesised %s (%.1f s of audio in %.1f s)", job_id, entry.duration_s, took)
         return "cached" if cached else "synthesised"
 
 
-def _cancelled(store: JobStore, job_id: str) -> Outcome:
+def _cancelled(store: JobStore, job_id: str, ended: Callable[[str], object]) -> Outcome:
     # The literal, not CANCELLED: a test finds every recorded code in the source.
     store.fail(job_id, "cancelled", "cancelled by an operator while it was being synthesised")
+    ended(job_id)
     log.warning("cancelled by an operator; stopped")
     return "cancelled"

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
@@ -80,11 +81,19 @@ def _run(app: Flask, stop: threading.Event) -> None:
 
 def install(app: Flask) -> None:
     """Run the sweep in this process once its Celery worker is ready, until it shuts down."""
+    in_main_process(app, _run, "listen-sweep")
+
+
+def in_main_process(
+    app: Flask, target: Callable[[Flask, threading.Event], None], name: str
+) -> None:
+    """Run ``target(app, stop)`` in a thread of this worker's main process from when it is
+    ready; ``stop`` is set when it shuts down."""
     stop = threading.Event()
 
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def start(**_: Any) -> None:
-        threading.Thread(target=_run, args=(app, stop), name="listen-sweep", daemon=True).start()
+        threading.Thread(target=target, args=(app, stop), name=name, daemon=True).start()
 
     @worker_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def finish(**_: Any) -> None:

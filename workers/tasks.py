@@ -12,12 +12,14 @@ import contextlib
 import logging
 import os
 import socket
+from functools import partial
 from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
+from listen_service.webhooks.events import announce
 from workers.engine import get_engine
 from workers.errors import EngineTimeout, InputError, OutOfSpace, SynthesisError, disk_full
 from workers.jobs import JobStore
@@ -66,6 +68,7 @@ def _synthesize(self: Task, job_id: str, payload: dict[str, Any], busy_waits: in
             max_chars=app.config["LISTEN_MAX_CHARS"],
             lease_ttl=lease_ttl,
             max_attempts=app.config["LISTEN_JOB_MAX_ATTEMPTS"],
+            ended=partial(announce, app),
         )
     except InputError:
         return "failed"  # recorded by run_job; retrying cannot help
@@ -75,6 +78,7 @@ def _synthesize(self: Task, job_id: str, payload: dict[str, Any], busy_waits: in
         # rather than hanging the next process too) and leave; acks_late +
         # reject_on_worker_lost hand the message back and the pool replaces us.
         _fail(store, job_id, exc.code, f"the speech engine hung on this text: {exc}")
+        announce(app, job_id)
         app.logger.error("speech engine hung on %s; replacing this worker process", job_id)
         os._exit(70)
     except (SynthesisError, SoftTimeLimitExceeded, OSError) as exc:
@@ -87,6 +91,7 @@ def _synthesize(self: Task, job_id: str, payload: dict[str, Any], busy_waits: in
                 code = OutOfSpace.code
             log.error("attempt %d failed (%s: %s); giving up", attempts, code, exc)
             _fail(store, job_id, code, f"gave up after {attempts} attempts: {exc}")
+            announce(app, job_id)
             raise
         log.warning(
             "attempt %d failed (%s: %s); retry %d of %d in %d s",
@@ -111,6 +116,7 @@ def _synthesize(self: Task, job_id: str, payload: dict[str, Any], busy_waits: in
         # Not a failure we know how to retry: report it rather than leave the
         # job "working" for ever, then let Celery log the traceback.
         _fail(store, job_id, "internal_error", f"synthesis failed: {type(exc).__name__}")
+        announce(app, job_id)
         raise
     if outcome == "busy":
         # Another process holds the lease. If it died, the lease lapses at its

@@ -37,7 +37,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -195,7 +195,7 @@ def fetch_page(
         allow = partial(address_allowed, allow_private=allow_private)
     deadline = time.monotonic() + timeout
     for _ in range(MAX_REDIRECTS + 1):
-        scheme, host, port, path = _check_url(url)
+        scheme, host, port, path = check_url(url)
         address = resolve(host, port, allow, lookup, _remaining(deadline))
         hop = _Hop(scheme, host, port, path, str(address))
         found = hop.get(deadline, max_bytes)
@@ -205,7 +205,37 @@ def fetch_page(
     raise FetchError(422, "fetch_failed", f"more than {MAX_REDIRECTS} redirects")
 
 
-def _check_url(url: str) -> tuple[str, str, int, str]:
+def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    allow_private: bool = False,
+    lookup: Lookup = socket.getaddrinfo,
+) -> int:
+    """POST ``body`` to ``url`` behind the same guard as ``fetch_page`` (http(s) only,
+    every resolved address allowed, the checked address connected to, one deadline
+    with its watchdog); the answer's status. Redirects are not followed (a 3xx is
+    the answer). A ``FetchError`` if it could not be sent or answered in time."""
+    deadline = time.monotonic() + timeout
+    scheme, host, port, path = check_url(url)
+    allow = partial(address_allowed, allow_private=allow_private)
+    address = resolve(host, port, allow, lookup, _remaining(deadline))
+    connection = _connection(scheme, host, port, str(address), _remaining(deadline))
+    with _exchange(connection, deadline) as watchdog:
+        connection.request("POST", path, body=body, headers={"User-Agent": USER_AGENT, **headers})
+        response = connection.getresponse()
+        try:
+            response.read(_CHUNK)  # what a receiver says is not kept; a little is read
+        finally:
+            response.close()
+        if watchdog.fired:
+            raise FetchError(422, "fetch_timeout", "no answer in time")
+        return response.status
+
+
+def check_url(url: str) -> tuple[str, str, int, str]:
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -243,31 +273,39 @@ class _Hop:
         connection = _connection(
             self.scheme, self.host, self.port, self.address, _remaining(deadline)
         )
-        watchdog = _Watchdog(connection, _remaining(deadline))
-        response: http.client.HTTPResponse | None = None
-        try:
+        with _exchange(connection, deadline) as watchdog:
             connection.request("GET", self.path, headers=_HEADERS)
             response = connection.getresponse()
-            location = response.getheader("Location")
-            if response.status in _REDIRECTS and location:
-                return location
-            _check_response(response, max_bytes)
-            body = _read(response, max_bytes)
+            try:
+                location = response.getheader("Location")
+                if response.status in _REDIRECTS and location:
+                    return location
+                _check_response(response, max_bytes)
+                body = _read(response, max_bytes)
+            finally:
+                response.close()
             if watchdog.fired:  # the shutdown looks like the end of the body
                 raise FetchError(422, "fetch_timeout", "the page took too long to fetch")
             self.charset = response.headers.get_content_charset()
             return body
-        except FetchError:
-            raise
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise _failure(exc, watchdog.fired) from exc
-        finally:
-            watchdog.cancel()
-            if response is not None:
-                response.close()
-            connection.close()
-            if connection.raw is not None:
-                connection.raw.close()
+
+
+@contextlib.contextmanager
+def _exchange(connection: _Pinned, deadline: float) -> Iterator[_Watchdog]:
+    """One request on ``connection`` within ``deadline``: its watchdog; every failure
+    raised as a ``FetchError``; the connection closed after."""
+    watchdog = _Watchdog(connection, _remaining(deadline))
+    try:
+        yield watchdog
+    except FetchError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise _failure(exc, watchdog.fired) from exc
+    finally:
+        watchdog.cancel()
+        connection.close()
+        if connection.raw is not None:
+            connection.raw.close()
 
 
 def _failure(exc: Exception, timed_out: bool) -> FetchError:

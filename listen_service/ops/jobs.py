@@ -14,13 +14,14 @@ import logging
 import time
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from audio_cache import is_valid_key
 from listen_service import jobflow
 from listen_service.errors import ApiError
 from listen_service.ops import bp
 from listen_service.ops.auth import operator_only
+from listen_service.webhooks.events import announce
 from workers.jobs import STATUSES, Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,12 @@ def cancel(job_id: str) -> Job:
             "not_cancellable",
             f"only a queued or working job can be cancelled; this one is {found}",
         )
+    ended_here = found == "queued"
     if found == "working" and not store.lease_held(job_id):
         store.fail(job_id, "cancelled", "cancelled by an operator (no worker was running it)")
+        ended_here = True
+    if ended_here:  # else its worker ends it, and tells the webhooks
+        announce(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
     log.info("cancelled by an operator (it was %s)", found, extra={"job_id": job_id})
     return _job(job_id)
 

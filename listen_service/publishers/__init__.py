@@ -9,7 +9,8 @@ batch must not wait on many fetches), in the bulk lane unless it says otherwise.
 ``DELETE /api/v1/sites/<site>/articles/<id>`` removes an article's audio, its
 job and its place in the list. Which articles a site has (``index``) is noted
 by ``remember`` whenever the site asks for one, by either way. ``feed``: the
-site's podcast, ``GET /feeds/<site>.xml``.
+site's podcast, ``GET /feeds/<site>.xml``. ``/api/v1/sites/<site>/webhook``: where
+the site is told its articles' audio is ready or failed (``listen_service.webhooks``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ bp = Blueprint("publishers", __name__, url_prefix="/api/v1")
 def init_app(app: Flask) -> None:
     # Here, not at import: the routes use jobflow, which imports this package.
     from listen_service.publishers import articles, feed  # noqa: F401  (articles: routes on bp)
+    from listen_service.webhooks import routes  # noqa: F401  (routes on bp)
 
     app.extensions["listen_site_index"] = SiteIndex(app.config["LISTEN_DATA_DIR"])
     app.register_blueprint(bp)

@@ -45,7 +45,7 @@ class SiteIndex:
         self.root = Path(data_dir) / "sites"
 
     def _dir(self, site: str) -> Path:
-        return self.root / hashlib.sha256(site.encode("utf-8")).hexdigest()[:32]
+        return self.root / site_folder(site)
 
     def add(
         self,
@@ -77,7 +77,7 @@ class SiteIndex:
         }
         if known is not None and known.audio is not None:
             record["audio"] = known.audio
-        _write(path, record)
+        write_json(path, record)
         return True
 
     def describe(self, article: Article, fmt: str, nbytes: int, duration_s: float) -> Article:
@@ -87,7 +87,7 @@ class SiteIndex:
         path = self._dir(article.site) / f"{article.id}.json"
         record = {**article.as_dict(), "site": article.site, "audio": audio}
         if path.exists():  # not for an article deleted meanwhile
-            _write(path, record)
+            write_json(path, record)
         return Article(article.id, article.site, article.title, article.posted, audio, article.via)
 
     def get(self, site: str, job_id: str) -> Article | None:
@@ -125,7 +125,12 @@ class SiteIndex:
         return Article(str(raw["id"]), site, raw.get("title"), posted, raw.get("audio"), via)
 
 
-def _write(path: Path, record: dict[str, Any]) -> None:
+def site_folder(site: str) -> str:
+    """A directory name for ``site``, safe whatever its name."""
+    return hashlib.sha256(site.encode("utf-8")).hexdigest()[:32]
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
     """``record`` as ``path``, whole or not at all."""
     fd, tmp = tempfile.mkstemp(prefix=".add-", dir=path.parent)
     try:

@@ -145,10 +145,10 @@ def test_a_slow_name_lookup_counts_against_the_deadline() -> None:
 
 
 def test_a_path_or_query_in_any_script_is_sent_percent_encoded() -> None:
-    from listen_service.ingest.fetch import _check_url
+    from listen_service.ingest.fetch import check_url
 
-    scheme, host, port, path = _check_url("https://news.example/2026/渡輪 dusk?q=渡&a=%20b")
+    scheme, host, port, path = check_url("https://news.example/2026/渡輪 dusk?q=渡&a=%20b")
     assert (scheme, host, port) == ("https", "news.example", 443)
     assert path == "/2026/%E6%B8%A1%E8%BC%AA%20dusk?q=%E6%B8%A1&a=%20b"
-    assert _check_url("http://news.example/a%2Fb?x=1")[3] == "/a%2Fb?x=1"  # kept as sent
+    assert check_url("http://news.example/a%2Fb?x=1")[3] == "/a%2Fb?x=1"  # kept as sent
     assert path.isascii()

@@ -1,0 +1,94 @@
+"""The events a job's end makes: ``audio.ready`` or ``audio.failed``, one per site whose
+webhook is registered and that sent the article with its secret key (as its feed's
+episodes are chosen: anyone can send a site's public key).
+
+``announce`` is called by the worker that ended the job, right after it wrote
+the job's end; it only writes outbox files (``store``), never sends, and any
+error is logged and swallowed: a webhook never delays nor fails a synthesis.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from flask import Flask
+
+from audio_cache import AudioCache
+from listen_service.errors import public_job_error
+from listen_service.publishers.index import SiteIndex
+from listen_service.webhooks.store import Hook, Webhooks
+from workers.jobs import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+
+def announce(app: Flask, job_id: str) -> int:
+    """Queue the events for ``job_id``'s end, as its record now says; how many."""
+    try:
+        return _announce(app, job_id)
+    except Exception:  # never the job's failure
+        log.error("could not queue the webhook events of job %s", job_id, exc_info=True)
+        return 0
+
+
+def _announce(app: Flask, job_id: str) -> int:
+    data_dir = app.config["LISTEN_DATA_DIR"]
+    hooks = list(Webhooks(data_dir).hooks())
+    if not hooks:
+        return 0
+    store: JobStore = app.extensions["listen_jobs"]
+    job = store.get(job_id)
+    if job is None or job.status not in ("ready", "failed"):
+        return 0
+    index = SiteIndex(data_dir)
+    outbox = Webhooks(data_dir)
+    now = time.time()
+    queued = 0
+    for hook in hooks:
+        article = index.get(hook.site, job_id)
+        if article is None or article.via != "publisher":
+            continue
+        cache: AudioCache = app.extensions["listen_cache"]
+        event = build(hook, job, article.title, cache, now)
+        outbox.put(event, now)
+        queued += 1
+    if queued:
+        log.info("queued %d webhook event(s) for job %s", queued, job_id)
+    return queued
+
+
+def build(hook: Hook, job: Job, title: str | None, cache: AudioCache, now: float) -> dict[str, Any]:
+    """The outbox record: ``body`` is what is POSTed, the same bytes on every attempt."""
+    base = hook.base
+    article: dict[str, Any] = {
+        "id": job.id,
+        "site": hook.site,
+        "title": title if title is not None else job.title,
+        "status": job.status,
+        "status_url": f"{base}/api/v1/jobs/{job.id}",
+    }
+    entry = cache.peek(job.id) if job.status == "ready" else None
+    if entry is not None:
+        article.update(
+            duration_s=entry.duration_s,
+            audio_url=f"{base}/audio/{job.id}.{entry.fmt}",
+            timings_url=f"{base}/audio/{job.id}.json",
+            embed_url=f"{base}/embed/{job.id}",
+        )
+    else:
+        article["status"] = "failed"  # ready but already evicted: nothing to listen to
+        article["error"] = public_job_error(job.error or {})
+    event_name = f"audio.{article['status']}"
+    delivery = uuid.uuid4().hex
+    body = {"event": event_name, "delivery": delivery, "created": now, "article": article}
+    return {
+        "delivery": delivery,
+        "event": event_name,
+        "site": hook.site,
+        "job_id": job.id,
+        "attempts": 0,
+        "body": body,
+    }
