@@ -132,10 +132,15 @@ def site_folder(site: str) -> str:
 
 def write_json(path: Path, record: dict[str, Any]) -> None:
     """``record`` as ``path``, whole or not at all."""
+    write_whole(path, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """``data`` as ``path``, whole or not at all (a temporary file beside it, renamed)."""
     fd, tmp = tempfile.mkstemp(prefix=".add-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, ensure_ascii=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

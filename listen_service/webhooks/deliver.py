@@ -90,7 +90,10 @@ def attempt(hooks: Webhooks, claimed: Path, event: dict[str, Any], settings: dic
         entry["next_at"] = began + wait
         hooks.again(claimed, {**event, "attempts": attempts}, began + wait)
     entry["outcome"] = outcome
-    hooks.log(site, entry)
+    try:
+        hooks.log(site, entry)
+    except OSError:  # the attempt stands; the worker's log line below has it
+        log.warning("could not log webhook delivery %s", event["delivery"], exc_info=True)
     log.log(
         logging.INFO if outcome == "delivered" else logging.WARNING,
         "webhook %s %s of job %s to %s: attempt %d %s (%s)",

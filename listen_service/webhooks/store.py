@@ -23,16 +23,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from listen_service.publishers.index import site_folder, write_json
+from listen_service.publishers.index import site_folder, write_json, write_whole
 
 LOG_KEEP = 100
 LOG_MAX_BYTES = 128 * 1024
+_TRIM = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,11 @@ class Webhooks:
         finally:
             os.close(fd)
         if size > LOG_MAX_BYTES:
-            lines = path.read_bytes().splitlines(keepends=True)
-            tmp = folder / f".log-{os.getpid()}"
-            tmp.write_bytes(b"".join(lines[-LOG_KEEP:]))
-            os.replace(tmp, path)
+            # One cut at a time in this process; another process's may race it.
+            with _TRIM, contextlib.suppress(FileNotFoundError):
+                lines = path.read_bytes().splitlines(keepends=True)
+                if len(lines) > LOG_KEEP:
+                    write_whole(path, b"".join(lines[-LOG_KEEP:]))
 
     def deliveries(self, site: str, limit: int = LOG_KEEP) -> list[dict[str, Any]]:
         """The site's last attempts, newest first."""

@@ -94,6 +94,21 @@ def test_the_log_keeps_the_newest_attempts(tmp_path: Path) -> None:
     assert hooks.deliveries("blog") == []
 
 
+def test_threads_logging_at_once_past_the_cap_lose_no_attempt_to_an_error(tmp_path: Path) -> None:
+    hooks = Webhooks(tmp_path)
+    filler = "x" * 200
+    each = LOG_MAX_BYTES // len(filler)
+
+    def write(thread: int) -> None:
+        for n in range(each):
+            hooks.log("news", {"thread": thread, "attempt": n, "error": filler})
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))  # raises what any thread raised
+    kept = hooks.deliveries("news", limit=4 * each)
+    assert LOG_KEEP <= len(kept) <= LOG_MAX_BYTES // len(filler) + 4
+
+
 def _pass(hooks: Webhooks, settings: dict[str, Any], now: float) -> list[str]:
     with ThreadPoolExecutor(2) as pool:
         return deliver_due(hooks, settings, pool, now=now)
