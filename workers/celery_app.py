@@ -27,7 +27,7 @@ faulthandler.enable()
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
 install(flask_app)
-webhooks.install(flask_app)  # sends the webhook events (listen_service.webhooks)
+webhooks.install(flask_app)  # sends the webhook events
 worker_metrics.install(flask_app)  # metrics: Celery task signals, the worker's own port
 
 

@@ -62,6 +62,12 @@ EVICTIONS = Counter(
     "audio cache entries a worker evicted (least recently used) to keep the cache under its cap",
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "listen_webhook_deliveries",
+    "webhook delivery attempts a worker made, by outcome (listen_service.webhooks.deliver)",
+    ["outcome"],
+)
+
 _started: dict[str, float] = {}
 _app: list[Flask] = []
 

@@ -127,6 +127,9 @@ def _safely(hooks: Webhooks, claimed: Path, event: dict[str, Any], settings: dic
 
 
 def _run(app: Flask, stop: threading.Event) -> None:
+    # Here, in the worker's main process: its metrics directory is claimed by now.
+    from workers.metrics import WEBHOOK_DELIVERIES
+
     hooks = Webhooks(app.config["LISTEN_DATA_DIR"])
     settings = dict(app.config)
     with ThreadPoolExecutor(PARALLEL, thread_name_prefix="listen-webhook") as pool:
@@ -136,6 +139,8 @@ def _run(app: Flask, stop: threading.Event) -> None:
             except Exception:
                 log.warning("the webhook pass failed", exc_info=True)
                 done = []
+            for outcome in done:
+                WEBHOOK_DELIVERIES.labels(outcome).inc()
             if not done and stop.wait(IDLE_S):
                 return
 

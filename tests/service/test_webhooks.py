@@ -22,12 +22,14 @@ from listen_service.webhooks.events import announce
 from tests.service.conftest import start_worker
 from tests.service.test_flow import wait_ready
 from tests.service.test_lexicons import error
+from tests.service.test_metrics import moved, scrape, scrape_once_moved
 from tests.service.test_ops_jobs import AUTH, TOKEN, break_encoder
 from tests.service.test_publishers import ARTICLES, NEWS, SECRET, SITES
 from tests.webhook_receiver import Receiver, documented_verify, receiver
 
 HOOK = "/api/v1/sites/news/webhook"
 BASE = "https://listen.example"
+COUNTER = "listen_webhook_deliveries_total"
 
 
 @pytest.fixture
@@ -82,12 +84,16 @@ def test_ready_is_signed_retried_on_500_and_delivered_once(
     secret = _register(client, site.url)
     worker = start_worker(app, tmp_path / "worker.log")
     try:
+        before = scrape(app)
         posted = _publish(client, "The ferries cross the harbour at dusk.", "Ferries at dusk")
         assert wait_ready(client, posted["status_url"])["status"] == "ready"
         site.wait_for(lambda got: any(r.answered == 200 for r in got))
         seen = _settled(client)  # nothing left to send: no further POST will come
+        after = scrape_once_moved(app, before, COUNTER, outcome="delivered")
     finally:
         worker.stop()
+    assert moved(before, after, COUNTER, outcome="delivered") == 1
+    assert moved(before, after, COUNTER, outcome="retrying") == 2
 
     assert [r.answered for r in site.received] == [500, 500, 200]
     verify = documented_verify()
