@@ -32,6 +32,7 @@ from listen_service.ops.auth import check_token, enabled
 from listen_service.ops.health import health
 from listen_service.ops.metrics import counter_totals
 from listen_service.ops.workers import worker_list
+from listen_service.webhooks.store import Webhooks
 from workers.jobs import STATUSES
 
 PAGE_LIMIT = 100
@@ -124,6 +125,8 @@ def _cache(report: dict[str, Any]) -> dict[str, Any]:
 
 
 T = TypeVar("T")
+WEBHOOK_ROWS = 1
+"""Attempts shown per webhook: its last (the operator API has 20)."""
 
 
 def _or_none(what: str, read: Callable[[], T]) -> T | None:
@@ -146,9 +149,13 @@ def render_console(status: str | None, site: str | None, error: ApiError | None 
     workers = _or_none(
         "worker registry", lambda: worker_list(app.extensions["listen_workers"], app.config)
     )
+    hooks = _or_none(
+        "data directory", lambda: Webhooks(app.config["LISTEN_DATA_DIR"]).overview(WEBHOOK_ROWS)
+    )
     paused = request.values.get("refresh") == "off"
     return render_template(
         "ops.html",
+        webhooks=hooks,
         ok=ok,
         report=report,
         workers=workers,

@@ -2,7 +2,8 @@
 webhook is registered and that sent the article with its secret key (as its feed's
 episodes are chosen: anyone can send a site's public key).
 
-``announce`` is called by the worker that ended the job, right after it wrote
+``announce`` is called by the process that ended the job (a worker; the web for an
+operator's cancel of a job no worker holds), right after it wrote
 the job's end; it only writes outbox files (``store``), never sends, and any
 error is logged and swallowed: a webhook never delays nor fails a synthesis.
 """
@@ -36,7 +37,8 @@ def announce(app: Flask, job_id: str) -> int:
 
 def _announce(app: Flask, job_id: str) -> int:
     data_dir = app.config["LISTEN_DATA_DIR"]
-    hooks = list(Webhooks(data_dir).hooks())
+    outbox = Webhooks(data_dir)
+    hooks = list(outbox.hooks())
     if not hooks:
         return 0
     store: JobStore = app.extensions["listen_jobs"]
@@ -44,16 +46,14 @@ def _announce(app: Flask, job_id: str) -> int:
     if job is None or job.status not in ("ready", "failed"):
         return 0
     index = SiteIndex(data_dir)
-    outbox = Webhooks(data_dir)
+    cache: AudioCache = app.extensions["listen_cache"]
     now = time.time()
     queued = 0
     for hook in hooks:
         article = index.get(hook.site, job_id)
         if article is None or article.via != "publisher":
             continue
-        cache: AudioCache = app.extensions["listen_cache"]
-        event = build(hook, job, article.title, cache, now)
-        outbox.put(event, now)
+        outbox.put(build(hook, job, article.title, cache, now), now)
         queued += 1
     if queued:
         log.info("queued %d webhook event(s) for job %s", queued, job_id)
@@ -78,9 +78,9 @@ def build(hook: Hook, job: Job, title: str | None, cache: AudioCache, now: float
             timings_url=f"{base}/audio/{job.id}.json",
             embed_url=f"{base}/embed/{job.id}",
         )
-    else:
-        article["status"] = "failed"  # ready but already evicted: nothing to listen to
-        article["error"] = public_job_error(job.error or {})
+    else:  # failed, or ready but evicted already: nothing to listen to
+        article["status"] = "failed"
+        article["error"] = public_job_error(job.error or {"code": "listen_error"})
     event_name = f"audio.{article['status']}"
     delivery = uuid.uuid4().hex
     body = {"event": event_name, "delivery": delivery, "created": now, "article": article}

@@ -100,20 +100,7 @@ def remove(site: str) -> Response:
 @bp.get("/ops/webhooks")
 @operator_only
 def ops_list() -> dict[str, Any]:
-    """Every registered webhook (its URL, never its secret), the events waiting for it and
-    its newest attempts."""
-    store = webhooks()
-    pending = store.pending()
-    found = [
-        {
-            "site": hook.site,
-            "url": hook.url,
-            "created": hook.created,
-            "pending": pending.get(hook.site, 0),
-            "deliveries": store.deliveries(hook.site, SHOWN),
-        }
-        for hook in sorted(store.hooks(), key=lambda h: h.site)
-    ]
+    found = webhooks().overview(SHOWN)
     return {"webhooks": found, "count": len(found)}
 
 

@@ -176,6 +176,21 @@ class Webhooks:
                     counts[site] = counts.get(site, 0) + 1
         return counts
 
+    def overview(self, shown: int) -> list[dict[str, Any]]:
+        """Every registered webhook (its URL, never its secret), the events waiting for it
+        and its ``shown`` newest attempts, by site: what operators see."""
+        pending = self.pending()
+        return [
+            {
+                "site": hook.site,
+                "url": hook.url,
+                "created": hook.created,
+                "pending": pending.get(hook.site, 0),
+                "deliveries": self.deliveries(hook.site, shown),
+            }
+            for hook in sorted(self.hooks(), key=lambda h: h.site)
+        ]
+
 
 def _name(due: float, delivery: str) -> str:
     return f"{int(due * 1000):013d}-{delivery}.json"

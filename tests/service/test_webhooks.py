@@ -119,6 +119,10 @@ def test_ready_is_signed_retried_on_500_and_delivered_once(
     attempts = [(d["attempt"], d["status"], d["outcome"]) for d in shown["deliveries"]]
     assert attempts == [(3, 200, "delivered"), (2, 500, "retrying"), (1, 500, "retrying")]
     assert seen["deliveries"] == shown["deliveries"] and "secret" not in seen
+    page = client.get("/ops", headers={**AUTH, "Accept": "text/html"}).get_data(as_text=True)
+    row = page[page.index('<section id="webhooks">') : page.index('<section id="hour">')]
+    assert f"<code>{site.url}</code>" in row and ">delivered</td>" in row
+    assert ">3</td><td>200</td>" in row and secret not in page
 
 
 def test_a_failed_job_is_an_audio_failed_event(app: Flask, site: Receiver, tmp_path: Path) -> None:
