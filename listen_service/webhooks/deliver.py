@@ -80,20 +80,21 @@ def attempt(hooks: Webhooks, claimed: Path, event: dict[str, Any], settings: dic
     }
     if status is not None and 200 <= status < 300:
         outcome = "delivered"
-        claimed.unlink()
     elif attempts >= settings["LISTEN_WEBHOOK_ATTEMPTS"]:
         outcome = "gave_up"
-        claimed.unlink()
     else:
         outcome = "retrying"
-        wait = retry_delay(attempts, settings["LISTEN_WEBHOOK_RETRY_SECONDS"])
-        entry["next_at"] = began + wait
-        hooks.again(claimed, {**event, "attempts": attempts}, began + wait)
+        entry["next_at"] = began + retry_delay(attempts, settings["LISTEN_WEBHOOK_RETRY_SECONDS"])
     entry["outcome"] = outcome
+    # Logged before the event leaves the outbox or goes back: what waits is logged.
     try:
         hooks.log(site, entry)
     except OSError:  # the attempt stands; the worker's log line below has it
         log.warning("could not log webhook delivery %s", event["delivery"], exc_info=True)
+    if outcome == "retrying":
+        hooks.again(claimed, {**event, "attempts": attempts}, entry["next_at"])
+    else:
+        claimed.unlink()
     log.log(
         logging.INFO if outcome == "delivered" else logging.WARNING,
         "webhook %s %s of job %s to %s: attempt %d %s (%s)",
