@@ -145,6 +145,9 @@ def live(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]
             "LISTEN_DATA_DIR": str(data),
             "LISTEN_STALE_SECONDS": 60,
             "LISTEN_ALLOWED_ORIGINS": site.origin,
+            # Every test's tab posts from 127.0.0.1: the default 30 a minute per
+            # address would turn the suite's own pace into 429s (tested elsewhere).
+            "LISTEN_RATE_LIMIT_POST": "1000/minute",
         }
     )
     worker = start_worker(app, data / "worker.log", concurrency=1)

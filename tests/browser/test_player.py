@@ -71,7 +71,9 @@ def test_demo_page_plays_and_highlights_the_spoken_sentence(
     assert "Hong Kong recently hosted" in posted
     # The aside and the figure are skipped; every paragraph of the body is read.
     assert "Beijing in numbers" not in posted and "Illustration" not in posted
-    assert posted.count("\n\n") == len(page.locator("#article-body p").all()) - 1
+    # The headline, outside #article-body, first; then every paragraph.
+    assert posted.startswith("Hong Kong, Beijing seek win-win future\n\nHong Kong recently hosted")
+    assert posted.count("\n\n") == len(page.locator("#article-body p").all())
     meta = live.meta(tab.audio_id())
 
     # The highlight is the sentence the timings place at the current time…
