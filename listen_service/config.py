@@ -128,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_SITE_MAX_QUEUED",
         100,
         int,
-        "unfinished jobs one site (of LISTEN_SITE_KEYS) may have; more → 429 queue_full; 0 = no cap",
+        "unfinished jobs one site (of LISTEN_SITE_KEYS) may have from its pages, and as many again from its publisher (secret key), counted apart; more → 429 queue_full; 0 = no cap",
     ),
     Setting(
         "LISTEN_MAX_QUEUED",
