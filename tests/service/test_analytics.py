@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,8 @@ from tests.service.conftest import JOBS_REDIS_URL, Worker
 from tests.service.test_flow import wait_ready
 from tests.service.test_lexicons import error
 from tests.service.test_limits import assert_rate_limited, call, serve
+from tests.service.test_ops_console import log_in, page
+from tests.service.test_ops_jobs import TOKEN
 from tests.service.test_publishers import NEWS, SITES
 
 NEWS_KEY, BLOG_KEY = "news-public-key-0001", "blog-public-key-0002"
@@ -283,3 +286,23 @@ def test_nothing_that_tells_readers_apart_is_stored(app: Flask, mode: str) -> No
         kept = b"".join(p.read_bytes() for p in path.parent.glob("analytics.sqlite3*"))
     for mark in [*marks, "127.0.0.1"]:
         assert mark.encode() not in kept
+
+
+def test_the_operators_console_shows_each_sites_totals(service_config: dict[str, Any]) -> None:
+    app = create_app(
+        {**service_config, **SITES, "LISTEN_OPS_TOKEN": TOKEN, "LISTEN_ANALYTICS_OFF_SITES": "blog"}
+    )
+    client = app.test_client()
+    job_id = press(client, "An article read twice.", "Twice")["id"]
+    for kind, pct in [("play", None), ("progress", 100), ("play", None), ("download", None)]:
+        assert send(client, job_id, kind, pct) == 204
+    log_in(client)
+    text = page(client)
+    rows = dict(re.findall(r'<tr id="listening-(\w+)">(.*?)</tr>', text, re.S))
+    cells = {site: re.findall(r"<td[^>]*>(.*?)</td>", row) for site, row in rows.items()}
+    # Site, articles, plays, completion rate, minutes (no audio made: 0), speed changes,
+    # downloads, whether it is counted.
+    assert cells == {
+        "blog": ["blog", "0", "0", "—", "0", "0", "0", "off"],
+        "news": ["news", "1", "2", "50 %", "0", "0", "1", "on"],
+    }
