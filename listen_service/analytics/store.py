@@ -8,17 +8,19 @@ time of an event or order of events is kept, so no reader can be told apart.
   ``<article id>:<counter>``, raised with ``HINCRBY`` in one transaction: every
   web process of every machine adds to the same numbers.
 - Embedded mode: ``<data>/analytics.sqlite3``, one row per (site, article),
-  raised with an UPSERT. SQLite locks the file for each write, so the web
-  processes of one machine (``serve`` runs several) add without losing counts,
-  and a crash mid-write loses nothing committed (the journal); its standard
-  library module needs nothing installed.
+  raised with an UPSERT. SQLite locks the file for each write, so every thread
+  and every web process sharing the data directory on one machine (gunicorn's,
+  under ``listen-service web``) adds without losing counts, and a crash
+  mid-write leaves the file whole (its journal); Python's standard library
+  has it, nothing to install. Redis's hashes need a Redis, which embedded
+  mode does without.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +82,25 @@ class RedisAnalyticsStore(AnalyticsStore):
 class SqliteAnalyticsStore(AnalyticsStore):
     def __init__(self, data_dir: Path | str) -> None:
         self.path = Path(data_dir) / "analytics.sqlite3"
-        self._local = threading.local()
+        self._made = False
 
-    def _db(self) -> sqlite3.Connection:
-        # One connection per thread (the web server is threaded); opened lazily.
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+    def _connect(self) -> sqlite3.Connection:
+        # A connection per call: the web server may run each request in a thread of
+        # its own, and a connection must not cross a fork.
+        if not self._made:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        # WAL: readers never wait for a writer. NORMAL: a commit is not synced at
+        # once; a power cut may lose the last counts, never the file.
+        db.execute("PRAGMA synchronous=NORMAL")
+        if not self._made:
             db.execute("PRAGMA journal_mode=WAL")
             columns = ", ".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in COUNTERS)
             db.execute(
                 "CREATE TABLE IF NOT EXISTS counts (site TEXT NOT NULL, article TEXT NOT NULL, "
                 f"{columns}, PRIMARY KEY (site, article))"
             )
-            self._local.db = db
+            self._made = True
         return db
 
     def add(self, site: str, article: str, counts: Mapping[str, int]) -> None:
@@ -103,17 +109,19 @@ class SqliteAnalyticsStore(AnalyticsStore):
             return
         names = list(counts)  # checked against COUNTERS above: safe in the statement
         raise_by = ", ".join(f"{n} = {n} + excluded.{n}" for n in names)
-        self._db().execute(
-            f"INSERT INTO counts (site, article, {', '.join(names)}) "
-            f"VALUES (?, ?, {', '.join('?' for _ in names)}) "
-            f"ON CONFLICT (site, article) DO UPDATE SET {raise_by}",
-            (site, article, *(counts[n] for n in names)),
-        )
+        with closing(self._connect()) as db:
+            db.execute(
+                f"INSERT INTO counts (site, article, {', '.join(names)}) "
+                f"VALUES (?, ?, {', '.join('?' for _ in names)}) "
+                f"ON CONFLICT (site, article) DO UPDATE SET {raise_by}",
+                (site, article, *(counts[n] for n in names)),
+            )
 
     def site(self, site: str) -> dict[str, dict[str, int]]:
-        rows = self._db().execute(
-            f"SELECT article, {', '.join(COUNTERS)} FROM counts WHERE site = ?", (site,)
-        )
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                f"SELECT article, {', '.join(COUNTERS)} FROM counts WHERE site = ?", (site,)
+            ).fetchall()
         return {row[0]: dict(zip(COUNTERS, row[1:], strict=True)) for row in rows}
 
 
