@@ -626,6 +626,32 @@ a.ib{text-decoration:none}
     }
   }
 
+  /* Listening analytics: a play, 25/50/75/100 % of the audio reached (each once per
+   * play), a speed change, a download, sent to the events_url the service gave
+   * with the job (none when the site switched analytics off, nor with
+   * data-analytics="off"). Counters only: no cookies (credentials omitted), no
+   * referrer, nothing about the reader. fetch with keepalive outlives the page
+   * like a beacon; sendBeacon (which would send cookies) only where it is missing. */
+  const MILESTONES = [25, 50, 75, 100];
+  const KEEPALIVE = (() => {
+    try {
+      return "keepalive" in new Request(location.href);
+    } catch {
+      return false;
+    }
+  })();
+  const beacon = (url, event) => {
+    const body = JSON.stringify(event);
+    if (KEEPALIVE) {
+      const opts = { method: "POST", body, keepalive: true, credentials: "omit", mode: "no-cors", referrerPolicy: "no-referrer" };
+      fetch(url, opts).catch(() => {});
+    } else if (navigator.sendBeacon) {
+      try {
+        navigator.sendBeacon(url, body);
+      } catch {}
+    }
+  };
+
   class ListenButton extends HTMLElement {
     connectedCallback() {
       if (this.shadowRoot) return;
@@ -689,7 +715,11 @@ a.ib{text-decoration:none}
           this.a.muted = false;
         },
       });
-      this.dl = h("a", { class: "ib", download: "", "aria-label": "Download audio", title: "Download audio", hidden: true }, icon("dl"));
+      this.dl = h(
+        "a",
+        { class: "ib", download: "", "aria-label": "Download audio", title: "Download audio", hidden: true, click: () => this.report("download") },
+        icon("dl"),
+      );
       const close = b("", "Close player", icon("close"), () => this.close());
       close.hidden = this.solo;
       this.bar = h(
@@ -874,6 +904,8 @@ a.ib{text-decoration:none}
             delete body.lang;
             job = await getJSON(abs("api/v1/listen"), { ...post, body: JSON.stringify(body) }, this.onBusy);
           }
+          const off = (this.dataset.analytics || "").trim().toLowerCase() === "off";
+          this.events = job.events_url && this.dataset.key && !off ? abs(job.events_url) : null;
           if (this.feed) this.feed.close();
           this.feed = null;
           if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t))) return;
@@ -972,6 +1004,7 @@ a.ib{text-decoration:none}
       this.ranges = [];
       this.total = 0;
       this.posKey = `listen:pos:${job.id}`;
+      this.heard = null;
       this.resume = 0;
       this.state = "ready"; // the buttons play and pause from now on
       this.btn.removeAttribute("aria-busy");
@@ -1090,6 +1123,7 @@ a.ib{text-decoration:none}
       this.timings = meta.timings || [];
       this.ranges = this.x ? this.timings.map((t) => rangeFor(this.x, t)) : [];
       this.posKey = `listen:pos:${meta.id}`;
+      this.heard = null;
       this.state = "ready";
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
@@ -1183,6 +1217,7 @@ a.ib{text-decoration:none}
         this.playBtn.setAttribute("aria-label", "Pause");
         this.playBtn.title = "Pause";
         this.setMain("pause", "Pause");
+        this.played();
         this.session();
         this.say("Playing");
         cancelAnimationFrame(this.raf);
@@ -1199,12 +1234,16 @@ a.ib{text-decoration:none}
         if (!a.ended) this.say("Paused");
       });
       a.addEventListener("ended", () => {
+        this.reached(100);
+        this.heard = null; // playing it again is another play
         store.del(this.posKey);
         this.say("Finished");
         this.setMain("play", "Play again");
       });
       a.addEventListener("timeupdate", () => {
         this.paint();
+        const d = this.meta && this.meta.duration_s;
+        if (this.heard && d > 0) MILESTONES.forEach((m) => m < 100 && a.currentTime >= (d * m) / 100 && this.reached(m));
         const ms = navigator.mediaSession;
         if (ms && ms.setPositionState && a.duration) {
           try {
@@ -1233,6 +1272,24 @@ a.ib{text-decoration:none}
         this.say("Error: the audio could not be played");
         this.st.textContent = "Playback error";
       });
+    }
+
+    report(type, more) {
+      if (this.events && this.meta) beacon(this.events, { key: this.dataset.key, id: this.meta.id, type, ...more });
+    }
+
+    // A play starts (not a resume after a pause): milestones already behind it are not its.
+    played() {
+      if (this.heard) return;
+      const d = (this.meta && this.meta.duration_s) || 0;
+      this.heard = new Set(MILESTONES.filter((m) => d > 0 && this.a.currentTime >= (d * m) / 100));
+      this.report("play");
+    }
+
+    reached(pct) {
+      if (!this.heard || this.heard.has(pct)) return;
+      this.heard.add(pct);
+      this.report("progress", { pct });
     }
 
     savePos() {
@@ -1325,6 +1382,7 @@ a.ib{text-decoration:none}
       this.rate.setAttribute("aria-label", `Playback speed ${r}\u00d7, press to change`);
       this.rate.title = "Playback speed";
       if (announce) {
+        this.report("speed");
         store.set("listen:rate", r);
         this.say(`Speed ${r}\u00d7`);
       }
