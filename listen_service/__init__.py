@@ -45,11 +45,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     celery_init_app(app)
 
-    from listen_service import api, audio, lexicons, limits, ops, player, publishers
+    from listen_service import analytics, api, audio, lexicons, limits, ops, player, publishers
 
     app.register_blueprint(api.bp)
     lexicons.init_app(app)
     publishers.init_app(app)
+    analytics.init_app(app)
     app.register_blueprint(audio.bp)
     app.register_blueprint(ops.bp)
     app.extensions["listen_live_workers"] = partial(ops.health.live_workers, app)

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 
 from audio_cache import is_valid_key
-from listen_service import jobflow, streams, validation
+from listen_service import analytics, jobflow, streams, validation
 from listen_service.errors import ApiError
 from listen_service.openapi import openapi_document
 
@@ -26,6 +26,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def listen() -> Response:
     site = validation.site()
     status, body = jobflow.submit(validation.parse_request(site), site)
+    analytics.advertise(body, site)
     response = Response(json.dumps(body, ensure_ascii=False), status, mimetype="application/json")
     if status == 202:
         response.headers["Location"] = body["status_url"]

@@ -31,9 +31,11 @@ _READ_CHUNK = 64 * 1024
 _STRUCTURE = re.compile(r'[\[\]{}"\\]')
 
 
-def json_body() -> Any:
-    """The request's body parsed as JSON, or an ``ApiError`` (400, 413) saying why not."""
-    data = _read(current_app.config["LISTEN_MAX_BODY_BYTES"])
+def json_body(limit: int | None = None) -> Any:
+    """The request's body parsed as JSON, or an ``ApiError`` (400, 413) saying why not;
+    ``limit`` bytes at most (default ``LISTEN_MAX_BODY_BYTES``, which it cannot exceed)."""
+    cap: int = current_app.config["LISTEN_MAX_BODY_BYTES"]
+    data = _read(cap if limit is None else min(limit, cap))
     try:
         text = data.decode(json.detect_encoding(data))
     except (UnicodeDecodeError, LookupError):
@@ -89,6 +91,8 @@ def too_deep(text: str, limit: int) -> bool:
 
 
 def _read(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
     if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
         # Werkzeug answers 413 for a larger Content-Length, and without one
         # reads nothing from a server that does not end the input for it.

@@ -128,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_SITE_MAX_QUEUED",
         100,
         int,
-        "unfinished jobs one site (of LISTEN_SITE_KEYS) may have; more → 429 queue_full; 0 = no cap",
+        "unfinished jobs one site (of LISTEN_SITE_KEYS) may have from its pages, and as many again from its publisher (secret key), counted apart; more → 429 queue_full; 0 = no cap",
     ),
     Setting(
         "LISTEN_MAX_QUEUED",
@@ -172,6 +172,30 @@ SETTINGS: tuple[Setting, ...] = (
         "600/minute",
         str,
         "per site key (X-Listen-Key): POST /api/v1/listen, and separately streams and long polls that carry the key (empty = no limit)",
+    ),
+    Setting(
+        "LISTEN_RATE_LIMIT_EVENTS",
+        "120/minute",
+        str,
+        "listening events (POST /api/v1/events) per client address, in the same syntax (empty = no limit)",
+    ),
+    Setting(
+        "LISTEN_RATE_LIMIT_SITE_EVENTS",
+        "6000/minute",
+        str,
+        "listening events per site (the key in each event), in the same syntax (empty = no limit)",
+    ),
+    Setting(
+        "LISTEN_ANALYTICS",
+        True,
+        bool,
+        "count listening events (plays, 25/50/75/100 % heard, speed changes, downloads) per site and article, counters only; off = POST /api/v1/events answers 403 analytics_off and players send nothing",
+    ),
+    Setting(
+        "LISTEN_ANALYTICS_OFF_SITES",
+        "",
+        str,
+        "comma-separated sites (of LISTEN_SITE_KEYS) that switched listening analytics off: their players send no events and the server counts none",
     ),
     Setting(
         "LISTEN_PROXY_HOPS",
@@ -379,7 +403,13 @@ def _convert(setting: Setting, raw: Any) -> Any:
 
 # Settings whose empty value means something (no limit) rather than "the default".
 EMPTY_IS_A_VALUE = frozenset(
-    {"LISTEN_RATE_LIMIT_POST", "LISTEN_RATE_LIMIT_STREAMS", "LISTEN_RATE_LIMIT_SITE"}
+    {
+        "LISTEN_RATE_LIMIT_POST",
+        "LISTEN_RATE_LIMIT_STREAMS",
+        "LISTEN_RATE_LIMIT_SITE",
+        "LISTEN_RATE_LIMIT_EVENTS",
+        "LISTEN_RATE_LIMIT_SITE_EVENTS",
+    }
 )
 
 
@@ -415,6 +445,9 @@ def load(
         config["LISTEN_SITE_ADMIN_TOKENS"], config["LISTEN_SITE_KEYS"]
     )
     site_feeds(config)  # kept as written (JSON); checked here, read by publishers.feed
+    config["LISTEN_ANALYTICS_OFF_SITES"] = _off_sites(
+        config["LISTEN_ANALYTICS_OFF_SITES"], config["LISTEN_SITE_KEYS"]
+    )
     demo_site = config["LISTEN_DEMO_SITE"]
     if demo_site and demo_site not in config["LISTEN_SITE_KEYS"].values():
         raise ConfigError(f"LISTEN_DEMO_SITE: {demo_site!r} is not a site in LISTEN_SITE_KEYS")
@@ -510,6 +543,18 @@ def _pairs(name: str, raw: str | dict[str, str], shortest: int) -> dict[str, str
 
 
 ADMIN_TOKEN_MIN = 16
+
+
+def _off_sites(raw: str | tuple[str, ...], site_keys: dict[str, str]) -> tuple[str, ...]:
+    if isinstance(raw, tuple):
+        return raw
+    sites = tuple(s.strip() for s in raw.split(",") if s.strip())
+    for site in sites:
+        if site not in site_keys.values():
+            raise ConfigError(
+                f"LISTEN_ANALYTICS_OFF_SITES: {site!r} is not a site in LISTEN_SITE_KEYS"
+            )
+    return sites
 
 
 FEED_FIELDS = {

@@ -111,7 +111,7 @@ def submit(
     if entry is None:
         if record is None or record.status == "failed":
             storage.require_free_space()
-            if accept(job_id, payload, site):
+            if accept(job_id, payload, site, by_publisher=via == "publisher"):
                 enqueue_or_fail(job_id, payload)
             record = store().get(job_id)
         else:
@@ -124,13 +124,20 @@ def submit(
 
 
 def accept(
-    job_id: str, payload: Mapping[str, Any], site: str | None, *, audio_gone: bool = False
+    job_id: str,
+    payload: Mapping[str, Any],
+    site: str | None,
+    *,
+    audio_gone: bool = False,
+    by_publisher: bool = False,
 ) -> bool:
     """Record a new (or failed) job as queued; True if this request must enqueue it.
 
     With ``audio_gone``, a ready job (whose audio the caller found missing) is
     accepted anew as well. ``ApiError`` 429 ``queue_full`` when the site (or,
     for every job, the whole service) already has its cap of unfinished jobs.
+    A site's publisher (``by_publisher``: its secret key) has a cap of its own,
+    so a batch at publish time never leaves the site's readers refused.
     """
     config = current_app.config
     try:
@@ -141,6 +148,7 @@ def accept(
             site_limit=config["LISTEN_SITE_MAX_QUEUED"] if site else 0,
             total_limit=config["LISTEN_MAX_QUEUED"],
             audio_gone=audio_gone,
+            quota=f"{site}\x00publisher" if site and by_publisher else None,
         )
     except QueueFull as exc:
         whose = "this site has" if exc.scope == "site" else "the service has"

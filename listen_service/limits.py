@@ -5,6 +5,9 @@
 - Event streams and long polls (``GET /api/v1/jobs/<id>`` with ``?wait=``)
   share one budget per client address (``LISTEN_RATE_LIMIT_STREAMS``) and
   one per site key (``LISTEN_RATE_LIMIT_SITE``, counted apart from POSTs).
+- Listening events (``POST /api/v1/events``) are limited per client address
+  (``LISTEN_RATE_LIMIT_EVENTS``) and, since a beacon carries its site's key in
+  its body, per site by the view itself through ``hit`` (``LISTEN_RATE_LIMIT_SITE_EVENTS``).
 - Over a rate → ``429`` with ``Retry-After`` in the one JSON error shape.
 
 Counts live in Redis in Redis mode (shared by every web process) and in
@@ -28,12 +31,18 @@ from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from listen_service.config import embedded
-from listen_service.errors import error_response
+from listen_service.errors import ApiError, error_response
 from listen_service.holds import Holds
 from workers.errors import ConfigError
 
 View = Callable[..., Any]
-RATE_SETTINGS = ("LISTEN_RATE_LIMIT_POST", "LISTEN_RATE_LIMIT_STREAMS", "LISTEN_RATE_LIMIT_SITE")
+RATE_SETTINGS = (
+    "LISTEN_RATE_LIMIT_POST",
+    "LISTEN_RATE_LIMIT_STREAMS",
+    "LISTEN_RATE_LIMIT_SITE",
+    "LISTEN_RATE_LIMIT_EVENTS",
+    "LISTEN_RATE_LIMIT_SITE_EVENTS",
+)
 
 
 def client_address() -> str:
@@ -113,7 +122,7 @@ def init_app(app: Flask) -> None:
         )
     app.extensions["listen_holds"] = Holds(total, per_client)
 
-    post, streams, site = (_rate(app, name) for name in RATE_SETTINGS)
+    post, streams, site, events, _ = (_rate(app, name) for name in RATE_SETTINGS)
     uri, options = _storage(app)
     limiter = Limiter(
         _by_address,
@@ -125,6 +134,7 @@ def init_app(app: Flask) -> None:
         in_memory_fallback_enabled=True,
     )
     limiter.init_app(app)
+    app.extensions["listen_limiter"] = limiter
     if post:
         _apply(app, "api.listen", limiter.limit(post))
     if site:
@@ -140,6 +150,9 @@ def init_app(app: Flask) -> None:
             )
             _apply(app, endpoint, by_site)
 
+    if events and "analytics.events" in app.view_functions:
+        _apply(app, "analytics.events", limiter.limit(events))
+
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded) -> Response:
         return error_response(
@@ -148,6 +161,29 @@ def init_app(app: Flask) -> None:
             f"too many requests from this client or site (limit {exc.description}); "
             "wait before trying again",
             {"Retry-After": str(_retry_after(limiter))},
+        )
+
+
+def hit(setting: str, scope: str, key: str) -> None:
+    """Count one request of ``key`` against the rate of ``setting`` (in ``scope``), for a
+    view that learns its key from the body; ``ApiError`` 429 with Retry-After past it.
+    A storage that cannot be reached lets the request through, as the limiter does."""
+    rate: str = current_app.config[setting]
+    if not rate:
+        return
+    limiter: Limiter = current_app.extensions["listen_limiter"]
+    for item in limits_lib.parse_many(rate):
+        try:
+            if limiter.limiter.hit(item, "listen-rate", scope, key):
+                continue
+            reset = limiter.limiter.get_window_stats(item, "listen-rate", scope, key).reset_time
+        except Exception:  # the storage went away
+            return
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests for this site (limit {item}); wait before trying again",
+            {"Retry-After": str(max(1, math.ceil(reset - time.time())))},
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from listen_service import lexicons, publishers
+from listen_service import analytics, lexicons, publishers
 from listen_service.lanes import DEFAULT_PRIORITY, PRIORITIES
 from listen_service.ops import console
 from listen_service.validation import FORBIDDEN_PATTERN, MAX_LENGTHS, PAGE_SOURCES
@@ -374,6 +374,10 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                         # A failed job's: a stable code and a fixed message
                         # (errors.JOB_ERROR_MESSAGES), never the recorded detail.
                         "error": {"$ref": "#/components/schemas/ErrorBody"},
+                        "events_url": {
+                            "type": "string",
+                            "description": "where the player reports listening (POST /api/v1/listen, when the site's analytics are on)",
+                        },
                         "first_audio_s": {"type": "number", "minimum": 0, "nullable": True},
                         "made_ms": {"type": "integer", "minimum": 0},
                         "timings": {"type": "array", "items": {"type": "object"}},
@@ -449,6 +453,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     doc["paths"].update(console.openapi_paths())
     doc["paths"].update(publishers.openapi_paths())
     doc["paths"].update(webhook_routes.openapi_paths())
+    doc["paths"].update(analytics.openapi_paths())
     doc["components"]["securitySchemes"] = {
         "siteAdminToken": {"type": "http", "scheme": "bearer"},
         "opsToken": {"type": "http", "scheme": "bearer", "description": "LISTEN_OPS_TOKEN"},

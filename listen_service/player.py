@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final, cast
 from urllib.parse import urlsplit
 
+import rjsmin
 from flask import Blueprint, Response, current_app, render_template, request
 
 from audio_cache import AudioCache, is_valid_key
@@ -42,8 +43,9 @@ ASIDE_AFTER: Final = 5
 
 @cache
 def _script(mtime_ns: int) -> tuple[bytes, str]:
-    """The script's bytes and strong ETag, read again only when the file changes."""
-    body = PLAYER_JS.read_bytes()
+    """The script as served — minified: comments and layout removed — and its strong
+    ETag, made again only when the file changes (``static/player.js`` is the source)."""
+    body = rjsmin.jsmin(PLAYER_JS.read_text(encoding="utf-8")).encode("utf-8")
     return body, hashlib.sha256(body).hexdigest()[:32]
 
 

@@ -3,7 +3,8 @@
 What is queued (per lane), what runs where (workers and their current jobs),
 what failed and why (the failures view, with **Retry**), **Cancel** for a
 queued or working job, the last hour's throughput and time to first audio
-(inline SVG, ``charts``), and the cache. It works without JavaScript: the
+(inline SVG, ``charts``), the cache, and how much each site's articles are
+listened to (``analytics``). It works without JavaScript: the
 buttons are forms, the refresh is a ``<meta http-equiv="refresh">``
 (``?refresh=off`` pauses it). Access as for the operator API, plus a login
 form that sets a session cookie (``session``); its buttons carry a CSRF token.
@@ -15,6 +16,7 @@ that does not ask for HTML gets the errors in the API's JSON shape.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from flask import Response, current_app, jsonify, redirect, render_template, req
 from redis.exceptions import RedisError
 from werkzeug.wrappers import Response as BaseResponse
 
+from listen_service import analytics
 from listen_service.errors import ApiError, error_response
 from listen_service.ops import bp, charts, jobs, session
 from listen_service.ops.activity import LOOK_BACK_S, last_hour, percentile
@@ -133,7 +136,7 @@ def _or_none(what: str, read: Callable[[], T]) -> T | None:
     """``read()``, or None (the page says "unreachable") when the store behind it fails."""
     try:
         return read()
-    except (RedisError, OSError) as exc:
+    except (RedisError, OSError, sqlite3.Error) as exc:
         current_app.logger.warning("ops console: %s unreachable: %s", what, exc)
         return None
 
@@ -152,6 +155,7 @@ def render_console(status: str | None, site: str | None, error: ApiError | None 
     hooks = _or_none(
         "data directory", lambda: Webhooks(app.config["LISTEN_DATA_DIR"]).overview(WEBHOOK_ROWS)
     )
+    listening = _or_none("analytics store", analytics.site_totals)
     paused = request.values.get("refresh") == "off"
     return render_template(
         "ops.html",
@@ -173,6 +177,7 @@ def render_console(status: str | None, site: str | None, error: ApiError | None 
         throughput=charts.throughput(hour) if hour else None,
         latency=charts.latency(hour) if hour else None,
         cache=_cache(report),
+        listening=listening,
         csrf=session.csrf_token(),
         flower=app.config["LISTEN_FLOWER_URL"],
         refresh_s=0 if paused else app.config["LISTEN_OPS_REFRESH_SECONDS"],

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from audio_cache import is_valid_key
+from audio_cache._fs import dir_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,16 @@ class SiteIndex:
         if not is_valid_key(job_id):
             raise ValueError(f"not a job id: {job_id!r}")
         folder = self._dir(site)
-        path = folder / f"{job_id}.json"
+        folder.mkdir(parents=True, exist_ok=True)
+        with dir_lock(folder):
+            return self._add(folder / f"{job_id}.json", site, job_id, title, via, now)
+
+    def _add(
+        self, path: Path, site: str, job_id: str, title: str | None, via: str, now: float | None
+    ) -> bool:
         known = self._read(path, site) if path.exists() else None
         if known is not None and (known.via == "publisher" or via == "reader"):
             return False
-        folder.mkdir(parents=True, exist_ok=True)
         posted = known.posted if known is not None else (now or time.time())
         record: dict[str, Any] = {
             "id": job_id,
@@ -84,10 +90,13 @@ class SiteIndex:
         """Keep what a feed needs of ``article``'s audio beside it, so that a feed of
         a thousand articles reads no audio sidecar (see ``publishers.feed``)."""
         audio = {"fmt": fmt, "bytes": nbytes, "duration_s": duration_s}
-        path = self._dir(article.site) / f"{article.id}.json"
+        folder = self._dir(article.site)
+        path = folder / f"{article.id}.json"
         record = {**article.as_dict(), "site": article.site, "audio": audio}
-        if path.exists():  # not for an article deleted meanwhile
-            write_json(path, record)
+        if folder.is_dir():
+            with dir_lock(folder):  # a delete is all or nothing beside this
+                if path.exists():  # not for an article deleted meanwhile
+                    write_json(path, record)
         return Article(article.id, article.site, article.title, article.posted, audio, article.via)
 
     def get(self, site: str, job_id: str) -> Article | None:
@@ -104,12 +113,14 @@ class SiteIndex:
         return sorted((a for a in found if a is not None), key=lambda a: a.posted, reverse=True)
 
     def remove(self, site: str, job_id: str) -> bool:
-        if not is_valid_key(job_id):
+        folder = self._dir(site)
+        if not is_valid_key(job_id) or not folder.is_dir():
             return False
-        try:
-            (self._dir(site) / f"{job_id}.json").unlink()
-        except FileNotFoundError:
-            return False
+        with dir_lock(folder):
+            try:
+                (folder / f"{job_id}.json").unlink()
+            except FileNotFoundError:
+                return False
         return True
 
     @staticmethod

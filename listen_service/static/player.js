@@ -142,7 +142,11 @@ svg{fill:currentColor;display:block}svg text{font:700 7px system-ui,sans-serif}
 .st{color:#57606a;font-size:12.5px;white-space:nowrap}
 .seek{display:flex;align-items:center;gap:8px;font-size:12.5px;font-variant-numeric:tabular-nums;color:#57606a}
 input[type=range]{flex:1;min-width:50px;height:22px;margin:0;accent-color:var(--a);cursor:pointer;background:transparent}
-.track{flex:1;min-width:50px;display:flex;flex-direction:column}
+.track{flex:1;min-width:50px;display:flex;flex-direction:column;position:relative}
+.chap{position:absolute;left:8px;right:8px;top:0;height:22px;pointer-events:none}
+.chap button{position:absolute;top:2px;width:12px;height:18px;margin-left:-6px;padding:0;border:0;background:transparent;cursor:pointer;pointer-events:auto;color:inherit}
+.chap button::after{content:"";position:absolute;left:5px;top:4px;width:2px;height:10px;border-radius:1px;background:currentColor;opacity:.6}
+.chap button:hover::after,.chap button:focus-visible::after{opacity:1;height:14px;top:2px}
 .made{height:3px;margin:0 2px;border-radius:2px;background:#eef1f4;overflow:hidden}
 .made i{display:block;height:100%;width:0;background:#9aa7b5}
 .vol{flex:none;width:64px}
@@ -220,7 +224,7 @@ a.ib{text-decoration:none}
   /* The article's text as sent to the server: paragraphs joined by blank
    * lines, whitespace collapsed. nodes/offs map each UTF-16 unit of the text
    * back to its DOM text node (null for inserted separators). */
-  const extract = (root) => {
+  const extract = (root, head) => {
     let text = "",
       open = false,
       space = false;
@@ -289,6 +293,11 @@ a.ib{text-decoration:none}
         }
       }
     };
+    // The headline first, as a paragraph of its own, when it lies outside the text.
+    if (head) {
+      walk(head);
+      brk();
+    }
     walk(root);
     const whole = composed({ text: text.replace(/\s+$/, ""), nodes, offs, paras });
     text = whole.text;
@@ -395,10 +404,19 @@ a.ib{text-decoration:none}
    * trailing " | The Daily Harbour" (og:site_name, or a short last part after
    * " | ", " – ", " — " or " · "). */
   const SITE_SEP = /\s+[|\u2013\u2014\u00b7]\s+/;
+  /* The article's headline on the page: the <h1> of the <article> (or <main>)
+   * the text is in, else of any article or main, else the page's only <h1>
+   * unless it is in a header, footer, navigation or link (a site's logo). */
+  const headingOf = (root) => {
+    const scope = root && root.closest("article, main");
+    const h1 = (scope && scope.querySelector("h1")) || document.querySelector("article h1, main h1");
+    if (h1) return h1;
+    const all = document.querySelectorAll("h1");
+    return all.length === 1 && !all[0].closest("header, footer, nav, a") ? all[0] : null;
+  };
   const pageTitle = (root) => {
     const meta = (p) => ((document.querySelector(`meta[property="${p}"]`) || {}).content || "").trim();
-    const scope = (root && root.closest("article")) || document;
-    const h1 = scope.querySelector("h1") || document.querySelector("article h1, main h1, h1");
+    const h1 = headingOf(root) || document.querySelector("h1");
     const raw = (meta("og:title") || (h1 && h1.textContent) || document.title || "").replace(/\s+/g, " ").trim();
     const site = meta("og:site_name");
     if (site && raw.endsWith(site) && raw.length > site.length) {
@@ -608,6 +626,32 @@ a.ib{text-decoration:none}
     }
   }
 
+  /* Listening analytics: a play, 25/50/75/100 % of the audio reached (each once per
+   * play), a speed change, a download, sent to the events_url the service gave
+   * with the job (none when the site switched analytics off, nor with
+   * data-analytics="off"). Counters only: no cookies (credentials omitted), no
+   * referrer, nothing about the reader. fetch with keepalive outlives the page
+   * like a beacon; sendBeacon (which would send cookies) only where it is missing. */
+  const MILESTONES = [25, 50, 75, 100];
+  const KEEPALIVE = (() => {
+    try {
+      return "keepalive" in new Request(location.href);
+    } catch {
+      return false;
+    }
+  })();
+  const beacon = (url, event) => {
+    const body = JSON.stringify(event);
+    if (KEEPALIVE) {
+      const opts = { method: "POST", body, keepalive: true, credentials: "omit", mode: "no-cors", referrerPolicy: "no-referrer" };
+      fetch(url, opts).catch(() => {});
+    } else if (navigator.sendBeacon) {
+      try {
+        navigator.sendBeacon(url, body);
+      } catch {}
+    }
+  };
+
   class ListenButton extends HTMLElement {
     connectedCallback() {
       if (this.shadowRoot) return;
@@ -641,6 +685,8 @@ a.ib{text-decoration:none}
       // The part of an audio still being made that can already play.
       this.madeFill = h("i");
       this.madeBar = h("div", { class: "made", hidden: true }, this.madeFill);
+      // The article's headings as chapter marks over the seek bar.
+      this.chap = h("div", { class: "chap" });
       this.rate = h("button", {
         type: "button",
         class: "rate",
@@ -669,7 +715,11 @@ a.ib{text-decoration:none}
           this.a.muted = false;
         },
       });
-      this.dl = h("a", { class: "ib", download: "", "aria-label": "Download audio", title: "Download audio", hidden: true }, icon("dl"));
+      this.dl = h(
+        "a",
+        { class: "ib", download: "", "aria-label": "Download audio", title: "Download audio", hidden: true, click: () => this.report("download") },
+        icon("dl"),
+      );
       const close = b("", "Close player", icon("close"), () => this.close());
       close.hidden = this.solo;
       this.bar = h(
@@ -687,7 +737,7 @@ a.ib{text-decoration:none}
             b("", "Forward 10 seconds", icon("back", "10", true), () => this.skip(10)),
             b("sn", "Next sentence", icon("next"), () => this.sentence(1)),
           ),
-          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.madeBar), this.tot)),
+          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.chap, this.madeBar), this.tot)),
           h("div", { class: "ctl" }, this.rate, this.follow, this.muteBtn, this.vol, this.dl, close),
         ),
       );
@@ -729,10 +779,23 @@ a.ib{text-decoration:none}
       this.io = null;
       if (this.solo || this.estimate) return;
       const t = this.target();
-      const secs = t ? seconds(extract(t)) : 0;
+      const secs = t ? seconds(this.read(t)) : 0;
       if (!secs) return;
       this.estimate = Math.max(1, Math.round(secs / 60));
       this.idleLabel();
+    }
+
+    // The headline, read first, when the page shows it outside the article's text
+    // (data-headline="off": never).
+    headline(t) {
+      const hd = t && this.dataset.headline !== "off" ? headingOf(t) : null;
+      if (!hd || t.contains(hd) || hd.contains(t) || hd.closest(SKIP) || !hd.getClientRects().length) return null;
+      return hd;
+    }
+
+    // The text the press posts, headline first, mapped to the page.
+    read(t) {
+      return extract(t, this.headline(t));
     }
 
     articleTitle(root) {
@@ -804,6 +867,7 @@ a.ib{text-decoration:none}
     async start() {
       this.onBusy = () => this.retrying();
       this.state = "preparing";
+      this.chap.replaceChildren();
       this.btn.classList.remove("err");
       this.btn.setAttribute("aria-busy", "true");
       this.setMain("play", "Preparing\u2026");
@@ -815,7 +879,7 @@ a.ib{text-decoration:none}
           meta = await getJSON(abs(`audio/${encodeURIComponent(this.dataset.audioId)}.json`), undefined, this.onBusy);
         } else {
           const t = this.target();
-          this.x = t ? extract(t) : null;
+          this.x = t ? this.read(t) : null;
           if (!this.x || !this.x.text) throw failure("no article text was found on this page", "no_text");
           // By code points, as the server counts (a cut pair would be rejected);
           // control characters (a newline in data-title) would be rejected too.
@@ -840,6 +904,8 @@ a.ib{text-decoration:none}
             delete body.lang;
             job = await getJSON(abs("api/v1/listen"), { ...post, body: JSON.stringify(body) }, this.onBusy);
           }
+          const off = (this.dataset.analytics || "").trim().toLowerCase() === "off";
+          this.events = job.events_url && this.dataset.key && !off ? abs(job.events_url) : null;
           if (this.feed) this.feed.close();
           this.feed = null;
           if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t))) return;
@@ -938,6 +1004,7 @@ a.ib{text-decoration:none}
       this.ranges = [];
       this.total = 0;
       this.posKey = `listen:pos:${job.id}`;
+      this.heard = null;
       this.resume = 0;
       this.state = "ready"; // the buttons play and pause from now on
       this.btn.removeAttribute("aria-busy");
@@ -960,6 +1027,7 @@ a.ib{text-decoration:none}
       this.meta = meta;
       this.addTimings(0, meta.timings || []);
       this.total = meta.duration_s;
+      this.chapters();
       this.dl.href = saveUrl(meta.audio_url);
       this.dl.hidden = false;
       this.st.textContent = "";
@@ -1055,6 +1123,7 @@ a.ib{text-decoration:none}
       this.timings = meta.timings || [];
       this.ranges = this.x ? this.timings.map((t) => rangeFor(this.x, t)) : [];
       this.posKey = `listen:pos:${meta.id}`;
+      this.heard = null;
       this.state = "ready";
       this.btn.removeAttribute("aria-busy");
       this.btn.style.removeProperty("--p");
@@ -1062,6 +1131,7 @@ a.ib{text-decoration:none}
       this.tot.textContent = clock(meta.duration_s);
       this.seek.max = String(meta.duration_s || 0);
       this.dl.href = saveUrl(meta.audio_url);
+      this.chapters();
       this.dl.hidden = false;
       const pos = +store.get(this.posKey) || 0;
       this.resume = pos > 3 && pos < (meta.duration_s || 0) - 3 ? pos : 0;
@@ -1070,6 +1140,38 @@ a.ib{text-decoration:none}
       this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
       if (this.resume) this.a.currentTime = this.resume;
       this.play();
+    }
+
+    /* Chapters: each heading (h2–h6) of the article read, as a mark on the seek
+     * bar at its first sentence; a button that plays from there, named by the
+     * heading. Only for an article read from the page (its headings are known). */
+    chapters() {
+      const x = this.x,
+        ts = this.timings || [],
+        total = (this.meta && this.meta.duration_s) || 0;
+      const marks = [];
+      const seen = new Set();
+      for (const p of (x && total && x.paras) || []) {
+        if (!/^H[2-6]$/.test(p.el.tagName) || seen.has(p.el)) continue;
+        seen.add(p.el);
+        const s = ts.find((q) => q && x.cp[q.char_end] > p.start);
+        const name = p.el.textContent.replace(/\s+/g, " ").trim();
+        if (!s || !name) continue;
+        const at = s.start_ms / 1000;
+        const mark = h("button", {
+          type: "button",
+          "aria-label": `Chapter: ${name}, at ${spoken(at)}`,
+          title: `${name} (${clock(at)})`,
+          click: () => {
+            this.jump(at);
+            this.play();
+            this.say(`Playing from ${name}`);
+          },
+        });
+        mark.style.left = `${Math.min(100, (100 * at) / total)}%`;
+        marks.push(mark);
+      }
+      this.chap.replaceChildren(...marks);
     }
 
     hook(t) {
@@ -1115,6 +1217,7 @@ a.ib{text-decoration:none}
         this.playBtn.setAttribute("aria-label", "Pause");
         this.playBtn.title = "Pause";
         this.setMain("pause", "Pause");
+        this.played();
         this.session();
         this.say("Playing");
         cancelAnimationFrame(this.raf);
@@ -1131,12 +1234,16 @@ a.ib{text-decoration:none}
         if (!a.ended) this.say("Paused");
       });
       a.addEventListener("ended", () => {
+        this.reached(100);
+        this.heard = null; // playing it again is another play
         store.del(this.posKey);
         this.say("Finished");
         this.setMain("play", "Play again");
       });
       a.addEventListener("timeupdate", () => {
         this.paint();
+        const d = this.meta && this.meta.duration_s;
+        if (this.heard && d > 0) MILESTONES.forEach((m) => m < 100 && a.currentTime >= (d * m) / 100 && this.reached(m));
         const ms = navigator.mediaSession;
         if (ms && ms.setPositionState && a.duration) {
           try {
@@ -1165,6 +1272,24 @@ a.ib{text-decoration:none}
         this.say("Error: the audio could not be played");
         this.st.textContent = "Playback error";
       });
+    }
+
+    report(type, more) {
+      if (this.events && this.meta) beacon(this.events, { key: this.dataset.key, id: this.meta.id, type, ...more });
+    }
+
+    // A play starts (not a resume after a pause): milestones already behind it are not its.
+    played() {
+      if (this.heard) return;
+      const d = (this.meta && this.meta.duration_s) || 0;
+      this.heard = new Set(MILESTONES.filter((m) => d > 0 && this.a.currentTime >= (d * m) / 100));
+      this.report("play");
+    }
+
+    reached(pct) {
+      if (!this.heard || this.heard.has(pct)) return;
+      this.heard.add(pct);
+      this.report("progress", { pct });
     }
 
     savePos() {
@@ -1257,6 +1382,7 @@ a.ib{text-decoration:none}
       this.rate.setAttribute("aria-label", `Playback speed ${r}\u00d7, press to change`);
       this.rate.title = "Playback speed";
       if (announce) {
+        this.report("speed");
         store.set("listen:rate", r);
         this.say(`Speed ${r}\u00d7`);
       }

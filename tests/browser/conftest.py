@@ -132,19 +132,28 @@ class Live:
         self.ready({"id": job_id, "status": "working"})
         return self.get_json(f"/audio/{job_id}.json")
 
-    def get_json(self, path: str) -> dict[str, Any]:
-        with urllib.request.urlopen(self.url + path, timeout=60) as response:
+    def get_json(self, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=60) as response:
             return json.load(response)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
 def live(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data = tmp_path_factory.mktemp("browser-data")
+    yield from serve_live(site, tmp_path_factory.mktemp("browser-data"))
+
+
+def serve_live(site: Site, data: Path, **settings: Any) -> Iterator[Live]:
+    """The service with its data in ``data`` (and ``settings``), its worker, a server."""
     app = create_app(
         {
             "LISTEN_DATA_DIR": str(data),
             "LISTEN_STALE_SECONDS": 60,
             "LISTEN_ALLOWED_ORIGINS": site.origin,
+            # Every test's tab posts from 127.0.0.1: the default 30 a minute per
+            # address would turn the suite's own pace into 429s (tested elsewhere).
+            "LISTEN_RATE_LIMIT_POST": "1000/minute",
+            **settings,
         }
     )
     worker = start_worker(app, data / "worker.log", concurrency=1)

@@ -14,6 +14,7 @@ from typing import Any
 from playwright.sync_api import Browser, expect
 
 from listen_service import create_app
+from listen_service.player import PLAYER_JS
 from tests.browser.conftest import AUDIO, DOCS, SHADOW, Live, Site, Tab, _serve, told
 from tests.service.conftest import start_worker
 from tests.service.test_ops_jobs import break_encoder
@@ -71,7 +72,9 @@ def test_demo_page_plays_and_highlights_the_spoken_sentence(
     assert "Hong Kong recently hosted" in posted
     # The aside and the figure are skipped; every paragraph of the body is read.
     assert "Beijing in numbers" not in posted and "Illustration" not in posted
-    assert posted.count("\n\n") == len(page.locator("#article-body p").all()) - 1
+    # The headline, outside #article-body, first; then every paragraph.
+    assert posted.startswith("Hong Kong, Beijing seek win-win future\n\nHong Kong recently hosted")
+    assert posted.count("\n\n") == len(page.locator("#article-body p").all())
     meta = live.meta(tab.audio_id())
 
     # The highlight is the sentence the timings place at the current time…
@@ -476,6 +479,9 @@ def test_script_size_headers_cors_and_frame_ancestors(live: Live, site: Site) ->
         assert response.headers["Cache-Control"] == "public, max-age=3600"
         etag = response.headers["ETag"]
     assert len(gzip.compress(body, 9)) < 20 * 1024
+    # Served minified: what the readers' browsers run (every test here) is that.
+    source = PLAYER_JS.read_bytes()
+    assert len(body) < 0.8 * len(source) and b"/*" not in body
     assert b"innerHTML" not in body
     again = urllib.request.Request(live.url + "/player.js", headers={"If-None-Match": etag})
     try:

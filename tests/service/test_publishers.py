@@ -131,3 +131,27 @@ def test_deleting_an_article_being_made_stops_it_and_keeps_nothing(
     assert app.extensions["listen_cache"].get(job["id"]) is None
     assert no_temp_files(Path(app.config["LISTEN_DATA_DIR"])) == []
     assert client.get(ARTICLES, headers=NEWS).get_json()["count"] == 0
+
+
+def test_a_publishers_batch_has_its_own_cap_and_never_refuses_the_sites_readers(
+    service_config: dict[str, Any],
+) -> None:
+    app = create_app({**service_config, **SITES, "LISTEN_SITE_MAX_QUEUED": 2})
+    client = app.test_client()
+    batch = [{"text": f"Published article number {n}."} for n in range(3)]
+    body = client.post(ARTICLES, json={"articles": batch}, headers=NEWS).get_json()
+    assert (body["accepted"], body["failed"]) == (2, 1)
+    assert body["articles"][2]["error"]["code"] == "queue_full"
+
+    def press(n: int) -> Any:
+        return client.post(
+            "/api/v1/listen",
+            json={"text": f"A reader pressed Listen on article {n}."},
+            headers={"X-Listen-Key": "news-public-key-0001"},
+        )
+
+    # The site's publisher is at its cap; its readers still have theirs, and only theirs.
+    assert [press(n).status_code for n in range(3)] == [202, 202, 429]
+    error(press(3), 429, "queue_full")
+    again = client.post(ARTICLES, json={"articles": batch[2:]}, headers=NEWS).get_json()
+    assert again["articles"][0]["error"]["code"] == "queue_full"

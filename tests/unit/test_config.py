@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from listen_service.config import load, open_cache
+from listen_service.config import load, open_cache, to_env
 from workers.errors import ConfigError
 
 
@@ -105,3 +105,14 @@ def test_an_empty_rate_limit_in_the_environment_means_no_limit(tmp_path: Path) -
     assert config["LISTEN_RATE_LIMIT_POST"] == "" and config["LISTEN_RATE_LIMIT_STREAMS"] == ""
     # Elsewhere an empty value is no value: the default stays.
     assert load(env={**base, "LISTEN_ESPEAK": ""})["LISTEN_ESPEAK"] == "auto"
+
+
+def test_sites_that_switched_analytics_off_must_be_configured_sites(tmp_path: Path) -> None:
+    env = {"LISTEN_DATA_DIR": str(tmp_path), "LISTEN_SITE_KEYS": "news:news-key-123"}
+    with pytest.raises(ConfigError, match="LISTEN_ANALYTICS_OFF_SITES: 'blog'"):
+        load(env={**env, "LISTEN_ANALYTICS_OFF_SITES": "news, blog"})
+    config = load(env={**env, "LISTEN_ANALYTICS_OFF_SITES": " news ", "LISTEN_ANALYTICS": "0"})
+    assert config["LISTEN_ANALYTICS_OFF_SITES"] == ("news",)
+    assert config["LISTEN_ANALYTICS"] is False
+    # As a child process gets them (config.to_env), they read the same.
+    assert load(env=to_env(config)) == config

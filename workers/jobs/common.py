@@ -154,6 +154,7 @@ class JobStore(Protocol):
         site_limit: int = 0,
         total_limit: int = 0,
         audio_gone: bool = False,
+        quota: str | None = None,
     ) -> bool:
         """Create a queued job, or reset a failed one; attempts=0 either way.
 
@@ -163,9 +164,11 @@ class JobStore(Protocol):
         True only for the one caller that did so, which must enqueue the task;
         False while the job is queued, working or ready. ``payload`` must be
         JSON-serialisable; it replaces any stored payload. The job joins the
-        unfinished index under ``site``. Raises ``QueueFull`` instead when
-        ``site`` already has ``site_limit`` unfinished jobs, or the index holds
-        ``total_limit`` (0 = no cap); checked and added in one atomic step.
+        unfinished index under ``quota`` (default ``site``: what the site cap
+        counts, so a site's publisher and its readers can be counted apart).
+        Raises ``QueueFull`` instead when ``quota`` already has ``site_limit``
+        unfinished jobs, or the index holds ``total_limit`` (0 = no cap);
+        checked and added in one atomic step.
         """
 
     def take_over_stale(self, job_id: str, stale_before: float) -> bool:

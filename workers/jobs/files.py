@@ -173,15 +173,15 @@ class FileJobStore:
             _write_json(self._path(job_id, ".json"), record, durable=False)
             return True
 
-    def _count_unfinished(self, site: str) -> tuple[int, int]:
-        """(jobs of ``site``, all jobs) in the index; the caller holds the index lock."""
+    def _count_unfinished(self, quota: str) -> tuple[int, int]:
+        """(jobs counted as ``quota``, all jobs) in the index; the caller holds its lock."""
         mine = total = 0
         for marker in self._index.iterdir():
             if marker.name.startswith("."):
                 continue
             total += 1
             with contextlib.suppress(FileNotFoundError):  # finished while we counted
-                mine += marker.read_bytes() == site.encode()
+                mine += marker.read_bytes() == quota.encode()
         return mine, total
 
     def get(self, job_id: str) -> Job | None:
@@ -268,7 +268,9 @@ class FileJobStore:
         site_limit: int = 0,
         total_limit: int = 0,
         audio_gone: bool = False,
+        quota: str | None = None,
     ) -> bool:
+        quota = site if quota is None else quota
         data = _dump_payload(payload)
         resettable = ("failed", "ready") if audio_gone else ("failed",)
         with self._locked(job_id):
@@ -280,7 +282,7 @@ class FileJobStore:
             index_lock = _flock(self.root / "unfinished.lock", blocking=True)
             assert index_lock is not None
             try:
-                mine, total = self._count_unfinished(site)
+                mine, total = self._count_unfinished(quota)
                 if site_limit and mine >= site_limit:
                     raise QueueFull("site", site_limit)
                 if total_limit and total >= total_limit:
@@ -288,7 +290,7 @@ class FileJobStore:
                 # Index first, payload next: the record is the commit marker, so a
                 # queued job always has a payload and a marker (a marker without
                 # a record is pruned by unfinished()).
-                _write_json(self._index / job_id, site.encode())
+                _write_json(self._index / job_id, quota.encode())
             finally:
                 os.close(index_lock)
             now = self._clock()

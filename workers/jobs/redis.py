@@ -62,7 +62,8 @@ def redis_client(url: str, *, timeout: float = REDIS_TIMEOUT_S) -> redis.Redis:
 
 
 # KEYS: job, payload, index, recent. ARGV: now, ttl_ms (abandoned), payload, job id, site,
-# site_limit, total_limit, audio_gone (1: a ready job may be reset too), title, chars.
+# site_limit, total_limit, audio_gone (1: a ready job may be reset too), title, chars,
+# quota (what the site cap counts it as, the index's value).
 # Returns 1 (accepted), 0 (alive or done), -1 (the site is full), -2 (the index is full).
 _ACCEPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -72,7 +73,7 @@ local site_limit, total_limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 if site_limit > 0 then
   local mine = 0
   for _, site in ipairs(redis.call('HVALS', KEYS[3])) do
-    if site == ARGV[5] then mine = mine + 1 end
+    if site == ARGV[11] then mine = mine + 1 end
   end
   if mine >= site_limit then return -1 end
 end
@@ -89,7 +90,7 @@ if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'title', string.sub(ARGV[9], 2
 redis.call('ZADD', KEYS[4], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[11])
 return 1
 """
 
@@ -372,6 +373,7 @@ class RedisJobStore:
         site_limit: int = 0,
         total_limit: int = 0,
         audio_gone: bool = False,
+        quota: str | None = None,
     ) -> bool:
         keys = [
             self.key("job", job_id),
@@ -392,6 +394,7 @@ class RedisJobStore:
             # '=' first so that an empty title is kept; lone surrogates escaped.
             "" if title is None else ("=" + title).encode("utf-8", "backslashreplace"),
             chars_of(payload),
+            site if quota is None else quota,
         ]
         result = int(self._accept(keys=keys, args=args))
         if result == -1:
