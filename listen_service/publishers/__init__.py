@@ -41,11 +41,21 @@ def site_index() -> SiteIndex:
 
 def remember(site: str, job_id: str, title: str | None, via: str) -> None:
     """Note that ``site`` asked for ``job_id`` (``via`` ``reader`` or ``publisher``); a
-    failure to note it is logged, never the request's (its audio is made all the same)."""
+    failure to note it is logged, never the request's (its audio is made all the same).
+
+    An article the site now sends with its secret key for the first time whose job
+    has ended already (made before, or ended by a worker between this request's look
+    at it and this note, when the worker could not know the site wanted it) is
+    announced to the site's webhook here (``webhooks.events``)."""
+    from listen_service.webhooks.events import announce  # here: it imports this package
+
     try:
-        site_index().add(site, job_id, title, via=via)
+        noted = site_index().add(site, job_id, title, via=via)
     except OSError as exc:
         current_app.logger.error("cannot note article %s of site %r: %s", job_id, site, exc)
+        return
+    if noted and via == "publisher":
+        announce(current_app._get_current_object(), job_id, only_site=site)  # type: ignore[attr-defined]
 
 
 def openapi_paths() -> dict[str, Any]:

@@ -10,9 +10,9 @@ error is logged and swallowed: a webhook never delays nor fails a synthesis.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-import uuid
 from typing import Any
 
 from flask import Flask
@@ -26,19 +26,24 @@ from workers.jobs import Job, JobStore
 log = logging.getLogger(__name__)
 
 
-def announce(app: Flask, job_id: str) -> int:
-    """Queue the events for ``job_id``'s end, as its record now says; how many."""
+def announce(app: Flask, job_id: str, only_site: str | None = None) -> int:
+    """Queue the events for ``job_id``'s end, as its record now says (for ``only_site``
+    alone if given); how many. None for a job that has not ended."""
     try:
-        return _announce(app, job_id)
+        return _announce(app, job_id, only_site)
     except Exception:  # never the job's failure
         log.error("could not queue the webhook events of job %s", job_id, exc_info=True)
         return 0
 
 
-def _announce(app: Flask, job_id: str) -> int:
+def _announce(app: Flask, job_id: str, only_site: str | None) -> int:
     data_dir = app.config["LISTEN_DATA_DIR"]
     outbox = Webhooks(data_dir)
-    hooks = list(outbox.hooks())
+    if only_site is None:
+        hooks = list(outbox.hooks())
+    else:
+        hook = outbox.hook(only_site)
+        hooks = [hook] if hook is not None else []
     if not hooks:
         return 0
     store: JobStore = app.extensions["listen_jobs"]
@@ -82,7 +87,10 @@ def build(hook: Hook, job: Job, title: str | None, cache: AudioCache, now: float
         article["status"] = "failed"
         article["error"] = public_job_error(job.error or {"code": "listen_error"})
     event_name = f"audio.{article['status']}"
-    delivery = uuid.uuid4().hex
+    # The same for any process announcing the same end (a worker, and the web noting
+    # the site's key at that moment): a receiver ignoring repeats sees one.
+    seed = f"{hook.site}\n{job.id}\n{event_name}\n{job.updated!r}"
+    delivery = hashlib.sha256(seed.encode()).hexdigest()[:32]
     body = {"event": event_name, "delivery": delivery, "created": now, "article": article}
     return {
         "delivery": delivery,

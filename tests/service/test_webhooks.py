@@ -148,6 +148,35 @@ def test_a_failed_job_is_an_audio_failed_event(app: Flask, site: Receiver, tmp_p
     assert "fire" not in got.body.decode()  # the recorded detail stays for operators
 
 
+def test_an_article_made_before_the_site_sends_it_is_announced_when_it_does(
+    app: Flask, site: Receiver, tmp_path: Path
+) -> None:
+    """A reader pressed first: no event then (the public key); the site's own send, answered
+    ready at once, announces it; sending it again does not."""
+    site.script[:] = [200]
+    client = app.test_client()
+    secret = _register(client, site.url)
+    article = {"text": "Night buses run every twenty minutes.", "title": "Night buses"}
+    worker = start_worker(app, tmp_path / "worker.log")
+    try:
+        pressed = client.post(
+            "/api/v1/listen", json=article, headers={"X-Listen-Key": "news-public-key-0001"}
+        ).get_json()
+        assert wait_ready(client, pressed["status_url"])["status"] == "ready"
+        assert _settled(client)["deliveries"] == []
+        for _ in range(2):
+            sent = client.post(ARTICLES, json={"articles": [article]}, headers=NEWS).get_json()
+            assert sent["articles"][0]["id"] == pressed["id"] and sent["ready"] == 1
+            _settled(client)  # the send's event, if any, is in the outbox before it answers
+    finally:
+        worker.stop()
+    [got] = site.received
+    assert documented_verify()(secret, got.headers["X-Listen-Signature"], got.body)
+    event = json.loads(got.body)
+    assert event["event"] == "audio.ready" and event["article"]["id"] == pressed["id"]
+    assert event["article"]["audio_url"] == f"{BASE}/audio/{pressed['id']}.mp3"
+
+
 def test_removing_the_webhook_stops_its_deliveries(
     app: Flask, site: Receiver, tmp_path: Path
 ) -> None:
