@@ -180,6 +180,12 @@ SETTINGS: tuple[Setting, ...] = (
         "listening events (POST /api/v1/events) per client address, in the same syntax (empty = no limit)",
     ),
     Setting(
+        "LISTEN_RATE_LIMIT_FEEDS",
+        "60/minute",
+        str,
+        "podcast feeds (GET /feeds/<site>.xml) per client address, in the same syntax (empty = no limit); podcast apps poll every few minutes to hours",
+    ),
+    Setting(
         "LISTEN_RATE_LIMIT_SITE_EVENTS",
         "6000/minute",
         str,
@@ -348,7 +354,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_PUBLIC_URL",
         "",
         str,
-        "absolute base URL for audio links and embed snippets; empty = audio links relative, embed snippets absolute from the request's scheme and host",
+        "absolute base URL of every link the service gives (audio, timings, status, embed snippets, feeds); empty = from the request's scheme and host",
     ),
     Setting(
         "LISTEN_DEMO_SITE",
@@ -385,6 +391,7 @@ EMPTY_IS_A_VALUE = frozenset(
         "LISTEN_RATE_LIMIT_SITE",
         "LISTEN_RATE_LIMIT_EVENTS",
         "LISTEN_RATE_LIMIT_SITE_EVENTS",
+        "LISTEN_RATE_LIMIT_FEEDS",
     }
 )
 
