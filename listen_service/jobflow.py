@@ -51,22 +51,18 @@ def audio_cache() -> AudioCache:
     return current_app.extensions["listen_cache"]  # type: ignore[no-any-return]
 
 
-def _public(path: str) -> str:
-    base: str = current_app.config["LISTEN_PUBLIC_URL"]
-    return base.rstrip("/") + path
-
-
-def audio_url(job_id: str, fmt: str) -> str:
-    """Where a job's audio is served (absolute with ``LISTEN_PUBLIC_URL``)."""
-    return _public(f"/audio/{job_id}.{fmt}")
+def audio_url(job_id: str, fmt: str, base: str | None = None) -> str:
+    """Where a job's audio is served, absolute (``embeds.absolute``)."""
+    return embeds.absolute(f"/audio/{job_id}.{fmt}", base)
 
 
 def _urls(job_id: str, fmt: str, base: str | None) -> dict[str, str]:
+    base = embeds.public_base() if base is None else base
     return {
-        "status_url": _public(f"/api/v1/jobs/{job_id}"),
-        "audio_url": audio_url(job_id, fmt),
-        "timings_url": _public(f"/audio/{job_id}.json"),
-        **embeds.embed_links(job_id, embeds.public_base() if base is None else base),
+        "status_url": embeds.absolute(f"/api/v1/jobs/{job_id}", base),
+        "audio_url": audio_url(job_id, fmt, base),
+        "timings_url": embeds.absolute(f"/audio/{job_id}.json", base),
+        **embeds.embed_links(job_id, base),
     }
 
 
@@ -96,7 +92,7 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
 
 
 def submit(
-    request: Mapping[str, Any], site: str | None, *, via: str = "reader"
+    request: Mapping[str, Any], site: str | None, *, via: str = "reader", link: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """Ask for one article's audio: (200, its body) when it is made already, else
     (202, the job's body), accepting and enqueueing it or raising its priority.
@@ -117,7 +113,7 @@ def submit(
         else:
             promote(job_id, record, payload)
     if site:
-        publishers.remember(site, job_id, job.encode.title, via)
+        publishers.remember(site, job_id, job.encode.title, via, link)
     if entry is not None:
         return 200, job_body(job_id, entry, None)
     return 202, job_body(job_id, None, record, fmt)
@@ -313,8 +309,8 @@ def job_body(
 ) -> dict[str, Any]:
     """What a client is told of a job: its audio when ready, else its record.
 
-    ``base`` is the absolute base of its embed links (``embeds.public_base()``
-    of the request, which is the default; outside a request it must be given).
+    ``base`` is the absolute base of its URLs (``embeds.public_base()`` of the
+    request, which is the default; outside a request it must be given).
     """
     if entry is not None:
         return {
