@@ -243,6 +243,18 @@ SETTINGS: tuple[Setting, ...] = (
         "espeak-ng library: 'system' (Debian's), 'bundled' (espeakng-loader's) or 'auto' (system first); read from the environment by each process",
     ),
     Setting(
+        "LISTEN_DEFAULT_VOICE",
+        "",
+        str,
+        "voice id for requests that name none, e.g. piper:en_US-joe-medium (see GET /api/v1/voices); its language's paragraphs are read by it, others by espeak-ng's voice for theirs; empty = by the page's language, as before",
+    ),
+    Setting(
+        "LISTEN_VOICES_DIR",
+        "",
+        str,
+        "folder of Piper voices (NAME.onnx beside NAME.onnx.json), offered as piper:NAME beside those of installed voice packages; needs the neural extra; read by each web and worker process at start",
+    ),
+    Setting(
         "LISTEN_OPS_TOKEN",
         "",
         str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from kombu.exceptions import OperationalError
@@ -29,18 +29,32 @@ from workers.redrive import redrive
 from workers.runner import request_from_payload
 from workers.voices import Voice
 
+if TYPE_CHECKING:
+    from workers.speakers import Speaker
+
 TERMINAL = ("ready", "failed")
 # Seconds a client told "queue_full" should wait: about the time a worker
 # needs to finish a few articles.
 QUEUE_FULL_RETRY_AFTER = 30
 
 
-@cache
 def voices() -> list[Voice]:
-    """This process's voice list (the engine is created on first use, after any fork)."""
-    from workers.engine import get_engine
+    """This process's voice list (the engines are created on first use, after any fork)."""
+    return _voices(current_app.config["LISTEN_VOICES_DIR"])
 
-    return get_engine().voices()
+
+@cache
+def _voices(voices_dir: str) -> list[Voice]:
+    from workers.speakers import get_speaker
+
+    return get_speaker(voices_dir).voices()
+
+
+def speaker() -> Speaker:
+    """This process's engines, with the voices of ``LISTEN_VOICES_DIR``."""
+    from workers.speakers import get_speaker
+
+    return get_speaker(current_app.config["LISTEN_VOICES_DIR"])
 
 
 def store() -> JobStore:
@@ -82,6 +96,7 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     stored = {
         **payload,
         "date_order": config["LISTEN_DATE_ORDER"],
+        **default_voice(payload, config["LISTEN_DEFAULT_VOICE"]),
         "traditional_chinese": config["LISTEN_TRADITIONAL_CHINESE"],
     }
     job = plan(
@@ -93,6 +108,12 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     if len(job.lexicon):
         stored["lexicon"] = job.lexicon.to_json()
     return job, stored
+
+
+def default_voice(payload: Mapping[str, Any], voice: str) -> dict[str, str]:
+    """``{"voice": LISTEN_DEFAULT_VOICE}`` for a request that names no voice, else nothing."""
+    asked = payload.get("voice")
+    return {"voice": voice} if voice and not (isinstance(asked, str) and asked.strip()) else {}
 
 
 def submit(
