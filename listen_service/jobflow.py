@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
@@ -39,8 +39,9 @@ QUEUE_FULL_RETRY_AFTER = 30
 
 
 def voices() -> list[Voice]:
-    """This process's voice list (the engines are created on first use, after any fork)."""
-    return _voices(current_app.config["LISTEN_VOICES_DIR"])
+    """This process's voice list (the engines are created on first use, after any fork);
+    outside an app, the voices of installed packages only."""
+    return _voices(current_app.config["LISTEN_VOICES_DIR"] if has_app_context() else "")
 
 
 @cache
