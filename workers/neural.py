@@ -12,9 +12,10 @@ guarantees of the espeak-ng path:
   cores divided by the worker's concurrency (``configure(concurrency)``, from
   the worker's start-up), so that N pool processes do not each spin up a
   thread per core and fight over them.
-* Bounded work: callers hand it bounded chunks (``workers.text.chunk``), as
-  they do espeak-ng; Piper renders a chunk sentence by sentence and the
-  audio of one chunk is a few seconds of float32 at most.
+* Bounded work and memory: callers hand it bounded chunks
+  (``workers.text.split``), as they do espeak-ng; Piper renders a chunk
+  sentence by sentence, and the session keeps no memory arena, so a
+  process's peak does not grow with the articles it reads.
 * Output: 22,050 Hz mono s16le PCM, as ``workers.engine`` gives, so that
   ``workers.audio`` assembles and levels both engines' audio alike.
 * A model that cannot be loaded (missing, truncated, not ONNX) raises
@@ -151,6 +152,11 @@ def load(files: VoiceFiles, n_threads: int | None = None) -> Any:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
+    # Memory bounded: with onnxruntime's arena and memory patterns, a worker's
+    # peak grew with each article (620 MB after one, 870 MB after four, then
+    # level); without them it stays near 550 MB (docs/operations.md).
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     try:
         session = onnxruntime.InferenceSession(
             str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
