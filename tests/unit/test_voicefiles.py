@@ -16,6 +16,7 @@ import pytest
 from listen_service.jobflow import default_voice
 from workers import neural
 from workers.errors import EngineUnavailable, UnknownVoice
+from workers.lexicon import Lexicon
 from workers.voicefiles import PREFIX, describe, discover, voice_id
 from workers.voices import ESPEAK, PIPER, Voice, engine_of, resolve_voice
 
@@ -165,3 +166,33 @@ def test_the_default_voice_fills_requests_that_name_none(
     payload: dict[str, str], setting: str, expected: dict[str, str]
 ) -> None:
     assert default_voice(payload, setting) == expected
+
+
+def test_a_piper_voice_gets_ipa_entries_as_ipa_and_leaves_espeak_mnemonics_out() -> None:
+    lexicon = Lexicon.from_json(
+        [
+            {"grapheme": "Mei", "phoneme": "me\u026a"},
+            {"grapheme": "HKTDC", "alias": "H K T D C"},
+            {"grapheme": "Tsang", "phoneme": "dz'aN", "alphabet": "x-espeak"},
+        ]
+    )
+    text = "Captain Mei of HKTDC met Tsang."
+    assert lexicon.apply(text).text == "Captain [[meI]] of H K T D C met [[dz'aN]]."
+    # Piper reads [[...]] as IPA: the IPA entry as written, the mnemonics not at all.
+    assert lexicon.apply(text, PIPER).text == "Captain [[me\u026a]] of H K T D C met Tsang."
+
+
+def test_reading_gives_each_sentence_its_voices_phonemes() -> None:
+    from workers.reading import read
+    from workers.text import prepare
+
+    lexicon = Lexicon.from_json([{"grapheme": "Mei", "phoneme": "me\u026a"}])
+    prepared = prepare("Captain Mei counts twice.")
+    voices = [*ESPEAK_VOICES, PIPER_JOE]
+
+    def texts(voice: Voice) -> list[list[tuple[str, str]]]:
+        readings = read(prepared, voice=voice, voices=voices, declared="en-us", lexicon=lexicon)
+        return [r.texts() for r in readings]
+
+    assert texts(PIPER_JOE) == [[(JOE, "Captain [[me\u026a]] counts twice.")]]
+    assert texts(ESPEAK_VOICES[1]) == [[("gmw/en-us", "Captain [[meI]] counts twice.")]]
