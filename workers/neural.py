@@ -24,6 +24,7 @@ guarantees of the espeak-ng path:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -47,13 +48,15 @@ _concurrency = 0
 
 def available() -> str | None:
     """None if Piper can run here, else why not (for the API and the CLI)."""
-    try:
-        import onnxruntime  # noqa: F401
-        import piper  # noqa: F401
-
-        _bridge()
-    except ImportError as exc:
-        return f"Piper is not installed ({exc.name} missing): pip install 'listen[neural]'"
+    # Found, not imported: the web side only lists voices, and onnxruntime
+    # costs a web process tens of MB it would never use.
+    for module in ("piper", "onnxruntime"):
+        try:
+            found = importlib.util.find_spec(module)
+        except ImportError:
+            found = None
+        if found is None:
+            return f"Piper is not installed ({module} missing): pip install 'listen[neural]'"
     return None
 
 
