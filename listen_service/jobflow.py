@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from audio_cache import AudioCache, Entry
 from listen_service import embeds, instruments, lanes, lexicons, livetimings, publishers, storage
 from listen_service.celery import send_synthesis
+from listen_service.config import site_voices
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
 from workers.jobs import Job, JobStore, QueueFull
@@ -97,7 +98,9 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     stored = {
         **payload,
         "date_order": config["LISTEN_DATE_ORDER"],
-        **default_voice(payload, config["LISTEN_DEFAULT_VOICE"]),
+        **default_voice(
+            payload, site_voices(config).get(site or "") or config["LISTEN_DEFAULT_VOICE"]
+        ),
         "traditional_chinese": config["LISTEN_TRADITIONAL_CHINESE"],
     }
     job = plan(
@@ -112,7 +115,8 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
 
 
 def default_voice(payload: Mapping[str, Any], voice: str) -> dict[str, str]:
-    """``{"voice": LISTEN_DEFAULT_VOICE}`` for a request that names no voice, else nothing."""
+    """``{"voice": voice}`` (the site's, else ``LISTEN_DEFAULT_VOICE``) for a request
+    that names no voice, else nothing."""
     asked = payload.get("voice")
     return {"voice": voice} if voice and not (isinstance(asked, str) and asked.strip()) else {}
 

