@@ -183,3 +183,20 @@ def test_a_lexicons_ipa_reaches_piper_as_those_phonemes(speaker: Speaker, tmp_pa
     assert "".join(phonemes).count("zu\u02d0") == 1
     entry, _ = synthesize(job, cache=AudioCache(tmp_path / "cache"), engine=speaker)
     assert entry.duration_s > 1
+
+
+def test_sentences_are_about_as_loud_with_either_engine(speaker: Speaker, tmp_path: Path) -> None:
+    """Both engines' utterances are levelled alike (measured: Piper's sentences
+    -20.5 to -21.3 dBFS, held back by the peak ceiling; espeak-ng's -18.7 to -20.0)."""
+    from pydub import AudioSegment
+
+    loudness = []
+    for voice in (JOE, "gmw/en-us"):
+        job = plan(Request(text=TEXT, voice=voice, fmt="wav"), speaker.voices())
+        entry, _ = synthesize(job, cache=AudioCache(tmp_path / voice), engine=speaker)
+        with entry.audio_path.open("rb") as wav:
+            audio = AudioSegment.from_wav(wav)
+        loudness += [audio[t["start_ms"] : t["end_ms"]].dBFS for t in entry.meta["timings"]]
+    assert len(loudness) == 8
+    assert max(loudness) - min(loudness) <= 4, loudness
+    assert all(-24 <= db <= -17 for db in loudness), loudness
