@@ -12,15 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
 from listen_service import embeds, instruments, lanes, lexicons, livetimings, publishers, storage
 from listen_service.celery import send_synthesis
+from listen_service.config import site_voices
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
 from workers.jobs import Job, JobStore, QueueFull
@@ -29,18 +30,33 @@ from workers.redrive import redrive
 from workers.runner import request_from_payload
 from workers.voices import Voice
 
+if TYPE_CHECKING:
+    from workers.speakers import Speaker
+
 TERMINAL = ("ready", "failed")
 # Seconds a client told "queue_full" should wait: about the time a worker
 # needs to finish a few articles.
 QUEUE_FULL_RETRY_AFTER = 30
 
 
-@cache
 def voices() -> list[Voice]:
-    """This process's voice list (the engine is created on first use, after any fork)."""
-    from workers.engine import get_engine
+    """This process's voice list (the engines are created on first use, after any fork);
+    outside an app, the voices of installed packages only."""
+    return _voices(current_app.config["LISTEN_VOICES_DIR"] if has_app_context() else "")
 
-    return get_engine().voices()
+
+@cache
+def _voices(voices_dir: str) -> list[Voice]:
+    from workers.speakers import get_speaker
+
+    return get_speaker(voices_dir).voices()
+
+
+def speaker() -> Speaker:
+    """This process's engines, with the voices of ``LISTEN_VOICES_DIR``."""
+    from workers.speakers import get_speaker
+
+    return get_speaker(current_app.config["LISTEN_VOICES_DIR"])
 
 
 def store() -> JobStore:
@@ -78,6 +94,9 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     stored = {
         **payload,
         "date_order": config["LISTEN_DATE_ORDER"],
+        **default_voice(
+            payload, site_voices(config).get(site or "") or config["LISTEN_DEFAULT_VOICE"]
+        ),
         "traditional_chinese": config["LISTEN_TRADITIONAL_CHINESE"],
     }
     job = plan(
@@ -89,6 +108,13 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     if len(job.lexicon):
         stored["lexicon"] = job.lexicon.to_json()
     return job, stored
+
+
+def default_voice(payload: Mapping[str, Any], voice: str) -> dict[str, str]:
+    """``{"voice": voice}`` (the site's, else ``LISTEN_DEFAULT_VOICE``) for a request
+    that names no voice, else nothing."""
+    asked = payload.get("voice")
+    return {"voice": voice} if voice and not (isinstance(asked, str) and asked.strip()) else {}
 
 
 def submit(

@@ -17,14 +17,16 @@ from typing import Any
 from audio_cache import AudioCache, Entry, cache_key
 from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
 from workers.canonical import canonical_line, canonical_text
-from workers.engine import Engine, SpeechSettings
+from workers.engine import SpeechSettings
 from workers.errors import EmptyText, InvalidSetting
 from workers.languages import CHINESE, TRADITIONAL_DEFAULT
 from workers.lexicon import Lexicon
 from workers.live import STREAMABLE, FirstAudio, TimingsLog, publish, withdraw
 from workers.reading import DATE_ORDERS, Reading, read, reading_version
+from workers.speakers import SpeechEngine
 from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, prepare, split
 from workers.voices import (
+    ESPEAK,
     PITCH_DEFAULT,
     PITCH_MAX,
     PITCH_MIN,
@@ -117,6 +119,11 @@ def plan(
     encode = EncodeSettings(request.fmt, request.bitrate_kbps, title, request.artist)
     encode.validate()
     voice = resolve_voice(voices, voice=request.voice, lang=request.lang)
+    if voice.engine != ESPEAK and request.pitch != PITCH_DEFAULT:
+        raise InvalidSetting(
+            f"pitch cannot be changed for {voice.engine} voices such as {voice.id}; "
+            f"leave it at {PITCH_DEFAULT}"
+        )
     # What is read, keyed and timed: copies that differ in nothing heard are one.
     text = canonical_text(request.text)
     prepared = prepare(text, max_chars=max_chars)
@@ -133,7 +140,9 @@ def plan(
         # The canonical text, which the timings' character offsets index
         # (workers.canonical; player.js posts its text in that form).
         text=text,
-        voice=speech.voice_id,
+        # Another engine's voice with its model's digest and engine version;
+        # espeak-ng's voices as before (their keys do not change).
+        voice=f"{voice.id}@{voice.version}" if voice.version else speech.voice_id,
         rate=speech.rate,
         pitch=speech.pitch,
         volume=speech.volume,
@@ -171,7 +180,7 @@ def synthesize(
     job: Plan,
     *,
     cache: AudioCache,
-    engine: Engine,
+    engine: SpeechEngine,
     progress: Progress | None = None,
     chunk_chars: int = DEFAULT_CHUNK_CHARS,
     live: bool = False,
@@ -244,14 +253,14 @@ def _published(tmp: Path, live_path: Path) -> Iterator[bool]:
 
 def _render(
     job: Plan,
-    engine: Engine,
+    engine: SpeechEngine,
     asm: Assembler,
     progress: Progress | None,
     chunk_chars: int,
     on_timing: Callable[[dict[str, Any]], None] | None,
 ) -> list[dict[str, Any]]:
     sentences = job.prepared.sentences
-    pauses = Pauses().scaled(job.speech.rate)
+    pauses = Pauses.of(job.voice.engine).scaled(job.speech.rate)
     total = sum(len(s.text) for s in sentences)
     done = 0
     timings: list[dict[str, Any]] = []

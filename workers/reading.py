@@ -35,7 +35,7 @@ from workers.lexicon import Lexicon
 from workers.normalise import NORMALISER_VERSION, normalise
 from workers.spoken import Spoken, compose
 from workers.text import PreparedText
-from workers.voices import Voice
+from workers.voices import Voice, engine_of
 
 DATE_ORDERS = ("dmy", "mdy")
 
@@ -103,7 +103,8 @@ def read(
         while len(langs) <= sentence.paragraph:
             langs.append(next(languages))
         lang = langs[sentence.paragraph]
-        entries = lexicon.apply(sentence.text)
+        # As the voice of the sentence's language reads phonemes (Piper: IPA).
+        entries = lexicon.apply(sentence.text, engine_of(voice_of(lang)))
         text = entries.text
         # A phoneme block must reach one voice whole; such sentences are rare.
         runs = (

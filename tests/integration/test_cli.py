@@ -91,8 +91,12 @@ def test_text_over_the_configured_maximum(tmp_path: Path) -> None:
 def test_voices_json(tmp_path: Path) -> None:
     voices = json.loads(cli(tmp_path, "voices", "--json").stdout)
     ids = {v["id"] for v in voices}
-    assert {"gmw/en", "gmw/en-us", "sit/cmn"} <= ids
-    assert set(voices[0]) == {"id", "name", "languages", "gender"}
+    assert {"gmw/en", "gmw/en-us", "sit/cmn", "piper:en_US-joe-medium"} <= ids
+    assert set(voices[0]) == {"id", "name", "languages", "gender", "engine"}
+    engines = {v["id"]: v["engine"] for v in voices}
+    assert engines["gmw/en"] == "espeak-ng" and engines["piper:en_US-joe-medium"] == "piper"
+    joe = next(v for v in voices if v["engine"] == "piper")
+    assert joe["licence"] == "CC0" and joe["languages"] == ["en-us"]
 
 
 def test_cache_stats_and_prune(tmp_path: Path) -> None:
