@@ -272,6 +272,7 @@ class Assembler:
         self._peak = peak_dbfs
         self._silence = silence_dbfs
         self.samples = 0
+        self._last = (0, 0, 0)  # the last utterance: its start, lead trimmed, end (ms)
 
     @property
     def position_ms(self) -> int:
@@ -296,7 +297,14 @@ class Assembler:
             # ceiling; streaming rules out a whole-programme two-pass loudnorm.
             gain = min(self._target - seg.dBFS, self._peak - seg.max_dBFS)
             self._emit(seg.apply_gain(gain).raw_data)
+        self._last = (start, lead, self.position_ms)
         return start, self.position_ms
+
+    def placed(self, at_ms: int) -> int:
+        """Where ``at_ms`` of the last utterance as rendered (before its silence
+        was trimmed) is in the programme, within what was kept of it."""
+        start, lead, end = self._last
+        return min(max(start + at_ms - lead, start), end)
 
     def _emit(self, raw: bytes) -> None:
         self._encoder.write(raw)

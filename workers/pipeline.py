@@ -40,6 +40,7 @@ from workers.voices import (
     check_range,
     resolve_voice,
 )
+from workers.words import Word, as_json, piece_words, source_map, written
 
 # Part of every cache key: bump it whenever a change to this pipeline changes
 # the audio or the timings, so that old entries stop matching.
@@ -84,6 +85,7 @@ class Plan:
     lexicon: Lexicon  # the entries that apply to this text
     date_order: str
     traditional_chinese: str
+    text: str  # the canonical text, which the timings' character offsets index
 
     def readings(self) -> Iterator[Reading]:
         """Each sentence's language, voices and spoken form (``workers.reading``)."""
@@ -173,6 +175,7 @@ def plan(
         used,
         request.date_order,
         request.traditional_chinese,
+        text,
     )
 
 
@@ -269,26 +272,38 @@ def _render(
             same_paragraph = sentences[sentence.index - 1].paragraph == sentence.paragraph
             asm.pause(pauses.sentence_ms if same_paragraph else pauses.paragraph_ms)
         start = None
-        for n, (voice_id, text) in enumerate(reading.texts()):
+        said: list[Word] | None = []
+        for n, (voice_id, text, at) in enumerate(reading.placed_texts()):
             if n:  # another voice takes over within the sentence: a word's gap
                 asm.pause(pauses.clause_ms // 2)
             speech = replace(job.speech, voice_id=voice_id)
+            cursor = 0
             for m, piece in enumerate(split(text, chunk_chars)):
                 if m:
                     asm.pause(pauses.clause_ms)
-                begin, _ = asm.add(engine.synthesize(piece, speech))
+                pcm, marks = engine.synthesize_words(piece, speech)
+                begin, end = asm.add(pcm)
                 start = begin if start is None else start
-        timings.append(
-            {
-                "index": sentence.index,
-                "paragraph": sentence.paragraph,
-                "start_ms": start if start is not None else asm.position_ms,
-                "end_ms": asm.position_ms,
-                "char_start": sentence.char_start,
-                "char_end": sentence.char_end,
-                "lang": reading.lang,
-            }
-        )
+                cursor = text.index(piece, cursor)
+                found = piece_words(piece, at + cursor, marks, asm.placed, end)
+                cursor += len(piece)
+                if said is not None and pcm:
+                    # A piece said without marks: no word timings for this sentence.
+                    said = said + found if found else None
+        timing: dict[str, Any] = {
+            "index": sentence.index,
+            "paragraph": sentence.paragraph,
+            "start_ms": start if start is not None else asm.position_ms,
+            "end_ms": asm.position_ms,
+            "char_start": sentence.char_start,
+            "char_end": sentence.char_end,
+            "lang": reading.lang,
+        }
+        if said:
+            raw = job.text[sentence.char_start : sentence.char_end]
+            to_raw = source_map(raw, sentence.text)
+            timing["words"] = as_json(written(said, reading.spoken), to_raw, sentence.char_start)
+        timings.append(timing)
         if on_timing is not None:
             on_timing(timings[-1])
         done += len(sentence.text)

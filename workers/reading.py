@@ -66,8 +66,17 @@ class Reading:
 
     def texts(self) -> list[tuple[str, str]]:
         """``(voice id, text)`` of each part that has something to say."""
-        pieces = [(p.voice_id, self.spoken.text[p.start : p.end].strip()) for p in self.parts]
-        return [(voice, text) for voice, text in pieces if text]
+        return [(voice, text) for voice, text, _ in self.placed_texts()]
+
+    def placed_texts(self) -> list[tuple[str, str, int]]:
+        """``texts()``, each with where it starts in ``spoken.text``."""
+        found = []
+        for p in self.parts:
+            raw = self.spoken.text[p.start : p.end]
+            text = raw.strip()
+            if text:
+                found.append((p.voice_id, text, p.start + len(raw) - len(raw.lstrip())))
+        return found
 
 
 def read(
