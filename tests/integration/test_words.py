@@ -3,6 +3,7 @@ start and end within its sentence, in order, and what it spans is speech."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -36,7 +37,7 @@ def test_every_word_is_timed_in_order_within_its_sentence(engine: Any, cache: Au
         # In order, back to back within the sentence's time and text.
         assert words[0]["start_ms"] == sentence["start_ms"]
         assert words[-1]["end_ms"] <= sentence["end_ms"]
-        for a, b in zip(words, words[1:], strict=False):
+        for a, b in itertools.pairwise(words):
             assert a["char_end"] <= b["char_start"] and a["end_ms"] <= b["start_ms"]
         for w in words:
             assert sentence["char_start"] <= w["char_start"] < w["char_end"] <= sentence["char_end"]
@@ -69,14 +70,12 @@ def test_a_words_span_is_speech(engine: Any, cache: AudioCache) -> None:
             assert span.dBFS > quiet, (w, span.dBFS, audio.dBFS)
     # And the pauses between sentences are not inside any word.
     timings = entry.meta["timings"]
-    for a, b in zip(timings, timings[1:], strict=False):
+    for a, b in itertools.pairwise(timings):
         gap = audio[a["words"][-1]["end_ms"] : b["words"][0]["start_ms"]]
         assert len(gap) > 200 and gap.dBFS < quiet
 
 
-def test_long_sentences_in_several_pieces_keep_their_words(
-    engine: Any, cache: AudioCache
-) -> None:
+def test_long_sentences_in_several_pieces_keep_their_words(engine: Any, cache: AudioCache) -> None:
     clause = "the ferry crossed the harbour slowly"
     text = ", and ".join(f"{clause} {n}" for n in range(20)) + "."
     job = plan(Request(text=text, fmt="wav"), engine.voices())
@@ -85,4 +84,4 @@ def test_long_sentences_in_several_pieces_keep_their_words(
     words = sentence["words"]
     said = [job.text[w["char_start"] : w["char_end"]] for w in words]
     assert said.count("ferry") == 20 and said[-1] == "19"
-    assert all(a["end_ms"] <= b["start_ms"] for a, b in zip(words, words[1:], strict=False))
+    assert all(a["end_ms"] <= b["start_ms"] for a, b in itertools.pairwise(words))
