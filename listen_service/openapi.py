@@ -439,15 +439,35 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "items": {
                                 "type": "object",
                                 "properties": {
-                                    k: {"type": "integer"}
-                                    for k in (
-                                        "index",
-                                        "paragraph",
-                                        "start_ms",
-                                        "end_ms",
-                                        "char_start",
-                                        "char_end",
-                                    )
+                                    **{
+                                        k: {"type": "integer"}
+                                        for k in (
+                                            "index",
+                                            "paragraph",
+                                            "start_ms",
+                                            "end_ms",
+                                            "char_start",
+                                            "char_end",
+                                        )
+                                    },
+                                    "words": {
+                                        "type": "array",
+                                        "description": "each word of the sentence as written,"
+                                        " with when it is said (absent where the engine gave"
+                                        " no word marks)",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                k: {"type": "integer"}
+                                                for k in (
+                                                    "start_ms",
+                                                    "end_ms",
+                                                    "char_start",
+                                                    "char_end",
+                                                )
+                                            },
+                                        },
+                                    },
                                 },
                             },
                         },
