@@ -18,7 +18,7 @@ import threading
 from typing import Protocol
 
 from workers import neural
-from workers.engine import SpeechSettings, get_engine
+from workers.engine import SpeechSettings, WordMark, get_engine
 from workers.errors import EngineUnavailable, UnknownVoice
 from workers.voicefiles import VoiceFiles, discover
 from workers.voices import ESPEAK, PIPER, Voice, engine_of
@@ -30,7 +30,9 @@ ENGINE_LICENCES = {ESPEAK: "GPL-3.0-or-later", PIPER: "GPL-3.0-or-later"}
 class SpeechEngine(Protocol):
     """What the pipeline needs of an engine."""
 
-    def synthesize(self, text: str, settings: SpeechSettings) -> bytes: ...
+    def synthesize_words(
+        self, text: str, settings: SpeechSettings
+    ) -> tuple[bytes, tuple[WordMark, ...]]: ...
 
     def voices(self) -> list[Voice]: ...
 
@@ -54,8 +56,18 @@ class Speaker:
         return [*get_engine().voices(), *self._piper_voices]
 
     def synthesize(self, text: str, settings: SpeechSettings) -> bytes:
+        return self.synthesize_words(text, settings)[0]
+
+    def synthesize_words(
+        self, text: str, settings: SpeechSettings
+    ) -> tuple[bytes, tuple[WordMark, ...]]:
+        """The utterance and the words the engine marked in it (espeak-ng's word
+        events; none yet for Piper, whose sentences then have no ``words``)."""
         if engine_of(settings.voice_id) != PIPER:
-            return get_engine().synthesize(text, settings)
+            return get_engine().synthesize_words(text, settings)
+        return self._piper_speech(text, settings), ()
+
+    def _piper_speech(self, text: str, settings: SpeechSettings) -> bytes:
         files = self._piper_files.get(settings.voice_id)
         if files is None:
             if self.piper_missing:
