@@ -53,7 +53,10 @@ def main() -> None:
         audio = data / f"{job_id}.mp3"
         audio.write_bytes(b"\xff\xfb" + secrets.token_bytes(2000))
         cache.put(job_id, audio, fmt="mp3", duration_s=120.0 + n, title=f"Article {n}")
-        index.add("news", job_id, f"Article {n}", now=now - n * 60)
+        # Sent by the site with its secret key (only those are episodes), each with
+        # its page, as a CMS sends them.
+        page = f"https://news.example/articles/{n}"
+        index.add("news", job_id, f"Article {n}", via="publisher", now=now - n * 60, link=page)
     client = app.test_client()
     first = client.get("/feeds/news.xml")
     assert first.status_code == 200 and first.data.count(b"<item>") == args.articles

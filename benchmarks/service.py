@@ -59,6 +59,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 
@@ -278,6 +279,11 @@ def post_article(server: Server, body: Mapping[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def path_of(url: str) -> str:
+    """The path of a URL the service gave (absolute since it names its host)."""
+    return urlsplit(url).path
+
+
 def wait_ready(server: Server, reply: Mapping[str, Any], timeout: float = JOB_TIMEOUT_S) -> int:
     """Long-poll a job until it is ready; the number of status requests it took."""
     body = dict(reply)
@@ -288,7 +294,7 @@ def wait_ready(server: Server, reply: Mapping[str, Any], timeout: float = JOB_TI
             raise RuntimeError(f"job {body.get('id')} failed: {body.get('error')}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"job {body.get('id')} not ready after {timeout:g} s: {body}")
-        status, body = server.json("GET", f"{reply['status_url']}?wait={WAIT_S}")
+        status, body = server.json("GET", f"{path_of(reply['status_url'])}?wait={WAIT_S}")
         polls += 1
         if status != 200:
             raise RuntimeError(f"GET {reply['status_url']} answered {status}: {body}")
@@ -371,7 +377,7 @@ def measure_cold(
         ref = run_reference(path, settings, work / f"reference-{index}.mp3")
         result.reference_s.append(ref.wall_s)
         log(f"  article {index}: project {latency:.3f} s, reference {ref.wall_s:.3f} s")
-    return result, str(warm["audio_url"])
+    return result, path_of(warm["audio_url"])
 
 
 # ── 2. cached audio ──────────────────────────────────────────────────────

@@ -54,7 +54,10 @@ def job_events(job_id: str) -> Response:
 
 @bp.get("/voices")
 def list_voices() -> dict[str, Any]:
-    return {"voices": [v.as_dict() for v in jobflow.voices()]}
+    return {
+        "voices": [v.as_dict() for v in jobflow.voices()],
+        "engines": jobflow.speaker().engines(),
+    }
 
 
 @bp.get("/openapi.json")

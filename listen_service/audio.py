@@ -44,6 +44,7 @@ from werkzeug.wsgi import wrap_file
 
 from audio_cache import AudioCache, Entry, is_valid_key
 from listen_service import downloads, progressive
+from listen_service.embeds import absolute
 from listen_service.errors import ApiError
 from listen_service.jobflow import store
 from workers.audio import CONTENT_TYPES
@@ -61,7 +62,7 @@ _CHUNK = 64 * 1024
 
 
 def audio_url(entry_or_key: Entry | str, fmt: str | None = None) -> str:
-    """The URL of an entry's audio: ``/audio/<id>.<fmt>``, absolute if ``LISTEN_PUBLIC_URL`` is set.
+    """The URL of an entry's audio: ``/audio/<id>.<fmt>``, absolute (``embeds.absolute``).
 
     ``fmt`` defaults to an entry's own format and is required with a bare key.
     Needs an app context. Raises ``ValueError`` for a bad key or format.
@@ -72,8 +73,7 @@ def audio_url(entry_or_key: Entry | str, fmt: str | None = None) -> str:
         key = entry_or_key
     if not is_valid_key(key) or fmt not in CONTENT_TYPES:
         raise ValueError(f"no audio URL for key {key!r} and format {fmt!r}")
-    base = str(current_app.config.get("LISTEN_PUBLIC_URL") or "").rstrip("/")
-    return f"{base}/audio/{key}.{fmt}"
+    return absolute(f"/audio/{key}.{fmt}")
 
 
 # The `string` converter never matches "/", and the strict pattern is checked

@@ -38,8 +38,8 @@ def _progress_printer(enabled: bool):  # type: ignore[no-untyped-def]
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from workers.engine import get_engine
     from workers.pipeline import Request, plan, synthesize
+    from workers.speakers import get_speaker
 
     if args.file == "-":
         text = sys.stdin.read()
@@ -63,10 +63,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     settings = config.load()
     request = replace(
         request,
+        voice=request.voice or settings["LISTEN_DEFAULT_VOICE"] or None,
         date_order=settings["LISTEN_DATE_ORDER"],
         traditional_chinese=settings["LISTEN_TRADITIONAL_CHINESE"],
     )
-    engine = get_engine()
+    engine = get_speaker(settings["LISTEN_VOICES_DIR"])
     job = plan(request, engine.voices(), max_chars=settings["LISTEN_MAX_CHARS"])
     show = _progress_printer(not args.json and sys.stderr.isatty())
     cache = config.open_cache(settings)
@@ -102,14 +103,19 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    from workers.engine import get_engine
+    from workers.speakers import get_speaker
 
-    voices = get_engine().voices()
+    speaker = get_speaker(config.load()["LISTEN_VOICES_DIR"])
+    voices = speaker.voices()
     if args.json:
         print(json.dumps([v.as_dict() for v in voices], ensure_ascii=False))
     else:
         for v in voices:
-            print(f"{v.id:28} {','.join(v.languages):14} {v.gender or '-':7} {v.name}")
+            print(
+                f"{v.id:28} {v.engine:10} {','.join(v.languages):14} {v.gender or '-':7} {v.name}"
+            )
+        if speaker.piper_missing:
+            print(f"(no neural voices: {speaker.piper_missing})", file=sys.stderr)
     return 0
 
 

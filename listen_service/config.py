@@ -180,6 +180,12 @@ SETTINGS: tuple[Setting, ...] = (
         "listening events (POST /api/v1/events) per client address, in the same syntax (empty = no limit)",
     ),
     Setting(
+        "LISTEN_RATE_LIMIT_FEEDS",
+        "60/minute",
+        str,
+        "podcast feeds (GET /feeds/<site>.xml) per client address, in the same syntax (empty = no limit); podcast apps poll every few minutes to hours",
+    ),
+    Setting(
         "LISTEN_RATE_LIMIT_SITE_EVENTS",
         "6000/minute",
         str,
@@ -241,6 +247,24 @@ SETTINGS: tuple[Setting, ...] = (
         "auto",
         str,
         "espeak-ng library: 'system' (Debian's), 'bundled' (espeakng-loader's) or 'auto' (system first); read from the environment by each process",
+    ),
+    Setting(
+        "LISTEN_DEFAULT_VOICE",
+        "",
+        str,
+        "voice id for requests that name none, e.g. piper:en_US-joe-medium (see GET /api/v1/voices); its language's paragraphs are read by it, others by espeak-ng's voice for theirs; empty = by the page's language, as before",
+    ),
+    Setting(
+        "LISTEN_SITE_VOICES",
+        "",
+        str,
+        "each site's own default voice, comma-separated site:voice pairs (news:piper:en_US-joe-medium); a request with that site's key that names no voice gets it, before LISTEN_DEFAULT_VOICE; each site must be in LISTEN_SITE_KEYS",
+    ),
+    Setting(
+        "LISTEN_VOICES_DIR",
+        "",
+        str,
+        "folder of Piper voices (NAME.onnx beside NAME.onnx.json), offered as piper:NAME beside those of installed voice packages; needs the neural extra; read by each web and worker process at start",
     ),
     Setting(
         "LISTEN_OPS_TOKEN",
@@ -348,7 +372,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_PUBLIC_URL",
         "",
         str,
-        "absolute base URL for audio links and embed snippets; empty = audio links relative, embed snippets absolute from the request's scheme and host",
+        "absolute base URL of every link the service gives (audio, timings, status, embed snippets, feeds); empty = from the request's scheme and host",
     ),
     Setting(
         "LISTEN_DEMO_SITE",
@@ -409,6 +433,7 @@ EMPTY_IS_A_VALUE = frozenset(
         "LISTEN_RATE_LIMIT_SITE",
         "LISTEN_RATE_LIMIT_EVENTS",
         "LISTEN_RATE_LIMIT_SITE_EVENTS",
+        "LISTEN_RATE_LIMIT_FEEDS",
     }
 )
 
@@ -445,6 +470,7 @@ def load(
         config["LISTEN_SITE_ADMIN_TOKENS"], config["LISTEN_SITE_KEYS"]
     )
     site_feeds(config)  # kept as written (JSON); checked here, read by publishers.feed
+    site_voices(config)  # kept as written; checked here, read by jobflow
     config["LISTEN_ANALYTICS_OFF_SITES"] = _off_sites(
         config["LISTEN_ANALYTICS_OFF_SITES"], config["LISTEN_SITE_KEYS"]
     )
@@ -567,6 +593,22 @@ FEED_FIELDS = {
     "category",
     "explicit",
 }
+
+
+def site_voices(config: Mapping[str, Any]) -> dict[str, str]:
+    """``LISTEN_SITE_VOICES`` read: {site: its default voice}; ``ConfigError`` if wrong.
+
+    A voice id may hold a colon (``piper:NAME``): a pair splits at its first.
+    """
+    voices: dict[str, str] = {}
+    for pair in (p.strip() for p in config["LISTEN_SITE_VOICES"].split(",") if p.strip()):
+        site, _, voice = (part.strip() for part in pair.partition(":"))
+        if not site or not voice:
+            raise ConfigError(f"LISTEN_SITE_VOICES: {pair!r} must be site:voice")
+        if site not in config["LISTEN_SITE_KEYS"].values():
+            raise ConfigError(f"LISTEN_SITE_VOICES: {site!r} is not a site in LISTEN_SITE_KEYS")
+        voices[site] = voice
+    return voices
 
 
 def site_feeds(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The links a job body offers for pasting into another site: ``embed_url`` and ``embed_html``.
 
 They are pasted into pages of other origins, where a relative ``src`` would
-name the publisher's own server: so they are absolute, from
+name the publisher's own server: so they are absolute, as every URL the
+service gives (``absolute``: audio, timings, status, feeds), from
 ``LISTEN_PUBLIC_URL`` when it is set, else from the scheme and host the
 request came in on (``request.host_url``; behind ``LISTEN_PROXY_HOPS``
 proxies, the scheme they forward; nginx passes the ``Host`` on).
@@ -16,7 +17,7 @@ from __future__ import annotations
 from html import escape
 from typing import Final
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 
 # The /embed page's height in CSS pixels: its player card on one row (the
 # page's style keeps it on one row at any width) and the page's padding.
@@ -31,6 +32,15 @@ def public_base() -> str:
     """
     configured = str(current_app.config.get("LISTEN_PUBLIC_URL") or "")
     return (configured or request.host_url).rstrip("/")
+
+
+def absolute(path: str, base: str | None = None) -> str:
+    """``path`` on this service, absolute: under ``base`` if given, else
+    ``public_base()``; outside a request, under ``LISTEN_PUBLIC_URL`` (or as is)."""
+    if base is None:
+        configured = str(current_app.config.get("LISTEN_PUBLIC_URL") or "")
+        base = public_base() if has_request_context() else configured
+    return base.rstrip("/") + path
 
 
 def embed_links(job_id: str, base: str) -> dict[str, str]:

@@ -49,6 +49,7 @@ JOB_ERROR_MESSAGES = {
     "empty_text": "the speech engine found nothing to say in this text",
     "text_too_long": "the text is longer than this server accepts",
     "unknown_voice": "no installed voice matches the voice or language asked for",
+    "engine_unavailable": "the voice asked for needs a speech engine this server does not have",
     "invalid_setting": "a setting (rate, pitch, volume, format or bitrate) is out of range",
     "invalid_lexicon": "an entry of the site's pronunciation lexicon cannot be used",
     "malformed_pls": "the pronunciation lexicon is not a well-formed PLS document",
@@ -56,6 +57,7 @@ JOB_ERROR_MESSAGES = {
     "synthesis_failed": "the audio could not be made; post the article again to retry",
     "engine_failed": "the speech engine failed; post the article again to retry",
     "engine_timeout": "the speech engine hung on this text",
+    "voice_unusable": "the voice's model could not be loaded; its operator has the details",
     "encoder_failed": "the audio encoder failed; post the article again to retry",
     "internal_error": "the server failed; post the article again to retry",
     "too_many_attempts": "the job was started several times without finishing; post the "

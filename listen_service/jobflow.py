@@ -12,15 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
+from flask import current_app, has_app_context
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from audio_cache import AudioCache, Entry
 from listen_service import embeds, instruments, lanes, lexicons, livetimings, publishers, storage
 from listen_service.celery import send_synthesis
+from listen_service.config import site_voices
 from listen_service.errors import ApiError, insufficient_storage, public_job_error
 from workers.errors import disk_full
 from workers.jobs import Job, JobStore, QueueFull
@@ -29,18 +30,33 @@ from workers.redrive import redrive
 from workers.runner import request_from_payload
 from workers.voices import Voice
 
+if TYPE_CHECKING:
+    from workers.speakers import Speaker
+
 TERMINAL = ("ready", "failed")
 # Seconds a client told "queue_full" should wait: about the time a worker
 # needs to finish a few articles.
 QUEUE_FULL_RETRY_AFTER = 30
 
 
-@cache
 def voices() -> list[Voice]:
-    """This process's voice list (the engine is created on first use, after any fork)."""
-    from workers.engine import get_engine
+    """This process's voice list (the engines are created on first use, after any fork);
+    outside an app, the voices of installed packages only."""
+    return _voices(current_app.config["LISTEN_VOICES_DIR"] if has_app_context() else "")
 
-    return get_engine().voices()
+
+@cache
+def _voices(voices_dir: str) -> list[Voice]:
+    from workers.speakers import get_speaker
+
+    return get_speaker(voices_dir).voices()
+
+
+def speaker() -> Speaker:
+    """This process's engines, with the voices of ``LISTEN_VOICES_DIR``."""
+    from workers.speakers import get_speaker
+
+    return get_speaker(current_app.config["LISTEN_VOICES_DIR"])
 
 
 def store() -> JobStore:
@@ -51,22 +67,18 @@ def audio_cache() -> AudioCache:
     return current_app.extensions["listen_cache"]  # type: ignore[no-any-return]
 
 
-def _public(path: str) -> str:
-    base: str = current_app.config["LISTEN_PUBLIC_URL"]
-    return base.rstrip("/") + path
-
-
-def audio_url(job_id: str, fmt: str) -> str:
-    """Where a job's audio is served (absolute with ``LISTEN_PUBLIC_URL``)."""
-    return _public(f"/audio/{job_id}.{fmt}")
+def audio_url(job_id: str, fmt: str, base: str | None = None) -> str:
+    """Where a job's audio is served, absolute (``embeds.absolute``)."""
+    return embeds.absolute(f"/audio/{job_id}.{fmt}", base)
 
 
 def _urls(job_id: str, fmt: str, base: str | None) -> dict[str, str]:
+    base = embeds.public_base() if base is None else base
     return {
-        "status_url": _public(f"/api/v1/jobs/{job_id}"),
-        "audio_url": audio_url(job_id, fmt),
-        "timings_url": _public(f"/audio/{job_id}.json"),
-        **embeds.embed_links(job_id, embeds.public_base() if base is None else base),
+        "status_url": embeds.absolute(f"/api/v1/jobs/{job_id}", base),
+        "audio_url": audio_url(job_id, fmt, base),
+        "timings_url": embeds.absolute(f"/audio/{job_id}.json", base),
+        **embeds.embed_links(job_id, base),
     }
 
 
@@ -82,6 +94,9 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     stored = {
         **payload,
         "date_order": config["LISTEN_DATE_ORDER"],
+        **default_voice(
+            payload, site_voices(config).get(site or "") or config["LISTEN_DEFAULT_VOICE"]
+        ),
         "traditional_chinese": config["LISTEN_TRADITIONAL_CHINESE"],
     }
     job = plan(
@@ -95,8 +110,15 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     return job, stored
 
 
+def default_voice(payload: Mapping[str, Any], voice: str) -> dict[str, str]:
+    """``{"voice": voice}`` (the site's, else ``LISTEN_DEFAULT_VOICE``) for a request
+    that names no voice, else nothing."""
+    asked = payload.get("voice")
+    return {"voice": voice} if voice and not (isinstance(asked, str) and asked.strip()) else {}
+
+
 def submit(
-    request: Mapping[str, Any], site: str | None, *, via: str = "reader"
+    request: Mapping[str, Any], site: str | None, *, via: str = "reader", link: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     """Ask for one article's audio: (200, its body) when it is made already, else
     (202, the job's body), accepting and enqueueing it or raising its priority.
@@ -117,7 +139,7 @@ def submit(
         else:
             promote(job_id, record, payload)
     if site:
-        publishers.remember(site, job_id, job.encode.title, via)
+        publishers.remember(site, job_id, job.encode.title, via, link)
     if entry is not None:
         return 200, job_body(job_id, entry, None)
     return 202, job_body(job_id, None, record, fmt)
@@ -313,8 +335,8 @@ def job_body(
 ) -> dict[str, Any]:
     """What a client is told of a job: its audio when ready, else its record.
 
-    ``base`` is the absolute base of its embed links (``embeds.public_base()``
-    of the request, which is the default; outside a request it must be given).
+    ``base`` is the absolute base of its URLs (``embeds.public_base()`` of the
+    request, which is the default; outside a request it must be given).
     """
     if entry is not None:
         return {

@@ -8,6 +8,8 @@
 - Listening events (``POST /api/v1/events``) are limited per client address
   (``LISTEN_RATE_LIMIT_EVENTS``) and, since a beacon carries its site's key in
   its body, per site by the view itself through ``hit`` (``LISTEN_RATE_LIMIT_SITE_EVENTS``).
+- Podcast feeds (``GET /feeds/<site>.xml``, public) per client address
+  (``LISTEN_RATE_LIMIT_FEEDS``).
 - Over a rate → ``429`` with ``Retry-After`` in the one JSON error shape.
 
 Counts live in Redis in Redis mode (shared by every web process) and in
@@ -42,6 +44,7 @@ RATE_SETTINGS = (
     "LISTEN_RATE_LIMIT_SITE",
     "LISTEN_RATE_LIMIT_EVENTS",
     "LISTEN_RATE_LIMIT_SITE_EVENTS",
+    "LISTEN_RATE_LIMIT_FEEDS",
 )
 
 
@@ -122,7 +125,7 @@ def init_app(app: Flask) -> None:
         )
     app.extensions["listen_holds"] = Holds(total, per_client)
 
-    post, streams, site, events, _ = (_rate(app, name) for name in RATE_SETTINGS)
+    post, streams, site, events, _, feeds = (_rate(app, name) for name in RATE_SETTINGS)
     uri, options = _storage(app)
     limiter = Limiter(
         _by_address,
@@ -152,6 +155,8 @@ def init_app(app: Flask) -> None:
 
     if events and "analytics.events" in app.view_functions:
         _apply(app, "analytics.events", limiter.limit(events))
+    if feeds and "feeds.podcast" in app.view_functions:
+        _apply(app, "feeds.podcast", limiter.limit(feeds))
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded) -> Response:

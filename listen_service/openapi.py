@@ -41,6 +41,11 @@ def _allowed(kind: str) -> str:
     return "^" + FORBIDDEN_PATTERN[kind].replace("[", "[^", 1) + "*$"
 
 
+def _objects(properties: dict[str, Any]) -> dict[str, Any]:
+    """An array of objects with these properties."""
+    return {"type": "array", "items": {"type": "object", "properties": properties}}
+
+
 def _short(name: str, description: str | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "string",
@@ -326,7 +331,11 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "site",
                             "artist tag of the audio; with site keys configured it must be left out or equal the key's site",
                         ),
-                        "voice": _short("voice", "voice id or name, see /api/v1/voices"),
+                        "voice": _short(
+                            "voice",
+                            "voice id or name, see /api/v1/voices (piper:NAME: a neural voice; "
+                            "422 engine_unavailable where Piper is not installed)",
+                        ),
                         "lang": _short("lang", "language code, when no voice is given"),
                         "rate": {"type": "integer", "minimum": 80, "maximum": 450, "default": 175},
                         "pitch": {"type": "integer", "minimum": 0, "maximum": 99, "default": 50},
@@ -395,18 +404,30 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "Voices": {
                     "type": "object",
                     "properties": {
-                        "voices": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "name": {"type": "string"},
-                                    "languages": {"type": "array", "items": {"type": "string"}},
-                                    "gender": {"type": "string", "nullable": True},
+                        "voices": _objects(
+                            {
+                                "id": {"type": "string"},
+                                "name": {"type": "string"},
+                                "languages": {"type": "array", "items": {"type": "string"}},
+                                "gender": {"type": "string", "nullable": True},
+                                "engine": {"type": "string", "enum": ["espeak-ng", "piper"]},
+                                "licence": {
+                                    "type": "string",
+                                    "nullable": True,
+                                    "description": "a neural voice's own licence, as its "
+                                    "files state it (check it before commercial use)",
                                 },
-                            },
-                        }
+                            }
+                        ),
+                        "engines": _objects(
+                            {
+                                "name": {"type": "string"},
+                                "available": {"type": "boolean"},
+                                "licence": {"type": "string"},
+                                "reason": {"type": "string", "description": "why not available"},
+                                "voices": {"type": "integer"},
+                            }
+                        ),
                     },
                 },
                 "Timings": {
@@ -419,15 +440,35 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                             "items": {
                                 "type": "object",
                                 "properties": {
-                                    k: {"type": "integer"}
-                                    for k in (
-                                        "index",
-                                        "paragraph",
-                                        "start_ms",
-                                        "end_ms",
-                                        "char_start",
-                                        "char_end",
-                                    )
+                                    **{
+                                        k: {"type": "integer"}
+                                        for k in (
+                                            "index",
+                                            "paragraph",
+                                            "start_ms",
+                                            "end_ms",
+                                            "char_start",
+                                            "char_end",
+                                        )
+                                    },
+                                    "words": {
+                                        "type": "array",
+                                        "description": "each word of the sentence as written,"
+                                        " with when it is said (absent where the engine gave"
+                                        " no word marks)",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                k: {"type": "integer"}
+                                                for k in (
+                                                    "start_ms",
+                                                    "end_ms",
+                                                    "char_start",
+                                                    "char_end",
+                                                )
+                                            },
+                                        },
+                                    },
                                 },
                             },
                         },

@@ -25,6 +25,7 @@ from pydub.silence import detect_leading_silence
 from workers.engine import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH
 from workers.errors import EncoderError, InvalidSetting, OutOfSpace, SynthesisError
 from workers.system import find_ffmpeg
+from workers.voices import PIPER
 
 # Opus only runs at a few fixed rates; 24 kHz keeps all of espeak's 11 kHz band.
 _CODECS: dict[str, list[str]] = {
@@ -234,11 +235,22 @@ class Pauses:
     sentence_ms: int = 350
     paragraph_ms: int = 600
 
+    @classmethod
+    def of(cls, engine: str) -> Pauses:
+        """The pauses of ``engine``'s programmes (espeak-ng's unless said otherwise)."""
+        return PIPER_PAUSES if engine == PIPER else cls()
+
     def scaled(self, rate: int) -> Pauses:
         factor = (175 / rate) ** 1.8
         return Pauses(
             *(round(ms * factor) for ms in (self.clause_ms, self.sentence_ms, self.paragraph_ms))
         )
+
+
+# Piper's utterances are trimmed of the silence its own rendering leaves
+# between sentences; these put it back so that a programme lasts about as
+# long as Piper's rendering of the same text (tests/integration/test_piper.py).
+PIPER_PAUSES = Pauses(clause_ms=120, sentence_ms=250, paragraph_ms=500)
 
 
 class Assembler:
@@ -260,6 +272,7 @@ class Assembler:
         self._peak = peak_dbfs
         self._silence = silence_dbfs
         self.samples = 0
+        self._last = (0, 0, 0)  # the last utterance: its start, lead trimmed, end (ms)
 
     @property
     def position_ms(self) -> int:
@@ -284,7 +297,14 @@ class Assembler:
             # ceiling; streaming rules out a whole-programme two-pass loudnorm.
             gain = min(self._target - seg.dBFS, self._peak - seg.max_dBFS)
             self._emit(seg.apply_gain(gain).raw_data)
+        self._last = (start, lead, self.position_ms)
         return start, self.position_ms
+
+    def placed(self, at_ms: int) -> int:
+        """Where ``at_ms`` of the last utterance as rendered (before its silence
+        was trimmed) is in the programme, within what was kept of it."""
+        start, lead, end = self._last
+        return min(max(start + at_ms - lead, start), end)
 
     def _emit(self, raw: bytes) -> None:
         self._encoder.write(raw)

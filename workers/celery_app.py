@@ -4,11 +4,16 @@ import faulthandler
 import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    celeryd_after_setup,
+    worker_process_init,
+)
 
 from listen_service import config, create_app, metricsdir
 from listen_service.webhooks import deliver as webhooks
-from workers import logs
+from workers import logs, neural
 from workers.languages import warm_up
 from workers.sweeper import install
 
@@ -29,6 +34,13 @@ celery_app = flask_app.extensions["celery"]
 install(flask_app)
 webhooks.install(flask_app)  # sends the webhook events
 worker_metrics.install(flask_app)  # metrics: Celery task signals, the worker's own port
+
+
+@celeryd_after_setup.connect  # type: ignore[untyped-decorator]
+def _share_cores(instance: Any, **_: Any) -> None:
+    # In the main process, before the pool forks: each pool process's Piper
+    # sessions get its share of the cores (workers.neural.threads).
+    neural.configure(int(instance.concurrency))
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -24,6 +24,10 @@ does about each:
   broken; the process should be replaced (Celery workers do so).
 * It prints "Audio saved to …" on stdout: that print is routed to logging.
 * Output is always 22,050 Hz mono 16-bit WAV, whatever the file name says.
+* Its ``started-word`` notification gives no time. Word timings come from
+  espeak-ng's own word events instead, read in the adapter's synthesis
+  callback before the driver's: each gives the word's character offset and
+  length in the text and its time in the output (``audio_position``).
 """
 
 from __future__ import annotations
@@ -54,6 +58,16 @@ SAMPLE_WIDTH = 2
 CHANNELS = 1
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WordMark:
+    """A word espeak-ng said: ``text[start:end]`` of the rendered text (characters),
+    starting ``at_ms`` into the rendered audio, as espeak-ng's word event gives it."""
+
+    start: int
+    end: int
+    at_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +123,7 @@ class Engine:
         self._completed = False
         self._errors: list[BaseException] = []
         self._applied: SpeechSettings | None = None
+        self._words: list[WordMark] = []
         self._espeak: Any = None
         self._wav = _work_dir() / "utterance.wav"
         self._thread = threading.Thread(target=self._serve, name="listen-engine", daemon=True)
@@ -147,6 +162,8 @@ class Engine:
         # wrapped to signal when the driver is really done.
         def on_synth(wav: Any, numsamples: int, events: Any) -> int:
             try:
+                if driver._speaking:
+                    self._note_words(events)
                 return int(driver._onSynth(wav, numsamples, events))
             finally:
                 if not driver._speaking:
@@ -155,6 +172,16 @@ class Engine:
         espeak_api.SetSynthCallback(on_synth)
         espeak_api.Synth = _bounded_synth(espeak_api)
         return tts
+
+    def _note_words(self, events: Any) -> None:
+        """Keep the word events of this callback's list (its end: LIST_TERMINATED)."""
+        api = self._espeak
+        i = 0
+        while (event := events[i]).type != api.EVENT_LIST_TERMINATED:
+            if event.type == api.EVENT_WORD and event.length > 0:
+                start = event.text_position - 1  # espeak-ng counts from 1
+                self._words.append(WordMark(start, start + event.length, event.audio_position))
+            i += 1
 
     def _on_finished(self, name: str | None = None, completed: bool = True) -> None:
         self._completed = bool(completed)
@@ -204,6 +231,7 @@ class Engine:
         self._finished.clear()
         self._idle.clear()
         self._errors.clear()
+        self._words = []
         self._wav.unlink(missing_ok=True)
         # The driver's end-of-utterance callback marks the proxy idle from
         # espeak-ng's thread, so the commands below would run the moment they
@@ -247,9 +275,20 @@ class Engine:
         May return empty bytes for text espeak-ng has nothing to say for
         (lone symbols); raises ``EngineError``/``EngineTimeout`` on failure.
         """
+        return self.synthesize_words(text, settings)[0]
+
+    def synthesize_words(
+        self, text: str, settings: SpeechSettings
+    ) -> tuple[bytes, tuple[WordMark, ...]]:
+        """``synthesize``, with the words espeak-ng said, in order, each within ``text``."""
         timeout = utterance_timeout(text)
+
+        def render() -> tuple[bytes, tuple[WordMark, ...]]:
+            pcm = self._render(text, settings, timeout)
+            return pcm, _words_within(self._words, len(text))
+
         # The outer bound also covers a runAndWait that never returns.
-        return self._call(lambda: self._render(text, settings, timeout), timeout + 5.0)
+        return self._call(render, timeout + 5.0)
 
     def voices(self) -> list[Voice]:
         """All installed voices, as espeak-ng lists them."""
@@ -262,6 +301,15 @@ class Engine:
             languages = tuple(lang for lang in (v.languages or []) if lang)
             found.append(Voice(id=v.id, name=v.name, languages=languages, gender=gender))
         return found
+
+
+def _words_within(marks: list[WordMark], length: int) -> tuple[WordMark, ...]:
+    """The marks that lie in the text, times never going back (as events arrive)."""
+    kept: list[WordMark] = []
+    for mark in marks:
+        if 0 <= mark.start < mark.end <= length and (not kept or mark.at_ms >= kept[-1].at_ms):
+            kept.append(mark)
+    return tuple(kept)
 
 
 def _bounded_synth(espeak_api: Any) -> Callable[..., int]:

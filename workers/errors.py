@@ -7,13 +7,15 @@
     │   ├── EmptyText           nothing speakable after preparation
     │   ├── TextTooLong         above the configured maximum number of characters
     │   ├── UnknownVoice        no installed voice matches the id or language asked for
+    │   │   └── EngineUnavailable   the voice's engine (e.g. Piper) is not installed here
     │   ├── InvalidSetting      rate, pitch, volume, format or bitrate out of range
     │   └── LexiconError        a pronunciation lexicon or one of its entries is unusable
     │       └── MalformedDocument   a PLS document that is not well-formed XML, or has a DTD
     ├── ConfigError             the operator's settings are unusable (fails at start-up)
     └── SynthesisError          the machine failed, not the caller (HTTP 5xx, retryable)
         ├── EngineError         the speech engine failed or produced no audio
-        │   └── EngineTimeout   the engine did not finish an utterance in time
+        │   ├── EngineTimeout   the engine did not finish an utterance in time
+        │   └── VoiceUnusable   a voice's model cannot be loaded (retrying cannot help)
         ├── EncoderError        ffmpeg failed to encode the assembled audio
         └── OutOfSpace          a write failed for want of disk space (ENOSPC, EDQUOT)
 
@@ -51,6 +53,12 @@ class UnknownVoice(InputError):
     code = "unknown_voice"
 
 
+class EngineUnavailable(UnknownVoice):
+    """A voice of an engine this service does not have (``piper:`` without the extra)."""
+
+    code = "engine_unavailable"
+
+
 class InvalidSetting(InputError):
     code = "invalid_setting"
 
@@ -81,6 +89,12 @@ class EngineError(SynthesisError):
 
 class EngineTimeout(EngineError):
     code = "engine_timeout"
+
+
+class VoiceUnusable(EngineError):
+    """A voice's model file is missing, truncated or not a model: the job fails at once."""
+
+    code = "voice_unusable"
 
 
 class EncoderError(SynthesisError):

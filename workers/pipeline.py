@@ -17,14 +17,16 @@ from typing import Any
 from audio_cache import AudioCache, Entry, cache_key
 from workers.audio import DEFAULT_BITRATE, Assembler, Encoder, EncodeSettings, Pauses
 from workers.canonical import canonical_line, canonical_text
-from workers.engine import Engine, SpeechSettings
+from workers.engine import SpeechSettings
 from workers.errors import EmptyText, InvalidSetting
 from workers.languages import CHINESE, TRADITIONAL_DEFAULT
 from workers.lexicon import Lexicon
 from workers.live import STREAMABLE, FirstAudio, TimingsLog, publish, withdraw
 from workers.reading import DATE_ORDERS, Reading, read, reading_version
+from workers.speakers import SpeechEngine
 from workers.text import DEFAULT_CHUNK_CHARS, DEFAULT_MAX_CHARS, PreparedText, prepare, split
 from workers.voices import (
+    ESPEAK,
     PITCH_DEFAULT,
     PITCH_MAX,
     PITCH_MIN,
@@ -38,6 +40,7 @@ from workers.voices import (
     check_range,
     resolve_voice,
 )
+from workers.words import Word, as_json, piece_words, source_map, written
 
 # Part of every cache key: bump it whenever a change to this pipeline changes
 # the audio or the timings, so that old entries stop matching.
@@ -82,6 +85,7 @@ class Plan:
     lexicon: Lexicon  # the entries that apply to this text
     date_order: str
     traditional_chinese: str
+    text: str  # the canonical text, which the timings' character offsets index
 
     def readings(self) -> Iterator[Reading]:
         """Each sentence's language, voices and spoken form (``workers.reading``)."""
@@ -117,6 +121,11 @@ def plan(
     encode = EncodeSettings(request.fmt, request.bitrate_kbps, title, request.artist)
     encode.validate()
     voice = resolve_voice(voices, voice=request.voice, lang=request.lang)
+    if voice.engine != ESPEAK and request.pitch != PITCH_DEFAULT:
+        raise InvalidSetting(
+            f"pitch cannot be changed for {voice.engine} voices such as {voice.id}; "
+            f"leave it at {PITCH_DEFAULT}"
+        )
     # What is read, keyed and timed: copies that differ in nothing heard are one.
     text = canonical_text(request.text)
     prepared = prepare(text, max_chars=max_chars)
@@ -133,7 +142,9 @@ def plan(
         # The canonical text, which the timings' character offsets index
         # (workers.canonical; player.js posts its text in that form).
         text=text,
-        voice=speech.voice_id,
+        # Another engine's voice with its model's digest and engine version;
+        # espeak-ng's voices as before (their keys do not change).
+        voice=f"{voice.id}@{voice.version}" if voice.version else speech.voice_id,
         rate=speech.rate,
         pitch=speech.pitch,
         volume=speech.volume,
@@ -164,6 +175,7 @@ def plan(
         used,
         request.date_order,
         request.traditional_chinese,
+        text,
     )
 
 
@@ -171,7 +183,7 @@ def synthesize(
     job: Plan,
     *,
     cache: AudioCache,
-    engine: Engine,
+    engine: SpeechEngine,
     progress: Progress | None = None,
     chunk_chars: int = DEFAULT_CHUNK_CHARS,
     live: bool = False,
@@ -244,14 +256,14 @@ def _published(tmp: Path, live_path: Path) -> Iterator[bool]:
 
 def _render(
     job: Plan,
-    engine: Engine,
+    engine: SpeechEngine,
     asm: Assembler,
     progress: Progress | None,
     chunk_chars: int,
     on_timing: Callable[[dict[str, Any]], None] | None,
 ) -> list[dict[str, Any]]:
     sentences = job.prepared.sentences
-    pauses = Pauses().scaled(job.speech.rate)
+    pauses = Pauses.of(job.voice.engine).scaled(job.speech.rate)
     total = sum(len(s.text) for s in sentences)
     done = 0
     timings: list[dict[str, Any]] = []
@@ -260,26 +272,38 @@ def _render(
             same_paragraph = sentences[sentence.index - 1].paragraph == sentence.paragraph
             asm.pause(pauses.sentence_ms if same_paragraph else pauses.paragraph_ms)
         start = None
-        for n, (voice_id, text) in enumerate(reading.texts()):
+        said: list[Word] | None = []
+        for n, (voice_id, text, at) in enumerate(reading.placed_texts()):
             if n:  # another voice takes over within the sentence: a word's gap
                 asm.pause(pauses.clause_ms // 2)
             speech = replace(job.speech, voice_id=voice_id)
+            cursor = 0
             for m, piece in enumerate(split(text, chunk_chars)):
                 if m:
                     asm.pause(pauses.clause_ms)
-                begin, _ = asm.add(engine.synthesize(piece, speech))
+                pcm, marks = engine.synthesize_words(piece, speech)
+                begin, end = asm.add(pcm)
                 start = begin if start is None else start
-        timings.append(
-            {
-                "index": sentence.index,
-                "paragraph": sentence.paragraph,
-                "start_ms": start if start is not None else asm.position_ms,
-                "end_ms": asm.position_ms,
-                "char_start": sentence.char_start,
-                "char_end": sentence.char_end,
-                "lang": reading.lang,
-            }
-        )
+                cursor = text.index(piece, cursor)
+                found = piece_words(piece, at + cursor, marks, asm.placed, end)
+                cursor += len(piece)
+                if said is not None and pcm:
+                    # A piece said without marks: no word timings for this sentence.
+                    said = said + found if found else None
+        timing: dict[str, Any] = {
+            "index": sentence.index,
+            "paragraph": sentence.paragraph,
+            "start_ms": start if start is not None else asm.position_ms,
+            "end_ms": asm.position_ms,
+            "char_start": sentence.char_start,
+            "char_end": sentence.char_end,
+            "lang": reading.lang,
+        }
+        if said:
+            raw = job.text[sentence.char_start : sentence.char_end]
+            to_raw = source_map(raw, sentence.text)
+            timing["words"] = as_json(written(said, reading.spoken), to_raw, sentence.char_start)
+        timings.append(timing)
         if on_timing is not None:
             on_timing(timings[-1])
         done += len(sentence.text)

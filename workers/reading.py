@@ -35,7 +35,7 @@ from workers.lexicon import Lexicon
 from workers.normalise import NORMALISER_VERSION, normalise
 from workers.spoken import Spoken, compose
 from workers.text import PreparedText
-from workers.voices import Voice
+from workers.voices import Voice, engine_of
 
 DATE_ORDERS = ("dmy", "mdy")
 
@@ -66,8 +66,17 @@ class Reading:
 
     def texts(self) -> list[tuple[str, str]]:
         """``(voice id, text)`` of each part that has something to say."""
-        pieces = [(p.voice_id, self.spoken.text[p.start : p.end].strip()) for p in self.parts]
-        return [(voice, text) for voice, text in pieces if text]
+        return [(voice, text) for voice, text, _ in self.placed_texts()]
+
+    def placed_texts(self) -> list[tuple[str, str, int]]:
+        """``texts()``, each with where it starts in ``spoken.text``."""
+        found = []
+        for p in self.parts:
+            raw = self.spoken.text[p.start : p.end]
+            text = raw.strip()
+            if text:
+                found.append((p.voice_id, text, p.start + len(raw) - len(raw.lstrip())))
+        return found
 
 
 def read(
@@ -103,7 +112,8 @@ def read(
         while len(langs) <= sentence.paragraph:
             langs.append(next(languages))
         lang = langs[sentence.paragraph]
-        entries = lexicon.apply(sentence.text)
+        # As the voice of the sentence's language reads phonemes (Piper: IPA).
+        entries = lexicon.apply(sentence.text, engine_of(voice_of(lang)))
         text = entries.text
         # A phoneme block must reach one voice whole; such sentences are rare.
         runs = (

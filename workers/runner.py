@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from audio_cache import AudioCache
-from workers.engine import Engine
-from workers.errors import InputError
+from workers.errors import InputError, VoiceUnusable
 from workers.jobs import Job, JobStore, Lease
 from workers.logs import job_context
 from workers.pipeline import Request, plan, synthesize
+from workers.speakers import SpeechEngine
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def run_job(
     *,
     cache: AudioCache,
     store: JobStore,
-    engine: Callable[[], Engine],
+    engine: Callable[[], SpeechEngine],
     owner: str,
     max_chars: int,
     lease_ttl: float,
@@ -96,7 +96,8 @@ def run_job(
 
     Any queued or working job is executed, however its message came (first
     delivery, redelivery, re-enqueue). ``InputError`` marks the job failed for
-    good (retrying cannot help), as does starting it more than ``max_attempts``
+    good (retrying cannot help), as does ``VoiceUnusable`` (a voice model that
+    cannot be loaded) and starting it more than ``max_attempts``
     times (0 = no cap: its workers keep dying on it); any other exception
     propagates for the caller to retry, with the job left working. A job an
     operator cancels stops at its next progress heartbeat (at most
@@ -128,7 +129,7 @@ def _run(
     record: Job | None,
     cache: AudioCache,
     store: JobStore,
-    engine: Callable[[], Engine],
+    engine: Callable[[], SpeechEngine],
     owner: str,
     max_chars: int,
     lease_ttl: float,
@@ -201,7 +202,7 @@ def _run(
             )
         except Cancelled:
             return _cancelled(store, job_id, ended)
-        except InputError as exc:
+        except (InputError, VoiceUnusable) as exc:  # retrying cannot help either
             store.fail(job_id, exc.code, str(exc))
             ended(job_id)
             log.warning("failed for good (%s): %s", exc.code, exc)

@@ -20,11 +20,18 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
 from listen_service.webhooks.events import announce
-from workers.engine import get_engine
-from workers.errors import EngineTimeout, InputError, OutOfSpace, SynthesisError, disk_full
+from workers.errors import (
+    EngineTimeout,
+    InputError,
+    OutOfSpace,
+    SynthesisError,
+    VoiceUnusable,
+    disk_full,
+)
 from workers.jobs import JobStore
 from workers.logs import job_context
 from workers.runner import Outcome, run_job
+from workers.speakers import get_speaker
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +70,14 @@ def _synthesize(self: Task, job_id: str, payload: dict[str, Any], busy_waits: in
             payload,
             cache=app.extensions["listen_cache"],
             store=store,
-            engine=get_engine,
+            engine=lambda: get_speaker(app.config["LISTEN_VOICES_DIR"]),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             max_chars=app.config["LISTEN_MAX_CHARS"],
             lease_ttl=lease_ttl,
             max_attempts=app.config["LISTEN_JOB_MAX_ATTEMPTS"],
             ended=partial(announce, app),
         )
-    except InputError:
+    except (InputError, VoiceUnusable):
         return "failed"  # recorded by run_job; retrying cannot help
     except EngineTimeout as exc:
         # The engine is wedged and espeak-ng cannot be re-initialised in this

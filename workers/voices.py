@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workers.errors import InvalidSetting, UnknownVoice
+from workers.errors import EngineUnavailable, InvalidSetting, UnknownVoice
 
 # espeak-ng's own limits for words per minute; outside them it clamps silently.
 RATE_MIN, RATE_MAX, RATE_DEFAULT = 80, 450, 175
@@ -17,21 +17,43 @@ PITCH_MIN, PITCH_MAX, PITCH_DEFAULT = 0, 99, 50
 VOLUME_MIN, VOLUME_MAX, VOLUME_DEFAULT = 0.1, 1.0, 1.0
 DEFAULT_LANG = "en"
 
+# The engines a voice may belong to. espeak-ng's voice ids are bare
+# ("gmw/en-us"); every other engine's carry its name ("piper:en_US-joe-medium").
+ESPEAK = "espeak-ng"
+PIPER = "piper"
+ENGINES = (ESPEAK, PIPER)
+
 
 @dataclass(frozen=True, slots=True)
 class Voice:
-    id: str  # espeak-ng identifier, e.g. "gmw/en-us"
+    id: str  # espeak-ng identifier, e.g. "gmw/en-us"; "piper:en_US-joe-medium"
     name: str  # e.g. "English (America)"
     languages: tuple[str, ...]  # e.g. ("en-us",)
     gender: str | None  # "male", "female" or None
+    engine: str = ESPEAK
+    # What makes this voice sound as it does besides its id (a model's digest
+    # and its engine's version); part of the cache key. Empty for espeak-ng,
+    # whose keys stay as they were.
+    version: str = ""
+    licence: str | None = None  # the voice's own licence, where its files say
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "id": self.id,
             "name": self.name,
             "languages": list(self.languages),
             "gender": self.gender,
+            "engine": self.engine,
         }
+        if self.engine != ESPEAK:
+            found["licence"] = self.licence
+        return found
+
+
+def engine_of(voice_id: str) -> str:
+    """The engine a voice id names: ``piper:…`` is Piper's, anything else espeak-ng's."""
+    prefix, sep, _ = voice_id.strip().partition(":")
+    return prefix.lower() if sep and prefix.lower() in ENGINES else ESPEAK
 
 
 def check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
@@ -88,16 +110,25 @@ def resolve_voice(
     espeak-ng), each with its ``PREFERRED_VOICE`` when installed; other
     ``LANG_ALIASES`` are followed. With neither, English.
     """
-    if not voices:
-        raise UnknownVoice("no voices are installed")
     if voice is not None and voice.strip():
         wanted = voice.strip().lower()
         for v in voices:
             if wanted in (v.id.lower(), v.id.lower().rsplit("/", 1)[-1], v.name.lower()):
                 return v
+        engine = engine_of(wanted)
+        if engine != ESPEAK and not any(v.engine == engine for v in voices):
+            raise EngineUnavailable(
+                f"voice {voice!r} needs the {engine} engine, which this server does not have "
+                f"(no {engine} voices are installed: pip install 'listen[neural]' and a voice)"
+            )
         raise UnknownVoice(
             f"unknown voice {voice!r}; GET /api/v1/voices or `listen-service voices` lists them"
         )
+    # By language, espeak-ng's voices only: another engine's voice is only
+    # ever read by name, so the voices chosen for languages stay as they were.
+    voices = [v for v in voices if v.engine == ESPEAK]
+    if not voices:
+        raise UnknownVoice("no voices are installed")
     code = _norm_lang(lang) if lang and lang.strip() else DEFAULT_LANG
     if code.split("-")[0] == "zh":
         code = chinese_for_tag(code) or "cmn"

@@ -3,8 +3,8 @@ site's secret key (``publishers.auth``): submit many articles at once at publish
 list the site's articles and their audio, delete an article's audio.
 
 ``POST /api/v1/sites/<site>/articles`` takes ``{"articles": [...]}``, each item what
-``POST /api/v1/listen`` takes (``text`` or ``html``; ``url`` only alone, since a
-batch must not wait on many fetches), in the bulk lane unless it says otherwise.
+``POST /api/v1/listen`` takes (``text`` or ``html``; ``url`` only as the batch's one
+article, since a batch must not wait on many fetches), in the bulk lane unless it says otherwise.
 ``GET /api/v1/sites/<site>/articles`` lists them newest first;
 ``DELETE /api/v1/sites/<site>/articles/<id>`` removes an article's audio, its
 job and its place in the list. Which articles a site has (``index``) is noted
@@ -39,9 +39,10 @@ def site_index() -> SiteIndex:
     return found
 
 
-def remember(site: str, job_id: str, title: str | None, via: str) -> None:
-    """Note that ``site`` asked for ``job_id`` (``via`` ``reader`` or ``publisher``); a
-    failure to note it is logged, never the request's (its audio is made all the same).
+def remember(site: str, job_id: str, title: str | None, via: str, link: str | None = None) -> None:
+    """Note that ``site`` asked for ``job_id`` (``via`` ``reader`` or ``publisher``; its
+    page ``link`` if the publisher gave it); a failure to note it is logged, never the
+    request's (its audio is made all the same).
 
     An article the site now sends with its secret key for the first time whose job
     has ended already (made before, or ended by a worker between this request's look
@@ -50,7 +51,7 @@ def remember(site: str, job_id: str, title: str | None, via: str) -> None:
     from listen_service.webhooks.events import announce  # here: it imports this package
 
     try:
-        noted = site_index().add(site, job_id, title, via=via)
+        noted = site_index().add(site, job_id, title, via=via, link=link)
     except OSError as exc:
         current_app.logger.error("cannot note article %s of site %r: %s", job_id, site, exc)
         return
@@ -79,7 +80,11 @@ def openapi_paths() -> dict[str, Any]:
                 "minItems": 1,
                 "maxItems": 100,
                 "items": {"type": "object"},
-                "description": "each what POST /api/v1/listen takes (text or html)",
+                "description": (
+                    "each what POST /api/v1/listen takes (text or html; url only as the one"
+                    " article), and optionally link: the article's page (http/https), which"
+                    " names it in the site's feed"
+                ),
             }
         },
     }

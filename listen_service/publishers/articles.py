@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 
@@ -17,6 +18,7 @@ from listen_service.publishers.auth import require_site_secret
 MAX_BATCH = 100
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_LINK = 2000
 
 
 @bp.post("/sites/<site>/articles")
@@ -35,10 +37,15 @@ def submit(site: str) -> tuple[dict[str, Any], int]:
     results: list[dict[str, Any]] = []
     for item in items:
         try:
-            if isinstance(item, dict) and "url" in item:
-                raise ApiError(422, "invalid_field", "a batch takes text or html; post a url alone")
+            if isinstance(item, dict) and "url" in item and len(items) > 1:
+                # Fetched inside the request: one page at a time, never a batch's worth.
+                raise ApiError(
+                    422, "invalid_field", "a url must be a batch's only article; send it alone"
+                )
             fields = {"priority": "bulk", **item} if isinstance(item, dict) else item
-            _, answer = jobflow.submit(validation.payload_of(fields, site), site, via="publisher")
+            link = _link(fields)
+            payload = validation.payload_of(fields, site)
+            _, answer = jobflow.submit(payload, site, via="publisher", link=link)
         except ApiError as exc:  # this article only
             results.append({"error": {"code": exc.code, "message": exc.message}})
             continue
@@ -50,6 +57,23 @@ def submit(site: str) -> tuple[dict[str, Any], int]:
     }
     current_app.logger.info("site %r submitted %d articles: %s", site, len(items), counts)
     return {"articles": results, **counts}, 202
+
+
+def _link(fields: Any) -> str | None:
+    """The article's page (``link``, taken out of ``fields``, else its ``url``): what
+    the site's feed names it by, across re-renders. ``ApiError`` 422 if not http(s)."""
+    if not isinstance(fields, dict):
+        return None
+    link = fields.pop("link", None)
+    if link is None:
+        url = fields.get("url")
+        return url if isinstance(url, str) else None
+    parts = urlsplit(link) if isinstance(link, str) and len(link) <= MAX_LINK else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ApiError(
+            422, "invalid_field", f"link must be an http(s) URL of at most {MAX_LINK} characters"
+        )
+    return str(link)
 
 
 @bp.get("/sites/<site>/articles")

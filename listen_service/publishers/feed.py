@@ -4,8 +4,10 @@ namespace), made with ``feedgen``.
 One item per article the site sent with its secret key (the publisher API;
 never one only its pages' public key asked for, which anyone can send) whose
 audio is made,
-newest first, at most ``MAX_ITEMS``: its title, a link (its ``/embed`` page),
-a ``guid`` that is its id (the same on every render), ``pubDate`` (when the
+newest first, at most ``MAX_ITEMS``: its title, a link and a ``guid`` — the
+article's page when the publisher gave it (``link``, or the ``url`` it was
+fetched from), so that a re-rendered article stays one episode (the newest
+rendering), else its ``/embed`` page and its id —, ``pubDate`` (when the
 site first asked for it), the enclosure's absolute URL, length in bytes and
 type, and its duration. The channel's title, link, description, language,
 artwork, author, category and explicit flag come from ``LISTEN_SITE_FEEDS``;
@@ -81,9 +83,11 @@ def render(site: str, feed: dict[str, Any], articles: list[Article], base: str) 
     for article in articles:  # newest first: appended in that order
         audio = article.audio or {}
         entry = fg.add_entry(order="append")
-        entry.guid(article.id, permalink=False)
+        # By its page when the publisher gave it: a re-render (new text, a lexicon
+        # edit, a new voice) is a new id but the same episode.
+        entry.guid(article.link or article.id, permalink=False)
         entry.title(_xml(article.title or "") or f"Article {article.id[:12]}")
-        entry.link(href=f"{base}/embed/{article.id}")
+        entry.link(href=article.link or f"{base}/embed/{article.id}")
         entry.pubDate(datetime.fromtimestamp(article.posted, UTC))
         fmt = audio.get("fmt", "mp3")
         url = f"{base}/audio/{article.id}.{fmt}"
@@ -100,12 +104,17 @@ def podcast(site: str) -> BaseResponse:
         raise ApiError(404, "no_feed", "this site publishes no feed (LISTEN_SITE_FEEDS)")
     cache: AudioCache = current_app.extensions["listen_cache"]
     made = []
-    for article in site_index().articles(site):
+    pages: set[str] = set()
+    for article in site_index().articles(site):  # newest first
         if article.via != "publisher":  # a reader's press is no episode
             continue
+        if article.link is not None and article.link in pages:
+            continue  # an older rendering of a page already in the feed
         found = _made(cache, article)
         if found is not None:
             made.append(found)
+            if article.link is not None:
+                pages.add(article.link)
             if len(made) == MAX_ITEMS:
                 break
     body = render(site, feed, made, public_base())

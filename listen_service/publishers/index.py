@@ -36,9 +36,13 @@ class Article:
     via: str = "reader"
     """``publisher`` once the site sent it with its secret key (only those are in its
     feed); ``reader`` for one only its pages' public key asked for."""
+    link: str | None = None
+    """The article's page, when its publisher said (a ``url`` or ``link``): what a
+    feed names the article by, the same whichever audio it has now."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "posted": self.posted, "via": self.via}
+        found = {"id": self.id, "title": self.title, "posted": self.posted, "via": self.via}
+        return found | ({"link": self.link} if self.link else {})
 
 
 class SiteIndex:
@@ -56,23 +60,36 @@ class SiteIndex:
         *,
         via: str = "reader",
         now: float | None = None,
+        link: str | None = None,
     ) -> bool:
         """Note that ``site`` asked for ``job_id`` (``via`` its pages or its publisher
         key); False if nothing changed. An article a reader asked for first becomes the
-        publisher's when the site sends it too; its first date stays."""
+        publisher's when the site sends it too; its first date stays. A ``link`` given
+        is kept (the latest given wins)."""
         if not is_valid_key(job_id):
             raise ValueError(f"not a job id: {job_id!r}")
         folder = self._dir(site)
         folder.mkdir(parents=True, exist_ok=True)
         with dir_lock(folder):
-            return self._add(folder / f"{job_id}.json", site, job_id, title, via, now)
+            return self._add(folder / f"{job_id}.json", site, job_id, title, via, now, link)
 
     def _add(
-        self, path: Path, site: str, job_id: str, title: str | None, via: str, now: float | None
+        self,
+        path: Path,
+        site: str,
+        job_id: str,
+        title: str | None,
+        via: str,
+        now: float | None,
+        link: str | None,
     ) -> bool:
         known = self._read(path, site) if path.exists() else None
-        if known is not None and (known.via == "publisher" or via == "reader"):
-            return False
+        if known is not None:
+            claimed = known.via == "publisher" or via == "reader"
+            if claimed and link in (None, known.link):
+                return False
+            via = "publisher" if "publisher" in (via, known.via) else via
+            link = link or known.link
         posted = known.posted if known is not None else (now or time.time())
         record: dict[str, Any] = {
             "id": job_id,
@@ -81,6 +98,8 @@ class SiteIndex:
             "posted": posted,
             "via": via,
         }
+        if link:
+            record["link"] = link
         if known is not None and known.audio is not None:
             record["audio"] = known.audio
         write_json(path, record)
@@ -97,7 +116,15 @@ class SiteIndex:
             with dir_lock(folder):  # a delete is all or nothing beside this
                 if path.exists():  # not for an article deleted meanwhile
                     write_json(path, record)
-        return Article(article.id, article.site, article.title, article.posted, audio, article.via)
+        return Article(
+            article.id,
+            article.site,
+            article.title,
+            article.posted,
+            audio,
+            article.via,
+            article.link,
+        )
 
     def get(self, site: str, job_id: str) -> Article | None:
         if not is_valid_key(job_id):
@@ -133,7 +160,8 @@ class SiteIndex:
             return None
         posted = float(raw["posted"])
         via = "publisher" if raw.get("via") == "publisher" else "reader"
-        return Article(str(raw["id"]), site, raw.get("title"), posted, raw.get("audio"), via)
+        link = raw.get("link") if isinstance(raw.get("link"), str) else None
+        return Article(str(raw["id"]), site, raw.get("title"), posted, raw.get("audio"), via, link)
 
 
 def site_folder(site: str) -> str:

@@ -168,12 +168,13 @@ a.ib{text-decoration:none}
   };
   let globalDone = false;
   const globalStyle = () => {
-    // The one rule outside the shadow root: the sentence highlight in the article.
+    // The rules outside the shadow root: the sentence and word highlights in the article.
     if (globalDone || !document.adoptedStyleSheets) return;
     globalDone = true;
     const s = new CSSStyleSheet();
     s.replaceSync(
-      "::highlight(listen-sentence){background-color:var(--listen-highlight,rgba(255,213,79,.6));color:inherit}",
+      "::highlight(listen-sentence){background-color:var(--listen-highlight,rgba(255,213,79,.6));color:inherit}" +
+        "::highlight(listen-word){background-color:var(--listen-word-highlight,rgba(255,143,0,.55));color:inherit}",
     );
     document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
   };
@@ -328,6 +329,13 @@ a.ib{text-decoration:none}
     const paragraphs = parts.length;
     const speech = letters * EST.letter + digits * EST.digit + cjk * EST.cjk;
     return speech + (sentences - 1) * EST.sentence + (paragraphs - 1) * EST.paragraph;
+  };
+
+  // The word of sentence timing ``s`` said at ``ms`` (a word ends where the next begins).
+  const wordAt = (s, ms) => {
+    let found = null;
+    for (const w of (s && s.words) || []) if (w.start_ms <= ms) found = w;
+    return found && ms < found.end_ms ? found : null;
   };
 
   const rangeFor = (x, t) => {
@@ -1183,6 +1191,11 @@ a.ib{text-decoration:none}
         if (e.target.closest("a,button,input,select,textarea,label,summary,[data-listen-skip],listen-button")) return;
         const sel = getSelection();
         if (sel && !sel.isCollapsed) return;
+        const word = this.wordFromPoint(e.clientX, e.clientY);
+        if (word) {
+          this.jump(word.start_ms / 1000);
+          return this.play();
+        }
         for (let el = e.target; el && el !== t.parentElement; el = el.parentElement) {
           const p = this.x.paras.find((q) => q.el === el);
           if (!p) continue;
@@ -1306,6 +1319,11 @@ a.ib{text-decoration:none}
         this.cur = i;
         this.mark();
       }
+      const w = wordAt(this.timings && this.timings[i], t * 1000);
+      if (w !== this.curWord) {
+        this.curWord = w;
+        this.markWord(w);
+      }
     }
 
     at(t) {
@@ -1331,9 +1349,37 @@ a.ib{text-decoration:none}
       if (!this.a.paused) this.reveal();
     }
 
+    // The word being said, inside the sentence's highlight (when the timings have words).
+    markWord(w) {
+      if (!window.CSS || !CSS.highlights) return;
+      const r = w && this.x && !this.bar.hidden ? rangeFor(this.x, w) : null;
+      if (!r) return CSS.highlights.delete("listen-word");
+      const hl = new Highlight(r);
+      hl.priority = 1; // painted over the sentence's
+      CSS.highlights.set("listen-word", hl);
+    }
+
+    // The word (with its timing) under a point of the page, from the timings' words.
+    wordFromPoint(px, py) {
+      const x = this.x;
+      const r = !document.caretPositionFromPoint && document.caretRangeFromPoint && document.caretRangeFromPoint(px, py);
+      const p = r ? { offsetNode: r.startContainer, offset: r.startOffset } : document.caretPositionFromPoint && document.caretPositionFromPoint(px, py);
+      const node = p && p.offsetNode;
+      if (!x || !node || node.nodeType !== 3) return null;
+      let u = -1; // the UTF-16 unit of the text at the caret, or the last before it
+      for (let k = 0; k < x.nodes.length; k++) if (x.nodes[k] === node && x.offs[k] <= p.offset) u = k;
+      if (u < 0) return null;
+      let c = 0; // its code point
+      while (c + 1 < x.cp.length && x.cp[c + 1] <= u) c++;
+      const s = this.timings.find((q) => q && q.char_start <= c && c < q.char_end);
+      return (s && s.words && s.words.find((q) => q.char_start <= c && c < q.char_end)) || null;
+    }
+
     clearMark() {
       if (window.CSS && CSS.highlights) CSS.highlights.delete("listen-sentence");
+      this.markWord(null);
       this.cur = -1;
+      this.curWord = null;
     }
 
     reveal() {

@@ -41,7 +41,7 @@ def test_chromium_plays_a_job_in_progress(live: Live, context: BrowserContext, f
             window.played.muted = true;
             window.played.play().catch(e => { window.failed = String(e); });
         }""",
-        live.url + job["audio_url"],
+        job["audio_url"],  # absolute
     )
     page.wait_for_function(
         "window.failed || window.played.error || window.played.currentTime > 0.5", timeout=30000

@@ -47,9 +47,10 @@ def post_until_ready(base: str, server: Process, tmp_path: Path) -> dict[str, An
     for _ in range(READY_WITHIN_S // 10):
         if job["status"] in ("ready", "failed"):
             break
-        _, job = call(f"{base}{job['status_url']}?wait=10", server)
+        _, job = call(f"{job['status_url']}?wait=10", server)
     assert job["status"] == "ready", job
-    with urllib.request.urlopen(base + job["audio_url"], timeout=60) as response:
+    assert job["audio_url"].startswith(base + "/audio/"), job  # absolute, from the Host
+    with urllib.request.urlopen(job["audio_url"], timeout=60) as response:
         assert response.headers["Content-Type"] == "audio/mpeg"
         audio = response.read()
     path = tmp_path / "audio.mp3"

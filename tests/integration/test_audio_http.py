@@ -432,7 +432,7 @@ def test_metadata_json(client: FlaskClient, mp3: Entry) -> None:
         "duration_s": 3.0,
         "format": "mp3",
         "bytes": mp3.bytes,
-        "audio_url": f"/audio/{mp3.key}.mp3",
+        "audio_url": f"http://localhost/audio/{mp3.key}.mp3",  # absolute, from the Host
         "created": body["created"],
         "voice": "en-gb",
         "rate": 175,
@@ -463,8 +463,10 @@ def test_public_url_makes_audio_urls_absolute(app: Flask, client: FlaskClient, m
 
 
 def test_audio_url_helper(app: Flask, mp3: Entry) -> None:
-    with app.app_context():
-        assert audio.audio_url(mp3) == f"/audio/{mp3.key}.mp3"
+    with app.test_request_context(base_url="https://listen.example:8443/"):
+        # Absolute, from the request's scheme and host.
+        assert audio.audio_url(mp3) == f"https://listen.example:8443/audio/{mp3.key}.mp3"
+    with app.app_context():  # no request, no LISTEN_PUBLIC_URL: the path alone
         assert audio.audio_url(mp3.key, "wav") == f"/audio/{mp3.key}.wav"
         with pytest.raises(ValueError):
             audio.audio_url(mp3.key)

@@ -91,8 +91,12 @@ def test_text_over_the_configured_maximum(tmp_path: Path) -> None:
 def test_voices_json(tmp_path: Path) -> None:
     voices = json.loads(cli(tmp_path, "voices", "--json").stdout)
     ids = {v["id"] for v in voices}
-    assert {"gmw/en", "gmw/en-us", "sit/cmn"} <= ids
-    assert set(voices[0]) == {"id", "name", "languages", "gender"}
+    assert {"gmw/en", "gmw/en-us", "sit/cmn", "piper:en_US-joe-medium"} <= ids
+    assert set(voices[0]) == {"id", "name", "languages", "gender", "engine"}
+    engines = {v["id"]: v["engine"] for v in voices}
+    assert engines["gmw/en"] == "espeak-ng" and engines["piper:en_US-joe-medium"] == "piper"
+    joe = next(v for v in voices if v["engine"] == "piper")
+    assert joe["licence"] == "CC0" and joe["languages"] == ["en-us"]
 
 
 def test_cache_stats_and_prune(tmp_path: Path) -> None:
@@ -102,3 +106,35 @@ def test_cache_stats_and_prune(tmp_path: Path) -> None:
     pruned = cli(tmp_path, "cache", "prune", "--max-bytes", "0")
     assert pruned.stdout.startswith("evicted 1 entries")
     assert json.loads(pruned.stdout.splitlines()[-1])["entries"] == 0
+
+
+def test_site_secret_makes_a_key_that_opens_the_publisher_api(tmp_path: Path) -> None:
+    import re
+
+    from listen_service import create_app
+
+    done = cli(tmp_path, "site-secret", "news")
+    assert done.returncode == 0, done.stderr
+    secret = re.search(r"it is not stored\): (\S+)$", done.stdout, re.M)
+    entry = re.search(r"LISTEN_SITE_ADMIN_TOKENS: (news:sha256:[0-9a-f]{64})$", done.stdout, re.M)
+    assert secret and entry, done.stdout
+    assert secret.group(1) not in entry.group(1)
+    app = create_app(
+        {
+            "LISTEN_DATA_DIR": str(tmp_path / "data"),
+            "LISTEN_SITE_KEYS": "news:news-public-key-0001",
+            "LISTEN_SITE_ADMIN_TOKENS": entry.group(1),
+        }
+    )
+    client = app.test_client()
+    listing = "/api/v1/sites/news/articles"
+    opened = client.get(listing, headers={"Authorization": f"Bearer {secret.group(1)}"})
+    assert opened.status_code == 200, opened.get_json()
+    assert (
+        client.get(listing, headers={"Authorization": "Bearer wrong-key-0123456789"}).status_code
+        == 403
+    )
+    # Two runs, two keys; a name the setting cannot hold is refused.
+    assert cli(tmp_path, "site-secret", "news").stdout != done.stdout
+    refused = cli(tmp_path, "site-secret", "news:x")
+    assert refused.returncode == 2 and "no ',' or ':'" in refused.stderr

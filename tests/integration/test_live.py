@@ -13,7 +13,7 @@ from audio_cache import AudioCache
 from tests.conftest import ffprobe, no_temp_files, require
 from tests.integration.test_audio import tone
 from workers.audio import Encoder, EncodeSettings
-from workers.engine import Engine, SpeechSettings
+from workers.engine import Engine, SpeechSettings, WordMark
 from workers.live import playable_start, publish, withdraw
 from workers.pipeline import Request, plan, synthesize
 from workers.voices import Voice
@@ -68,14 +68,16 @@ class Replay:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._said: dict[str, bytes] = {}
+        self._said: dict[str, tuple[bytes, tuple[WordMark, ...]]] = {}
 
     def voices(self) -> list[Voice]:
         return self._engine.voices()
 
-    def synthesize(self, text: str, speech: SpeechSettings) -> bytes:
+    def synthesize_words(
+        self, text: str, speech: SpeechSettings
+    ) -> tuple[bytes, tuple[WordMark, ...]]:
         if text not in self._said:
-            self._said[text] = self._engine.synthesize(text, speech)
+            self._said[text] = self._engine.synthesize_words(text, speech)
         return self._said[text]
 
 

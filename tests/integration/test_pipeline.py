@@ -203,11 +203,11 @@ class FailingEngine:
     def __init__(self, real, after: int) -> None:  # type: ignore[no-untyped-def]
         self.real, self.left = real, after
 
-    def synthesize(self, text, settings):  # type: ignore[no-untyped-def]
+    def synthesize_words(self, text, settings):  # type: ignore[no-untyped-def]
         if self.left == 0:
             raise EngineError("injected failure")
         self.left -= 1
-        return self.real.synthesize(text, settings)
+        return self.real.synthesize_words(text, settings)
 
 
 def test_failure_midway_leaves_no_entry_and_no_temp_file(engine, cache, article) -> None:  # type: ignore[no-untyped-def]

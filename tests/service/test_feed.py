@@ -119,3 +119,37 @@ def test_a_site_without_a_feed_has_none(app: Flask) -> None:
     for site in ("blog", "shop"):
         response = app.test_client().get(f"/feeds/{site}.xml")
         assert (response.status_code, response.get_json()["error"]["code"]) == (404, "no_feed")
+
+
+def test_an_article_made_again_stays_one_episode_named_by_its_page(
+    app: Flask, tmp_path: Path
+) -> None:
+    client = app.test_client()
+    page = "https://news.example/2026/11/ferries"
+    first = {"text": "The ferries cross the harbour at dusk.", "title": "Ferries", "link": page}
+    # The same article, its text corrected later: a new id, the same page.
+    fixed = {**first, "text": "The ferries cross the harbour at sunset."}
+    other = {"text": "Rail strike called off.", "title": "Strike"}
+    jobs = client.post(ARTICLES, json={"articles": [first, other]}, headers=NEWS).get_json()
+    time.sleep(0.05)
+    jobs = (
+        jobs["articles"]
+        + client.post(ARTICLES, json={"articles": [fixed]}, headers=NEWS).get_json()["articles"]
+    )
+    assert len({j["id"] for j in jobs}) == 3
+    worker = start_worker(app, tmp_path / "worker.log")
+    try:
+        for job in jobs:
+            assert wait_ready(client, job["status_url"])["status"] == "ready"
+    finally:
+        worker.stop()
+    entries = feedparser.parse(client.get("/feeds/news.xml").data).entries
+    assert [(e.title, e.id) for e in entries] == [("Ferries", page), ("Strike", jobs[1]["id"])]
+    assert entries[0].link == page
+    assert entries[0].enclosures[0].href.endswith(f"/audio/{jobs[2]['id']}.mp3")  # the newest
+    listed = client.get(ARTICLES, headers=NEWS).get_json()["articles"]
+    assert [a.get("link") for a in listed] == [page, None, page]
+    # A link that is not a web page's is refused, that article only.
+    bad = {"text": "Hello.", "link": "javascript:alert(1)"}
+    answer = client.post(ARTICLES, json={"articles": [bad]}, headers=NEWS).get_json()
+    assert answer["articles"][0]["error"]["code"] == "invalid_field"

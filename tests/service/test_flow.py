@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,10 @@ def test_post_then_ready_then_audio(app: Flask, worker: Worker) -> None:
     assert posted.status_code == 202
     body = posted.get_json()
     assert body["status"] in ("queued", "working")
-    assert posted.headers["Location"] == body["status_url"] == f"/api/v1/jobs/{body['id']}"
+    # Absolute, from the request's host (LISTEN_PUBLIC_URL is not set here).
+    assert posted.headers["Location"] == body["status_url"]
+    assert body["status_url"] == f"http://localhost/api/v1/jobs/{body['id']}"
+    assert body["audio_url"] == f"http://localhost/audio/{body['id']}.mp3"
     done = wait_ready(client, body["status_url"])
     assert done["status"] == "ready" and done["progress"] == 1.0 and done["duration_s"] > 10
     audio = client.get(done["audio_url"])
@@ -173,7 +177,7 @@ def test_curl_sees_ranges_and_conditional_requests(app: Flask, worker: Worker, s
     client = app.test_client()
     body = client.post("/api/v1/listen", json={"text": "Ranges, please."}).get_json()
     done = wait_ready(client, body["status_url"])
-    url = server + done["audio_url"]
+    url = server + urllib.parse.urlsplit(done["audio_url"]).path
     whole = subprocess.run([curl, "-s", url], capture_output=True, check=True).stdout
     part = subprocess.run([curl, "-s", "-r", "100-199", url], capture_output=True, check=True)
     assert part.stdout == whole[100:200]

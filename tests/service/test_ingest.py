@@ -177,3 +177,24 @@ def test_fetches_at_once_are_bounded(trusting_app: Flask, site: str) -> None:
     # The bound is released: the next one is fetched again.
     again = trusting_app.test_client().post("/api/v1/listen", json={"url": f"{site}/slow"})
     assert _error(again) == (422, "fetch_timeout")
+
+
+def test_a_publisher_sends_a_page_by_its_url_at_publish_time(
+    service_config: dict[str, Any], site: str
+) -> None:
+    from tests.service.test_publishers import ARTICLES, NEWS, SITES
+
+    app = create_app({**service_config, **SITES, "LISTEN_FETCH_ALLOW_PRIVATE": True})
+    client = app.test_client()
+    answer = client.post(ARTICLES, json={"articles": [{"url": f"{site}/article"}]}, headers=NEWS)
+    assert answer.status_code == 202, answer.get_json()
+    [job] = answer.get_json()["articles"]
+    assert job["status"] == "queued"
+    # The site's own article (its feed's), as if sent as text with its key.
+    [listed] = client.get(ARTICLES, headers=NEWS).get_json()["articles"]
+    assert (listed["id"], listed["via"], listed["title"]) == (job["id"], "publisher", TITLE)
+    # Several pages in one request would fetch them all inside it: refused.
+    two = [{"url": f"{site}/a"}, {"text": "Hello."}]
+    answer = client.post(ARTICLES, json={"articles": two}, headers=NEWS).get_json()
+    assert answer["articles"][0]["error"]["code"] == "invalid_field"
+    assert answer["articles"][1]["status"] == "queued"

@@ -264,3 +264,20 @@ def test_the_documented_deployments_count_each_reader_apart() -> None:
     compose = yaml.safe_load((root / "docker-compose.yml").read_text())
     web = compose["services"]["web"]
     assert web["ports"] and "LISTEN_PROXY_HOPS" not in web.get("environment", {})
+
+
+FEED = {
+    "LISTEN_SITE_KEYS": f"news:{NEWS_KEY}",
+    "LISTEN_SITE_FEEDS": json.dumps({"news": {"title": "News", "link": "https://news.example"}}),
+}
+
+
+@pytest.mark.parametrize("limited", [FEED], indirect=True)
+def test_a_podcast_feed_flood_from_one_address_is_limited(limited: str) -> None:
+    # The default LISTEN_RATE_LIMIT_FEEDS: 60 a minute per address.
+    results = flood(70, lambda: call(limited, "GET", "/feeds/news.xml", "127.0.2.1"))
+    assert sorted(r[0] for r in results) == [200] * 60 + [429] * 10
+    for result in results:
+        if result[0] == 429:
+            assert_rate_limited(result)
+    assert call(limited, "GET", "/feeds/news.xml", "127.0.2.2")[0] == 200

@@ -89,7 +89,7 @@ def test_audio_plays_while_the_job_is_working(
 ) -> None:
     client = app.test_client()
     body = post_working(client, long_text("Plays while working", 10), title="Made: live")
-    url = server + body["audio_url"]
+    url = server + urllib.parse.urlsplit(body["audio_url"]).path
 
     conn, head = open_stream(url, "HEAD")
     assert_live_headers(head, "audio/mpeg")
@@ -155,7 +155,7 @@ def test_audio_plays_while_the_job_is_working(
 def test_ogg_streams_too(app: Flask, worker: Worker, server: str) -> None:
     client = app.test_client()
     body = post_working(client, long_text("Opus as it is made", 6), fmt="ogg")
-    conn, resp = open_stream(server + body["audio_url"])
+    conn, resp = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
     assert_live_headers(resp, "audio/ogg")
     whole = read_to_end(resp)
     conn.close()
@@ -176,7 +176,8 @@ def test_audio_not_yet_made_is_a_clear_404(app: Flask) -> None:
             assert resp.status_code == 404
             if method == "GET":
                 assert resp.json["error"]["code"] == "not_ready"
-                assert body["status_url"] in resp.json["error"]["message"]
+                status_path = urllib.parse.urlsplit(body["status_url"]).path
+                assert status_path in resp.json["error"]["message"]
         assert client.get(body["timings_url"]).json["error"]["code"] == "not_ready"
         other = "ogg" if fmt == "mp3" else "mp3"
         wrong = client.get(body["audio_url"].replace(f".{fmt}", f".{other}"))
@@ -196,7 +197,7 @@ def test_a_get_of_a_queued_job_waits_for_a_worker_to_start_it(
     got: dict[str, Any] = {}
 
     def listen() -> None:
-        conn, resp = open_stream(server + body["audio_url"])
+        conn, resp = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
         got["status"] = resp.status
         got["body"] = read_to_end(resp)
         conn.close()
@@ -225,7 +226,7 @@ def test_a_job_failing_mid_stream_ends_the_stream_and_caches_nothing(
     client = app.test_client()
     try:
         body = post_working(client, long_text("This will not finish", 30))
-        conn, resp = open_stream(server + body["audio_url"])
+        conn, resp = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
         assert_live_headers(resp, "audio/mpeg")
         partial = read_to_end(resp)  # ends cleanly: http.client raises on a cut chunked body
         ended = time.monotonic()
@@ -251,7 +252,7 @@ def test_a_client_that_goes_away_frees_its_thread(app: Flask, worker: Worker, se
     client = app.test_client()
     body = post_working(client, long_text("Nobody is listening", 20))
     idle = threading.active_count()
-    conn, resp = open_stream(server + body["audio_url"])
+    conn, resp = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
     assert len(resp.read1(READ)) > 0
     assert threading.active_count() == idle + 1  # the server's thread for this stream
     resp.close()
@@ -272,7 +273,7 @@ def test_a_killed_worker_ends_the_stream_and_the_redone_job_serves_the_whole_fil
     client = app.test_client()
     try:
         body = post_working(client, long_text("Killed mid-article", 12))
-        conn, resp = open_stream(server + body["audio_url"])
+        conn, resp = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
         assert len(resp.read1(READ)) > 0
         subprocess.run(["kill", "-9", *map(str, w.pool_children())], check=True)
         killed = time.monotonic()
@@ -286,7 +287,7 @@ def test_a_killed_worker_ends_the_stream_and_the_redone_job_serves_the_whole_fil
     assert stream_ended < 15
     assert done["status"] == "ready"
     entry = app.extensions["listen_cache"].get(body["id"])
-    conn, final = open_stream(server + body["audio_url"])
+    conn, final = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
     assert final.status == 200 and final.getheader("ETag") == f'"{entry.content_hash}"'
     assert final.read() == entry.audio_path.read_bytes()
     conn.close()
@@ -305,7 +306,7 @@ def test_a_stream_whose_whole_worker_died_ends_within_the_stale_bound(
     client = app.test_client()
     try:
         body = post_working(client, long_text("The whole worker dies", 12))
-        conn, resp = open_stream(server + body["audio_url"])
+        conn, resp = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
         got = resp.read1(READ)
         assert len(got) > 0
         subprocess.run(["kill", "-9", str(w.proc.pid), *map(str, w.pool_children())], check=True)
@@ -329,7 +330,7 @@ def test_a_stream_whose_whole_worker_died_ends_within_the_stale_bound(
         w.stop()
     assert done["status"] == "ready"
     entry = app.extensions["listen_cache"].get(body["id"])
-    conn, final = open_stream(server + body["audio_url"])
+    conn, final = open_stream(server + urllib.parse.urlsplit(body["audio_url"]).path)
     assert final.status == 200 and final.read() == entry.audio_path.read_bytes()
     conn.close()
 
@@ -389,7 +390,7 @@ def test_audio_streams_count_against_the_stream_bounds(
     app.extensions["listen_holds"].per_client = 1
     client = app.test_client()
     body = post_working(client, long_text("Bounded listeners", 10))
-    url = server + body["audio_url"]
+    url = server + urllib.parse.urlsplit(body["audio_url"]).path
 
     conn, first = open_stream(url)
     assert_live_headers(first, "audio/mpeg")

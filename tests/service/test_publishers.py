@@ -70,7 +70,7 @@ def test_a_batch_at_publish_time_then_the_list_then_a_delete(app: Flask, tmp_pat
     assert (body["accepted"], body["ready"], body["failed"]) == (2, 0, 2)
     assert results[0]["status"] == "queued" and results[3]["status"] == "queued"
     assert results[1]["error"]["code"] == "invalid_field"
-    assert "post a url alone" in results[2]["error"]["message"]
+    assert "a batch's only article" in results[2]["error"]["message"]
     records = app.extensions["listen_jobs"]
     assert records.get(results[0]["id"]).site == "news"
     # A reader's press on the site's page (its public key) is one of its articles too.

@@ -42,7 +42,7 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path: Path, sig: signal
         with urllib.request.urlopen(request, timeout=30) as response:
             job = json.load(response)
         for _ in range(20):
-            with urllib.request.urlopen(f"{url}{job['status_url']}?wait=10", timeout=30) as r:
+            with urllib.request.urlopen(f"{job['status_url']}?wait=10", timeout=30) as r:
                 job = json.load(r)
             if job["status"] in ("ready", "failed"):
                 break

@@ -101,7 +101,7 @@ class Serve:
     def follow(self, job: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while job["status"] not in ("ready", "failed") and time.monotonic() < deadline:
-            with urllib.request.urlopen(f"{self.url}{job['status_url']}?wait=10", timeout=30) as r:
+            with urllib.request.urlopen(f"{job['status_url']}?wait=10", timeout=30) as r:
                 job = json.load(r)
         return job
 

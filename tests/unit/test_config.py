@@ -116,3 +116,21 @@ def test_sites_that_switched_analytics_off_must_be_configured_sites(tmp_path: Pa
     assert config["LISTEN_ANALYTICS"] is False
     # As a child process gets them (config.to_env), they read the same.
     assert load(env=to_env(config)) == config
+
+
+def test_site_voices_are_site_voice_pairs_of_configured_sites(tmp_path: Path) -> None:
+    from listen_service.config import site_voices
+
+    keys = "news:news-public-key-0001,blog:blog-public-key-0001"
+    config = load(
+        env={
+            "LISTEN_DATA_DIR": str(tmp_path),
+            "LISTEN_SITE_KEYS": keys,
+            "LISTEN_SITE_VOICES": " news:piper:en_US-joe-medium , blog:gmw/en-us",
+        }
+    )
+    assert site_voices(config) == {"news": "piper:en_US-joe-medium", "blog": "gmw/en-us"}
+    assert load(env=to_env(config))["LISTEN_SITE_VOICES"] == config["LISTEN_SITE_VOICES"]
+    for raw, problem in (("shop:gmw/en", "'shop' is not a site"), ("news", "must be site:voice")):
+        with pytest.raises(ConfigError, match=problem):
+            load(env={"LISTEN_SITE_KEYS": keys, "LISTEN_SITE_VOICES": raw})

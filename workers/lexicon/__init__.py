@@ -42,6 +42,7 @@ from typing import Any
 from workers.errors import LexiconError, MalformedDocument
 from workers.lexicon.ipa import UnknownSymbol, to_espeak
 from workers.spoken import Spoken
+from workers.voices import ESPEAK
 
 ALPHABETS = ("ipa", "x-espeak")
 MAX_ENTRIES = 5000
@@ -101,6 +102,20 @@ class Entry:
                 f"at most {GROWTH} per grapheme character + {SLACK}"
             )
         return spoken
+
+    def spoken_for(self, engine: str) -> str | None:
+        """What a match becomes for ``engine``'s voices; None: left as written.
+
+        espeak-ng gets ``spoken``. Piper reads ``[[...]]`` blocks as IPA
+        (its phoneme set is espeak-ng's IPA), so an IPA entry reaches it as
+        written; an ``x-espeak`` entry's mnemonics mean nothing to it, and
+        the word is read as written rather than garbled.
+        """
+        if engine == ESPEAK or self.alias is not None:
+            return self.spoken
+        if self.alphabet == "ipa" and self.phoneme is not None:
+            return f"[[{unicodedata.normalize('NFD', self.phoneme)}]]"
+        return None
 
     def _mnemonics(self, phoneme: str) -> str:
         if self.alphabet == "ipa":
@@ -301,17 +316,19 @@ class Lexicon:
         canonical = json.dumps(["lexicon/1", spoken], ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def apply(self, text: str) -> Spoken:
-        """``text`` with each match replaced by its alias or ``[[phonemes]]`` block.
+    def apply(self, text: str, engine: str = ESPEAK) -> Spoken:
+        """``text`` with each match replaced by its alias or ``[[phonemes]]`` block,
+        as ``engine``'s voices read them (``Entry.spoken_for``).
 
         espeak-ng opens a block only after a space (``([[...]]`` is read as
         nothing at all), so a block gets one where the text has none.
         """
-        return Spoken.build(text, ((m.start, m.end, _spoken(text, m)) for m in self.matches(text)))
+        found = ((m, m.entry.spoken_for(engine)) for m in self.matches(text))
+        pieces = ((m.start, m.end, _spoken(text, m, said)) for m, said in found if said)
+        return Spoken.build(text, pieces)
 
 
-def _spoken(text: str, match: Match) -> str:
-    spoken = match.entry.spoken
+def _spoken(text: str, match: Match, spoken: str) -> str:
     if match.entry.phoneme is not None and match.start and not text[match.start - 1].isspace():
         return " " + spoken
     return spoken

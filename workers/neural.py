@@ -1,0 +1,172 @@
+"""The Piper engine (neural voices, ONNX runtime): the only module that imports piper.
+
+Installed by the optional extra ``pip install 'listen[neural]'``; without it
+``available()`` says why and no Piper voice is offered. How it meets the
+guarantees of the espeak-ng path:
+
+* One model load per voice per process, on first use, in the process that
+  uses it (Celery's pool processes, after the fork): an ONNX session made
+  before a fork is not safe to use in the children, and loading in the
+  parent would copy 300 MB per child anyway.
+* Threads: each session gets ``threads()`` intra-op threads, the machine's
+  cores divided by the worker's concurrency (``configure(concurrency)``, from
+  the worker's start-up), so that N pool processes do not each spin up a
+  thread per core and fight over them.
+* Bounded work and memory: callers hand it bounded chunks
+  (``workers.text.split``), as they do espeak-ng; Piper renders a chunk
+  sentence by sentence, and the session keeps no memory arena, so a
+  process's peak does not grow with the articles it reads.
+* Output: 22,050 Hz mono s16le PCM, as ``workers.engine`` gives, so that
+  ``workers.audio`` assembles and levels both engines' audio alike.
+* A model that cannot be loaded (missing, truncated, not ONNX) raises
+  ``VoiceUnusable``, which fails the job at once: retrying cannot mend a file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from workers.errors import EngineError, VoiceUnusable
+from workers.voicefiles import SAMPLE_RATE, VoiceFiles
+
+if TYPE_CHECKING:
+    from workers.engine import SpeechSettings
+
+log = logging.getLogger(__name__)
+
+# Listen's rate is in words per minute around espeak-ng's 175; Piper's
+# length_scale stretches every phoneme, so 175 / rate keeps the two in step.
+RATE_BASE = 175
+
+_concurrency = 0
+
+
+def available() -> str | None:
+    """None if Piper can run here, else why not (for the API and the CLI)."""
+    # Found, not imported: the web side only lists voices, and onnxruntime
+    # costs a web process tens of MB it would never use.
+    for module in ("piper", "onnxruntime"):
+        try:
+            found = importlib.util.find_spec(module)
+        except ImportError:
+            found = None
+        if found is None:
+            return f"Piper is not installed ({module} missing): pip install 'listen[neural]'"
+    return None
+
+
+def _bridge() -> None:
+    """Import Piper's espeak-ng bridge bound to its own espeak-ng, not the system's.
+
+    The bridge carries a private espeak-ng whose functions it exports; the
+    system's libespeak-ng (``workers.system``, loaded RTLD_GLOBAL for pyttsx3)
+    would win the lookup of those names, and Piper's phonemizer then calls
+    into the other espeak-ng with its own state: a segfault on the first
+    sentence (measured). RTLD_DEEPBIND makes the bridge use its own copy, in
+    whatever order the two are loaded.
+    """
+    import sys
+
+    if "piper.espeakbridge" in sys.modules:
+        return
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+    try:
+        import piper.espeakbridge  # noqa: F401
+    finally:
+        sys.setdlopenflags(flags)
+
+
+def configure(concurrency: int) -> None:
+    """Note the worker's concurrency (its main process, before the pool forks)."""
+    global _concurrency
+    _concurrency = max(0, int(concurrency))
+
+
+def threads(cores: int | None = None, concurrency: int | None = None) -> int:
+    """Intra-op threads per ONNX session: this process's share of the cores, at least 1."""
+    cores = cores or len(os.sched_getaffinity(0)) or 1
+    concurrency = concurrency if concurrency is not None else _concurrency
+    return max(1, cores // max(1, concurrency))
+
+
+class PiperEngine:
+    """Piper voices loaded on first use, in this process only."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # models loaded by this process (tests check: one per voice)
+
+    def synthesize(self, text: str, settings: SpeechSettings, files: VoiceFiles) -> bytes:
+        """Render one bounded chunk with ``files``' voice; 22,050 Hz mono s16le PCM."""
+        from piper import SynthesisConfig
+
+        if os.getpid() != self.pid:
+            raise EngineError(
+                f"this Piper engine was created in process {self.pid} before a fork; "
+                "create engines lazily in the process that uses them"
+            )
+        voice = self._voice(files)
+        config = SynthesisConfig(
+            length_scale=RATE_BASE / settings.rate,
+            volume=settings.volume,
+            normalize_audio=True,
+        )
+        try:
+            # One chunk per sentence Piper finds; joined as it would join them.
+            return b"".join(c.audio_int16_bytes for c in voice.synthesize(text, config))
+        except Exception as exc:  # onnxruntime raises its own, untyped, errors
+            raise EngineError(f"Piper failed on voice {files.id}: {exc}") from exc
+
+    def _voice(self, files: VoiceFiles) -> Any:
+        with self._lock:
+            voice = self._loaded.get(files.id)
+            if voice is None:
+                voice = self._loaded[files.id] = load(files)
+                self.loads += 1
+            return voice
+
+
+def load(files: VoiceFiles, n_threads: int | None = None) -> Any:
+    """A ``PiperVoice`` for ``files`` with a session of ``n_threads`` (default ``threads()``).
+
+    The session is made here rather than by ``PiperVoice.load``, which takes
+    onnxruntime's default of one thread per core.
+    """
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    _bridge()
+    n_threads = n_threads or threads()
+    try:
+        config = PiperConfig.from_dict(json.loads(files.config.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VoiceUnusable(f"voice {files.id}: unreadable config {files.config}: {exc}") from exc
+    if config.sample_rate != SAMPLE_RATE:
+        raise VoiceUnusable(f"voice {files.id}: {config.sample_rate} Hz, not {SAMPLE_RATE} Hz")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = n_threads
+    options.inter_op_num_threads = 1
+    # Memory bounded: with onnxruntime's arena and memory patterns, a worker's
+    # peak grew with each article (620 MB after one, 870 MB after four, then
+    # level); without them it stays near 550 MB (docs/operations.md).
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    try:
+        session = onnxruntime.InferenceSession(
+            str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime's Fail, InvalidProtobuf, NoSuchFile…
+        raise VoiceUnusable(
+            f"voice {files.id}: cannot load its model {files.model}: {exc}"
+        ) from exc
+    log.info("loaded Piper voice %s with %d thread(s)", files.id, n_threads)
+    return PiperVoice(session=session, config=config)
