@@ -156,16 +156,21 @@ def _announced(tab: Tab, text: str, *, exact: bool = True) -> bool:
     return True
 
 
-def test_clicking_a_paragraph_plays_from_it(live: Live, tab: Tab) -> None:
+def test_clicking_a_paragraph_plays_from_the_word_clicked(live: Live, tab: Tab) -> None:
     meta = _play_demo(live, tab)
     posted = tab.posted[0]["text"]
     paragraph = tab.page.locator("#article-body p").nth(4)
     start = posted.index(_norm(paragraph.text_content() or "")[:40])
     first = next(t for t in meta["timings"] if t["char_end"] > start)
-    paragraph.click()
-    assert abs(tab.audio("currentTime") - first["start_ms"] / 1000) < 0.5
-    tab.wait_time(first["start_ms"] / 1000 + 0.3)
-    assert _norm(_highlight(tab) or "") == _norm(posted[first["char_start"] : first["char_end"]])
+    here = [t for t in meta["timings"] if t["paragraph"] == first["paragraph"]]
+    paragraph.click()  # at its middle: a word of one of its sentences
+    at = tab.audio("currentTime")
+    clicked = [w for t in here for w in t["words"] if abs(at - w["start_ms"] / 1000) < 0.3]
+    assert clicked, (at, here)
+    sentence = next(t for t in here if clicked[0] in t["words"])
+    tab.wait_time(at + 0.2)
+    said = posted[sentence["char_start"] : sentence["char_end"]]
+    assert _norm(_highlight(tab) or "") == _norm(said)
 
 
 def test_reload_resumes_where_the_reader_left_off(live: Live, tab: Tab) -> None:
