@@ -25,6 +25,7 @@ from flask import Blueprint, Flask, current_app
 from listen_service.analytics import events
 from listen_service.analytics.stats import totals
 from listen_service.analytics.store import AnalyticsStore, open_analytics
+from listen_service.embeds import absolute
 
 bp = Blueprint("analytics", __name__, url_prefix="/api/v1")
 EVENTS_PATH = "/api/v1/events"
@@ -54,7 +55,7 @@ def enabled(site: str | None) -> bool:
 def advertise(body: dict[str, Any], site: str | None) -> None:
     """Tell the player of ``site`` where to report listening, if it is to (a job body)."""
     if enabled(site):
-        body["events_url"] = EVENTS_PATH
+        body["events_url"] = absolute(EVENTS_PATH)
 
 
 def site_totals() -> list[dict[str, Any]]:

@@ -64,7 +64,8 @@ def test_events_are_counted_per_article_and_read_with_the_secret_key(
     client = app.test_client()
     ferries = press(client, "The ferries cross the harbour at dusk, full of commuters.", "Ferries")
     strike = press(client, "Rail strike called off after late talks.", "Rail strike")
-    assert ferries["events_url"] == strike["events_url"] == EVENTS
+    # Absolute, as every link the service gives.
+    assert ferries["events_url"] == strike["events_url"] == f"http://localhost{EVENTS}"
     duration = wait_ready(client, ferries["status_url"])["duration_s"]
     wait_ready(client, strike["status_url"])
     a, b = ferries["id"], strike["id"]
