@@ -58,8 +58,10 @@ class Serve:
         return self.log.read_text(errors="replace")
 
     def get(self, path: str) -> tuple[int, bytes]:
+        """``path`` on this server, or an absolute URL it gave."""
+        url = path if path.startswith("http") else self.url + path
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            with urllib.request.urlopen(url, timeout=10) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
