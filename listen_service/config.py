@@ -425,17 +425,17 @@ def _convert(setting: Setting, raw: Any) -> Any:
         raise ConfigError(f"{setting.name}={raw!r} is not a valid {setting.kind.__name__}") from exc
 
 
-# Settings whose empty value means something (no limit) rather than "the default".
-EMPTY_IS_A_VALUE = frozenset(
-    {
-        "LISTEN_RATE_LIMIT_POST",
-        "LISTEN_RATE_LIMIT_STREAMS",
-        "LISTEN_RATE_LIMIT_SITE",
-        "LISTEN_RATE_LIMIT_EVENTS",
-        "LISTEN_RATE_LIMIT_SITE_EVENTS",
-        "LISTEN_RATE_LIMIT_FEEDS",
-    }
+# The request rates (listen_service.limits applies them, in this order).
+RATE_SETTINGS = (
+    "LISTEN_RATE_LIMIT_POST",
+    "LISTEN_RATE_LIMIT_STREAMS",
+    "LISTEN_RATE_LIMIT_SITE",
+    "LISTEN_RATE_LIMIT_EVENTS",
+    "LISTEN_RATE_LIMIT_SITE_EVENTS",
+    "LISTEN_RATE_LIMIT_FEEDS",
 )
+# Settings whose empty value means something (no limit) rather than "the default".
+EMPTY_IS_A_VALUE = frozenset(RATE_SETTINGS)
 
 
 def load(

@@ -32,20 +32,12 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from listen_service.config import embedded
+from listen_service.config import RATE_SETTINGS, embedded
 from listen_service.errors import ApiError, error_response
 from listen_service.holds import Holds
 from workers.errors import ConfigError
 
 View = Callable[..., Any]
-RATE_SETTINGS = (
-    "LISTEN_RATE_LIMIT_POST",
-    "LISTEN_RATE_LIMIT_STREAMS",
-    "LISTEN_RATE_LIMIT_SITE",
-    "LISTEN_RATE_LIMIT_EVENTS",
-    "LISTEN_RATE_LIMIT_SITE_EVENTS",
-    "LISTEN_RATE_LIMIT_FEEDS",
-)
 
 
 def client_address() -> str:

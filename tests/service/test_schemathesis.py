@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from listen_service import create_app
-from listen_service.limits import RATE_SETTINGS
+from listen_service.config import RATE_SETTINGS
 from listen_service.openapi import openapi_document
 
 CHECKS = [
