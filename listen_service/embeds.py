@@ -43,6 +43,17 @@ def absolute(path: str, base: str | None = None) -> str:
     return base.rstrip("/") + path
 
 
+def job_links(job_id: str, fmt: str, base: str) -> dict[str, str]:
+    """A job's ``status_url``, ``audio_url`` (as ``fmt``), ``timings_url`` and
+    ``embed_url`` under ``base``: the one place their paths are spelled."""
+    return {
+        "status_url": f"{base}/api/v1/jobs/{job_id}",
+        "audio_url": f"{base}/audio/{job_id}.{fmt}",
+        "timings_url": f"{base}/audio/{job_id}.json",
+        "embed_url": f"{base}/embed/{job_id}",
+    }
+
+
 def embed_links(job_id: str, base: str) -> dict[str, str]:
     """``embed_url`` and a ready-to-paste ``embed_html`` for job ``job_id`` under ``base``."""
     url = f"{base}/embed/{job_id}"

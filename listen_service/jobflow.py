@@ -73,13 +73,8 @@ def audio_url(job_id: str, fmt: str, base: str | None = None) -> str:
 
 
 def _urls(job_id: str, fmt: str, base: str | None) -> dict[str, str]:
-    base = embeds.public_base() if base is None else base
-    return {
-        "status_url": embeds.absolute(f"/api/v1/jobs/{job_id}", base),
-        "audio_url": audio_url(job_id, fmt, base),
-        "timings_url": embeds.absolute(f"/audio/{job_id}.json", base),
-        **embeds.embed_links(job_id, base),
-    }
+    base = (embeds.public_base() if base is None else base).rstrip("/")
+    return {**embeds.job_links(job_id, fmt, base), **embeds.embed_links(job_id, base)}
 
 
 def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, dict[str, Any]]:

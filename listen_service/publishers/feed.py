@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from audio_cache import AudioCache
 from listen_service.config import site_feeds
-from listen_service.embeds import public_base
+from listen_service.embeds import job_links, public_base
 from listen_service.errors import ApiError
 from listen_service.publishers import site_index
 from listen_service.publishers.index import Article
@@ -87,11 +87,12 @@ def render(site: str, feed: dict[str, Any], articles: list[Article], base: str) 
         # edit, a new voice) is a new id but the same episode.
         entry.guid(article.link or article.id, permalink=False)
         entry.title(_xml(article.title or "") or f"Article {article.id[:12]}")
-        entry.link(href=article.link or f"{base}/embed/{article.id}")
-        entry.pubDate(datetime.fromtimestamp(article.posted, UTC))
         fmt = audio.get("fmt", "mp3")
-        url = f"{base}/audio/{article.id}.{fmt}"
-        entry.enclosure(url, str(audio.get("bytes", 0)), TYPES.get(fmt, "audio/mpeg"))
+        links = job_links(article.id, fmt, base)
+        entry.link(href=article.link or links["embed_url"])
+        entry.pubDate(datetime.fromtimestamp(article.posted, UTC))
+        size, kind = str(audio.get("bytes", 0)), TYPES.get(fmt, "audio/mpeg")
+        entry.enclosure(links["audio_url"], size, kind)
         entry.podcast.itunes_duration(round(audio.get("duration_s", 0)))
     body: bytes = fg.rss_str(pretty=False)
     return body

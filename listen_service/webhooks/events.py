@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask
 
 from audio_cache import AudioCache
+from listen_service.embeds import job_links
 from listen_service.errors import public_job_error
 from listen_service.publishers.index import SiteIndex
 from listen_service.webhooks.store import Hook, Webhooks
@@ -67,21 +68,21 @@ def _announce(app: Flask, job_id: str, only_site: str | None) -> int:
 
 def build(hook: Hook, job: Job, title: str | None, cache: AudioCache, now: float) -> dict[str, Any]:
     """The outbox record: ``body`` is what is POSTed, the same bytes on every attempt."""
-    base = hook.base
+    entry = cache.peek(job.id) if job.status == "ready" else None
+    links = job_links(job.id, entry.fmt if entry is not None else "", hook.base)
     article: dict[str, Any] = {
         "id": job.id,
         "site": hook.site,
         "title": title if title is not None else job.title,
         "status": job.status,
-        "status_url": f"{base}/api/v1/jobs/{job.id}",
+        "status_url": links["status_url"],
     }
-    entry = cache.peek(job.id) if job.status == "ready" else None
     if entry is not None:
         article.update(
             duration_s=entry.duration_s,
-            audio_url=f"{base}/audio/{job.id}.{entry.fmt}",
-            timings_url=f"{base}/audio/{job.id}.json",
-            embed_url=f"{base}/embed/{job.id}",
+            audio_url=links["audio_url"],
+            timings_url=links["timings_url"],
+            embed_url=links["embed_url"],
         )
     else:  # failed, or ready but evicted already: nothing to listen to
         article["status"] = "failed"
