@@ -2,6 +2,7 @@
 
 import faulthandler
 import logging
+from pathlib import Path
 from typing import Any
 
 from celery.signals import (
@@ -39,8 +40,10 @@ worker_metrics.install(flask_app)  # metrics: Celery task signals, the worker's 
 @celeryd_after_setup.connect  # type: ignore[untyped-decorator]
 def _share_cores(instance: Any, **_: Any) -> None:
     # In the main process, before the pool forks: each pool process's Piper
-    # sessions get its share of the cores (workers.neural.threads).
-    neural.configure(int(instance.concurrency))
+    # sessions get its share of the cores (workers.neural.threads), and the
+    # voices' aligned copies (for word timings) are kept beside the audio.
+    aligned = Path(flask_app.config["LISTEN_DATA_DIR"]) / "voices-aligned"
+    neural.configure(int(instance.concurrency), aligned)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

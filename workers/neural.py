@@ -24,15 +24,23 @@ guarantees of the espeak-ng path:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workers.engine import WordMark
 from workers.errors import EngineError, VoiceUnusable
+from workers.phoneme_words import word_marks
 from workers.voicefiles import SAMPLE_RATE, VoiceFiles
+from workers.words import tokens
 
 if TYPE_CHECKING:
     from workers.engine import SpeechSettings
@@ -42,8 +50,12 @@ log = logging.getLogger(__name__)
 # Listen's rate is in words per minute around espeak-ng's 175; Piper's
 # length_scale stretches every phoneme, so 175 / rate keeps the two in step.
 RATE_BASE = 175
+# Making a voice's aligned copy (once per model): parsing and writing 60-100 MB.
+PATCH_TIMEOUT_S = 300
+PATCHER = "piper.patch_voice_with_alignment"
 
 _concurrency = 0
+_aligned_dir: Path | None = None
 
 
 def available() -> str | None:
@@ -82,10 +94,12 @@ def _bridge() -> None:
         sys.setdlopenflags(flags)
 
 
-def configure(concurrency: int) -> None:
-    """Note the worker's concurrency (its main process, before the pool forks)."""
-    global _concurrency
+def configure(concurrency: int, aligned_dir: Path | None = None) -> None:
+    """Note the worker's concurrency and where aligned models are kept (its main
+    process, before the pool forks)."""
+    global _concurrency, _aligned_dir
     _concurrency = max(0, int(concurrency))
+    _aligned_dir = aligned_dir
 
 
 def threads(cores: int | None = None, concurrency: int | None = None) -> int:
@@ -102,10 +116,18 @@ class PiperEngine:
         self.pid = os.getpid()
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._phonemised: dict[tuple[int, str], list[str]] = {}
         self.loads = 0  # models loaded by this process (tests check: one per voice)
 
     def synthesize(self, text: str, settings: SpeechSettings, files: VoiceFiles) -> bytes:
         """Render one bounded chunk with ``files``' voice; 22,050 Hz mono s16le PCM."""
+        return self.synthesize_words(text, settings, files)[0]
+
+    def synthesize_words(
+        self, text: str, settings: SpeechSettings, files: VoiceFiles
+    ) -> tuple[bytes, tuple[WordMark, ...]]:
+        """The chunk's audio and when each of its words begins (none if the
+        voice's model gives no alignments)."""
         from piper import SynthesisConfig
 
         if os.getpid() != self.pid:
@@ -121,9 +143,43 @@ class PiperEngine:
         )
         try:
             # One chunk per sentence Piper finds; joined as it would join them.
-            return b"".join(c.audio_int16_bytes for c in voice.synthesize(text, config))
+            chunks = list(voice.synthesize(text, config, include_alignments=True))
+            pcm = b"".join(c.audio_int16_bytes for c in chunks)
+            return pcm, self._marks(voice, text, chunks)
         except Exception as exc:  # onnxruntime raises its own, untyped, errors
             raise EngineError(f"Piper failed on voice {files.id}: {exc}") from exc
+
+    def _marks(self, voice: Any, text: str, chunks: list[Any]) -> tuple[WordMark, ...]:
+        said: list[tuple[str, int]] = []
+        at = 0
+        for chunk in chunks:
+            if not chunk.phoneme_alignments:  # a model without the alignment output
+                return ()
+            first = at
+            for aligned in chunk.phoneme_alignments:
+                said.append((aligned.phoneme, first))
+                first += int(aligned.num_samples)
+            at += len(chunk.audio_int16_bytes) // 2
+        spans = tokens(text)
+        alone = [
+            # A lexicon's [[IPA]] is said as written: its phonemes are the text.
+            list(text[start:end])
+            if text.startswith("[[", start - 2)
+            else self._alone(voice, text[start:end])
+            for start, end in spans
+        ]
+        return tuple(word_marks(spans, alone, said, SAMPLE_RATE))
+
+    def _alone(self, voice: Any, word: str) -> list[str]:
+        """``word``'s phonemes said alone (cached: articles repeat their words)."""
+        key = (id(voice), word)
+        found = self._phonemised.get(key)
+        if found is None:
+            found = [p for sentence in voice.phonemize(word) for p in sentence]
+            if len(self._phonemised) >= 20_000:
+                self._phonemised.clear()
+            self._phonemised[key] = found
+        return found
 
     def _voice(self, files: VoiceFiles) -> Any:
         with self._lock:
@@ -160,13 +216,62 @@ def load(files: VoiceFiles, n_threads: int | None = None) -> Any:
     # level); without them it stays near 550 MB (docs/operations.md).
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
+    model = aligned(files) or files.model
     try:
         session = onnxruntime.InferenceSession(
-            str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # onnxruntime's Fail, InvalidProtobuf, NoSuchFile…
         raise VoiceUnusable(
             f"voice {files.id}: cannot load its model {files.model}: {exc}"
         ) from exc
-    log.info("loaded Piper voice %s with %d thread(s)", files.id, n_threads)
+    log.info(
+        "loaded Piper voice %s with %d thread(s)%s",
+        files.id,
+        n_threads,
+        "" if len(session.get_outputs()) > 1 else ", without word timings (no alignments)",
+    )
     return PiperVoice(session=session, config=config)
+
+
+def aligned(files: VoiceFiles) -> Path | None:
+    """A copy of ``files``' model that also answers how many samples each phoneme
+    took (Piper's alignments, for word timings), made once per model and kept in
+    the aligned-models folder; None if it cannot be made (then no word timings).
+
+    Piper's own ``patch_voice_with_alignment`` makes it, in a child process:
+    the ``onnx`` package it needs and the model it parses (twice the file's
+    size) never enter a worker's memory.
+    """
+    folder = _aligned_dir or Path(tempfile.gettempdir()) / f"listen-aligned-{os.getuid()}"
+    target = folder / f"{files.model.stem}-{files.version().replace('/', '-')}.onnx"
+    if target.exists():
+        return target
+    if importlib.util.find_spec("onnx") is None:
+        log.warning("voice %s: no word timings: the onnx package is missing", files.id)
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
+    os.close(fd)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", PATCHER, str(files.model), "--output", part],
+            capture_output=True,
+            text=True,
+            timeout=PATCH_TIMEOUT_S,
+            check=False,
+        )
+        if done.returncode != 0 or os.path.getsize(part) == 0:
+            # A model already aligned by hand is refused too, and is used as it is.
+            why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            log.warning("voice %s: no aligned copy made: %s", files.id, why)
+            return None
+        os.chmod(part, 0o644)
+        os.replace(part, target)  # whole or not at all: workers may race here
+        return target
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("voice %s: no aligned copy made: %s", files.id, exc)
+        return None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part)

@@ -44,7 +44,7 @@ from workers.words import Word, as_json, piece_words, source_map, written
 
 # Part of every cache key: bump it whenever a change to this pipeline changes
 # the audio or the timings, so that old entries stop matching.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 Progress = Callable[[float], None]
 

@@ -62,18 +62,16 @@ class Speaker:
         self, text: str, settings: SpeechSettings
     ) -> tuple[bytes, tuple[WordMark, ...]]:
         """The utterance and the words the engine marked in it (espeak-ng's word
-        events; none yet for Piper, whose sentences then have no ``words``)."""
+        events, Piper's phoneme alignments; none from a Piper model without them,
+        whose sentences then have no ``words``)."""
         if engine_of(settings.voice_id) != PIPER:
             return get_engine().synthesize_words(text, settings)
-        return self._piper_speech(text, settings), ()
-
-    def _piper_speech(self, text: str, settings: SpeechSettings) -> bytes:
         files = self._piper_files.get(settings.voice_id)
         if files is None:
             if self.piper_missing:
                 raise EngineUnavailable(f"voice {settings.voice_id}: {self.piper_missing}")
             raise UnknownVoice(f"no Piper voice {settings.voice_id} is installed here")
-        return self._piper_engine().synthesize(text, settings, files)
+        return self._piper_engine().synthesize_words(text, settings, files)
 
     def _piper_engine(self) -> neural.PiperEngine:
         with self._lock:

@@ -68,7 +68,7 @@ def piece_words(
     sentence), in spoken-text characters, timed by ``marks``; ``placed`` turns a time
     in the piece's own audio into the programme's, ``end_ms`` is where it ends.
 
-    Words before the first mark start with the piece's audio; none if the engine
+    The first word starts with the piece's audio; no words if the engine
     marked nothing (then the caller has no word timings for the sentence)."""
     spans = tokens(piece)
     if not spans or not marks:
@@ -82,7 +82,9 @@ def piece_words(
             break
         if starts[at] is None:
             starts[at] = placed(mark.at_ms)
-    starts[0] = placed(0) if starts[0] is None else starts[0]
+    # The first word starts with the piece's audio: engines mark it a little
+    # after (Piper once its start symbol has been said) or not at all.
+    starts[0] = placed(0)
     words: list[Word] = []
     for (start, end), begin in zip(spans, starts, strict=True):
         if begin is None or (words and begin <= words[-1].start_ms):

@@ -1,10 +1,13 @@
 """Word highlighting on a page of another origin: inside the highlighted sentence the
 word being said has a highlight of its own, from the timings' words; clicking a word
-plays from it."""
+plays from it. With espeak-ng (its word events) and the Piper test voice (its
+phoneme alignments)."""
 
 from __future__ import annotations
 
 import time
+
+import pytest
 
 from tests.browser.conftest import AUDIO, Live, Site, Tab
 from tests.browser.test_player import MAIN
@@ -15,22 +18,25 @@ WORD = (
 )
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Words</title>
 <script src="{server}/player.js" defer></script></head><body>
-<listen-button data-for="#story"></listen-button>
+<listen-button data-for="#story"{voice}></listen-button>
 <div id="story"><p>The ferries cross the harbour at dusk ({n}). Their lights come on one by one.</p>
 <p>Tickets cost $25, about 3.5% more than last year, the operator said on Monday.</p></div>
 </body></html>"""
 
 
+@pytest.mark.parametrize("voice", ["", "piper:en_US-joe-medium"], ids=["espeak-ng", "piper"])
 def test_the_word_said_is_highlighted_and_a_click_plays_from_a_word(
-    live: Live, site: Site, tab: Tab
+    live: Live, site: Site, tab: Tab, voice: str
 ) -> None:
     path = f"/words-{time.time_ns()}.html"
-    site.pages[path] = PAGE.format(server=live.url, n=time.time_ns())
+    named = f' data-voice="{voice}"' if voice else ""
+    site.pages[path] = PAGE.format(server=live.url, n=time.time_ns(), voice=named)
     page = tab.page
     page.goto(site.origin + path)
     page.click(MAIN)
     tab.wait_time(0.3)
     meta = live.meta(tab.audio_id())
+    assert tab.posted[-1].get("voice", "") == voice and (meta["voice"] == voice or not voice)
     posted = tab.posted[-1]["text"]
     words = [w for s in meta["timings"] for w in s["words"]]
     assert [posted[w["char_start"] : w["char_end"]] for w in words[:4]] == [

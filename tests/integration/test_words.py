@@ -1,5 +1,6 @@
-"""Word timings with the real engine and ffmpeg: every word of the submitted text has a
-start and end within its sentence, in order, and what it spans is speech."""
+"""Word timings with the real engines and ffmpeg: every word of the submitted text has a
+start and end within its sentence, in order, and what it spans is speech — for
+espeak-ng (its word events) and for the Piper test voice (its phoneme alignments)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import itertools
 import re
 from typing import Any
 
+import pytest
 from pydub import AudioSegment
 
 from audio_cache import AudioCache
 from workers.canonical import canonical_text
 from workers.pipeline import Request, plan, synthesize
+from workers.speakers import Speaker
+
+JOE = "piper:en_US-joe-medium"
 
 NEWS = (
     "Prices rose 3.5% in May, the caf\u00e9 said.\n\n"
@@ -21,14 +26,29 @@ NEWS = (
 )
 
 
-def _words(engine: Any, cache: AudioCache, text: str, fmt: str = "wav") -> tuple[str, Any]:
-    job = plan(Request(text=text, fmt=fmt), engine.voices())
+@pytest.fixture(scope="module")
+def speaker() -> Speaker:
+    return Speaker()
+
+
+@pytest.fixture(params=["espeak-ng", "piper"])
+def voice(request: pytest.FixtureRequest, engine: Any, speaker: Speaker) -> tuple[Any, str | None]:
+    """An engine and the voice to ask it for (None: espeak-ng's for the language)."""
+    return (engine, None) if request.param == "espeak-ng" else (speaker, JOE)
+
+
+def _words(voice: tuple[Any, str | None], cache: AudioCache, text: str) -> tuple[str, Any]:
+    engine, voice_id = voice
+    job = plan(Request(text=text, voice=voice_id, fmt="wav"), engine.voices())
     entry, _ = synthesize(job, cache=cache, engine=engine)
+    assert entry.meta["voice"] == (voice_id or entry.meta["voice"])
     return job.text, entry
 
 
-def test_every_word_is_timed_in_order_within_its_sentence(engine: Any, cache: AudioCache) -> None:
-    text, entry = _words(engine, cache, NEWS)
+def test_every_word_is_timed_in_order_within_its_sentence(
+    voice: tuple[Any, str | None], cache: AudioCache
+) -> None:
+    text, entry = _words(voice, cache, NEWS)
     assert text == canonical_text(NEWS)
     for sentence in entry.meta["timings"]:
         words = sentence["words"]
@@ -59,8 +79,8 @@ def test_every_word_is_timed_in_order_within_its_sentence(engine: Any, cache: Au
     ]
 
 
-def test_a_words_span_is_speech(engine: Any, cache: AudioCache) -> None:
-    _, entry = _words(engine, cache, NEWS)
+def test_a_words_span_is_speech(voice: tuple[Any, str | None], cache: AudioCache) -> None:
+    _, entry = _words(voice, cache, NEWS)
     with entry.audio_path.open("rb") as f:  # pydub leaves a path it opened unclosed
         audio = AudioSegment.from_wav(f)
     quiet = audio.dBFS - 20  # the programme is levelled towards one loudness
@@ -75,10 +95,13 @@ def test_a_words_span_is_speech(engine: Any, cache: AudioCache) -> None:
         assert len(gap) > 200 and gap.dBFS < quiet
 
 
-def test_long_sentences_in_several_pieces_keep_their_words(engine: Any, cache: AudioCache) -> None:
+def test_long_sentences_in_several_pieces_keep_their_words(
+    voice: tuple[Any, str | None], cache: AudioCache
+) -> None:
+    engine, voice_id = voice
     clause = "the ferry crossed the harbour slowly"
     text = ", and ".join(f"{clause} {n}" for n in range(20)) + "."
-    job = plan(Request(text=text, fmt="wav"), engine.voices())
+    job = plan(Request(text=text, voice=voice_id, fmt="wav"), engine.voices())
     entry, _ = synthesize(job, cache=cache, engine=engine, chunk_chars=120)
     [sentence] = entry.meta["timings"]
     words = sentence["words"]

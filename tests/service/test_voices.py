@@ -62,6 +62,10 @@ def test_a_piper_job_ends_ready_under_an_id_of_its_own(app: Flask, worker: Worke
     timings = client.get(neural["timings_url"]).get_json()
     assert [t["index"] for t in timings["timings"]] == [0, 1]
     assert timings["timings"][-1]["end_ms"] == round(timings["duration_s"] * 1000)
+    # Word timings from the voice's aligned copy, made once beside the audio.
+    assert all(t["words"] for t in timings["timings"])
+    aligned = Path(app.config["LISTEN_DATA_DIR"]) / "voices-aligned"
+    assert [p.suffix for p in aligned.iterdir()] == [".onnx"]
     audio = client.get(neural["audio_url"])
     assert audio.status_code == 200 and audio.mimetype == "audio/mpeg"
     audio.close()
