@@ -267,6 +267,18 @@ SETTINGS: tuple[Setting, ...] = (
         "folder of Piper voices (NAME.onnx beside NAME.onnx.json), offered as piper:NAME beside those of installed voice packages; needs the neural extra; read by each web and worker process at start",
     ),
     Setting(
+        "LISTEN_PIPER_CUDA",
+        False,
+        bool,
+        "run Piper voices on the GPU: needs onnxruntime-gpu installed in place of onnxruntime and a CUDA device; without them the worker logs a warning and uses the CPU; set it on GPU workers only (docs/operations.md: a GPU worker on its own queue)",
+    ),
+    Setting(
+        "LISTEN_PIPER_MMAP_BYTES",
+        4 << 20,
+        int,
+        "in workers that load a Piper voice, memory blocks this large or larger are given back to the system as soon as they are freed (glibc's M_MMAP_THRESHOLD); lower saves memory and costs speed (128 KB: -35 % peak, +50 % time), 0 = glibc's own adaptive threshold (the highest peak)",
+    ),
+    Setting(
         "LISTEN_OPS_TOKEN",
         "",
         str,

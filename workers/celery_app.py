@@ -40,10 +40,18 @@ worker_metrics.install(flask_app)  # metrics: Celery task signals, the worker's 
 @celeryd_after_setup.connect  # type: ignore[untyped-decorator]
 def _share_cores(instance: Any, **_: Any) -> None:
     # In the main process, before the pool forks: each pool process's Piper
-    # sessions get its share of the cores (workers.neural.threads), and the
-    # voices' aligned copies (for word timings) are kept beside the audio.
-    aligned = Path(flask_app.config["LISTEN_DATA_DIR"]) / "voices-aligned"
-    neural.configure(int(instance.concurrency), aligned)
+    # sessions get its share of the cores (workers.neural.threads), the voices'
+    # aligned copies (for word timings) are kept beside the audio, and the
+    # operator's memory and GPU settings apply.
+    settings = flask_app.config
+    neural.configure(
+        neural.Setup(
+            concurrency=int(instance.concurrency),
+            aligned_dir=Path(settings["LISTEN_DATA_DIR"]) / "voices-aligned",
+            mmap_bytes=settings["LISTEN_PIPER_MMAP_BYTES"],
+            cuda=settings["LISTEN_PIPER_CUDA"],
+        )
+    )
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -38,6 +38,7 @@ from workers.voices import (
     VOLUME_MIN,
     Voice,
     check_range,
+    piece_chars,
     resolve_voice,
 )
 from workers.words import Word, as_json, piece_words, source_map, written
@@ -278,7 +279,7 @@ def _render(
                 asm.pause(pauses.clause_ms // 2)
             speech = replace(job.speech, voice_id=voice_id)
             cursor = 0
-            for m, piece in enumerate(split(text, chunk_chars)):
+            for m, piece in enumerate(split(text, piece_chars(voice_id, chunk_chars))):
                 if m:
                     asm.pause(pauses.clause_ms)
                 pcm, marks = engine.synthesize_words(piece, speech)

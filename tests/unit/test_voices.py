@@ -85,3 +85,11 @@ MORE_VOICES = [
 )
 def test_resolve_page_languages(lang: str, expected: str) -> None:
     assert resolve_voice(MORE_VOICES, lang=lang).id == expected
+
+
+def test_piper_is_given_sentences_in_bounded_pieces() -> None:
+    from workers.voices import PIECE_CHARS, PIPER, piece_chars
+
+    assert piece_chars("piper:en_US-joe-medium", 600) == PIECE_CHARS[PIPER] < 600
+    assert piece_chars("piper:en_US-joe-medium", 120) == 120  # a smaller bound stays
+    assert piece_chars("gmw/en-us", 600) == 600  # espeak-ng's as before
