@@ -67,11 +67,6 @@ def audio_cache() -> AudioCache:
     return current_app.extensions["listen_cache"]  # type: ignore[no-any-return]
 
 
-def audio_url(job_id: str, fmt: str, base: str | None = None) -> str:
-    """Where a job's audio is served, absolute (``embeds.absolute``)."""
-    return embeds.absolute(f"/audio/{job_id}.{fmt}", base)
-
-
 def _urls(job_id: str, fmt: str, base: str | None) -> dict[str, str]:
     base = (embeds.public_base() if base is None else base).rstrip("/")
     return {**embeds.job_links(job_id, fmt, base), **embeds.embed_links(job_id, base)}

@@ -10,6 +10,7 @@ from flask import Response, current_app, request
 
 from audio_cache import AudioCache
 from listen_service import jobflow, publishers, validation
+from listen_service.audio import audio_url
 from listen_service.body import json_body
 from listen_service.errors import ApiError
 from listen_service.publishers import bp
@@ -91,7 +92,7 @@ def listing(site: str) -> dict[str, Any]:
         row: dict[str, Any] = article.as_dict()
         if entry is not None:
             row.update(status="ready", duration_s=entry.duration_s, bytes=entry.bytes)
-            row["audio_url"] = jobflow.audio_url(article.id, entry.fmt)
+            row["audio_url"] = audio_url(entry)
         else:
             job = store.get(article.id)
             # No audio and no job: evicted, or its record expired.
