@@ -1,13 +1,14 @@
 """espeak-ng against the Piper voice: speed, memory, first audio and intelligibility.
 
-For each text size (``--words``, default 500, 2,000 and 10,000 words made from
-the fixture article) and each voice (espeak-ng's ``gmw/en``, Piper's
-``piper:en_US-joe-medium``), at 1 and 2 cores, a fresh child process pinned to
-that many cores (``sched_setaffinity``; Piper's ONNX session then takes that
-many intra-op threads, as in a worker with concurrency 1) warms its engine on a
-short text (a worker has its model loaded), then renders the article through
-the whole pipeline (``workers.pipeline.synthesize``, MP3 as the player gets
-it) and reports:
+For each text size (``--words``, default 500, 2,000, 10,000 and 15,000 words
+made from the fixture article; the last is over 100,000 characters) and each
+voice (espeak-ng's ``gmw/en``, Piper's ``piper:en_US-joe-medium``), at 1 and
+2 cores, a fresh child process pinned to that many cores
+(``sched_setaffinity``; Piper's ONNX session then takes that many intra-op
+threads, as in a worker with concurrency 1) warms its engine on a short text
+(a worker has its model loaded), then renders the article through the whole
+pipeline (``workers.pipeline.synthesize``, MP3 as the player gets it) and
+reports:
 
 * wall and CPU time (the process's own, ffmpeg's encoder aside), the audio's
   length and the real-time factor (wall / audio);
@@ -24,9 +25,9 @@ absolute measure. Needs ``pip install pocketsphinx jiwer`` (not project
 dependencies); without them that column is left out.
 
 Run from the repository root, with the ``neural`` extra and the test voice
-installed (about 15 minutes on 2 cores)::
+installed (about 30 minutes on 2 cores)::
 
-    python -m benchmarks.voices [--words 500 2000 10000] [--cores 1 2]
+    python -m benchmarks.voices [--words 500 2000 10000 15000] [--cores 1 2]
 
 The last line of stdout is one JSON object with every figure.
 """
@@ -77,6 +78,7 @@ def child(voice: str, words: int, cores: int, out: Path) -> dict[str, Any]:
     return {
         "voice": voice,
         "words": words,
+        "chars": len(job.text),
         "cores": cores,
         "wall_s": round(wall, 2),
         "cpu_s": round(time.process_time() - cpu, 2),
@@ -131,7 +133,7 @@ def word_error_rate(audio: Path, said: str) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--words", type=int, nargs="+", default=[500, 2000, 10000])
+    parser.add_argument("--words", type=int, nargs="+", default=[500, 2000, 10000, 15000])
     parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,12 +156,12 @@ def main() -> None:
         log(f"transcribing {voice}'s {smallest} words…")
         intelligibility[voice] = word_error_rate(Path(run["audio_path"]), run["said"])
     print(
-        f"{'voice':<24} {'words':>6} {'cores':>5} {'audio s':>8} {'wall s':>7} {'cpu s':>6} "
-        f"{'RTF':>7} {'first s':>7} {'RSS MB':>7}"
+        f"{'voice':<24} {'words':>6} {'chars':>7} {'cores':>5} {'audio s':>8} {'wall s':>7} "
+        f"{'cpu s':>6} {'RTF':>7} {'first s':>7} {'RSS MB':>7}"
     )
     for r in runs:
         print(
-            f"{r['voice']:<24} {r['words']:>6} {r['cores']:>5} {r['audio_s']:>8} "
+            f"{r['voice']:<24} {r['words']:>6} {r['chars']:>7} {r['cores']:>5} {r['audio_s']:>8} "
             f"{r['wall_s']:>7} {r['cpu_s']:>6} {r['rtf']:>7} {r['first_audio_s']!s:>7} "
             f"{r['peak_rss_mb']:>7}"
         )
