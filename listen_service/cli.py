@@ -385,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lanes",
         choices=list(WORKER_LANES),
         default="all",
-        help="which requests it takes: interactive (readers'), bulk, or all (interactive first)",
+        help="which requests it takes: interactive (readers'), bulk, general (both), "
+        "neural (Piper jobs, with LISTEN_NEURAL_LANE), or all (interactive first)",
     )
     worker.set_defaults(func=cmd_worker)
 

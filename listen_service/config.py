@@ -267,6 +267,12 @@ SETTINGS: tuple[Setting, ...] = (
         "folder of Piper voices (NAME.onnx beside NAME.onnx.json), offered as piper:NAME beside those of installed voice packages; needs the neural extra; read by each web and worker process at start",
     ),
     Setting(
+        "LISTEN_NEURAL_LANE",
+        False,
+        bool,
+        "jobs read by a Piper voice go to a lane of their own (Celery queue listen.neural), for GPU workers (listen-service worker --lanes neural) beside CPU workers (--lanes general); off = they go by priority like any job; on needs a worker of that lane, or they wait",
+    ),
+    Setting(
         "LISTEN_PIPER_CUDA",
         False,
         bool,

@@ -97,6 +97,8 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     )
     if len(job.lexicon):
         stored["lexicon"] = job.lexicon.to_json()
+    stored.pop("lane", None)  # the service's to say, never the request's
+    stored.update(lanes.lane_of(job.voice.engine, config["LISTEN_NEURAL_LANE"]))
     return job, stored
 
 

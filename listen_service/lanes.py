@@ -25,12 +25,17 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from workers.voices import ESPEAK
+
 INTERACTIVE = "listen"
 BULK = "listen.bulk"
-# In the order a worker of both lanes takes them.
-QUEUES = (INTERACTIVE, BULK)
+# Jobs read by a neural voice, when the operator gives them a lane of their own
+# (LISTEN_NEURAL_LANE: GPU workers beside CPU ones); else they go by priority.
+NEURAL = "listen.neural"
+# In the order a worker of every lane takes them.
+QUEUES = (INTERACTIVE, BULK, NEURAL)
 PRIORITIES = {"interactive": INTERACTIVE, "bulk": BULK}
-LANE_NAMES = {queue: name for name, queue in PRIORITIES.items()}
+LANE_NAMES = {**{queue: name for name, queue in PRIORITIES.items()}, NEURAL: "neural"}
 # For API clients that do not say: their requests are usually scripted
 # (pre-generation, back-catalogues), and a reader's press is the player's.
 DEFAULT_PRIORITY = "bulk"
@@ -39,6 +44,9 @@ WORKER_LANES: dict[str, tuple[str, ...]] = {
     "all": QUEUES,
     "interactive": (INTERACTIVE,),
     "bulk": (BULK,),
+    # With LISTEN_NEURAL_LANE: CPU workers take "general", GPU workers "neural".
+    "general": (INTERACTIVE, BULK),
+    "neural": (NEURAL,),
 }
 # Messages looked at, per lane, to tell a job's place in it; beyond, "unknown".
 SCAN_CAP = 1000
@@ -55,7 +63,15 @@ _recent: dict[tuple[object, str], tuple[float, dict[str, Any]]] = {}
 
 def queue_of(payload: Mapping[str, Any]) -> str:
     """The queue a job's message goes to, from its stored payload."""
+    if payload.get("lane") == LANE_NAMES[NEURAL]:
+        return NEURAL
     return PRIORITIES.get(str(payload.get("priority", DEFAULT_PRIORITY)), BULK)
+
+
+def lane_of(engine: str, neural_lane: bool) -> dict[str, str]:
+    """What a stored payload says of its lane: ``{"lane": "neural"}`` for a job read
+    by a neural voice when such jobs have a lane of their own, else nothing."""
+    return {"lane": LANE_NAMES[NEURAL]} if neural_lane and engine != ESPEAK else {}
 
 
 class LaneBroker(Protocol):

@@ -118,7 +118,7 @@ def test_a_readers_press_moves_a_waiting_bulk_job_and_positions_follow(
         {"lane": "bulk", "position": 1},
     ]
     health = client.get("/healthz").get_json()
-    assert health["queue_depth_by_lane"] == {"interactive": 1, "bulk": 2}
+    assert health["queue_depth_by_lane"] == {"interactive": 1, "bulk": 2, "neural": 0}
     assert health["queue_depth"] == 3
     metrics = client.get("/metrics").get_data(as_text=True)
     assert value(metrics, "listen_queue_depth", lane="interactive") == 1

@@ -52,7 +52,7 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path: Path, sig: signal
         # Two workers: the readers' one (the interactive lane alone) and the general one.
         assert sorted(_queues_of(pid) for pid in _children(proc.pid)) == [
             "listen",
-            "listen,listen.bulk",
+            "listen,listen.bulk,listen.neural",
         ]
         proc.send_signal(sig)
         assert proc.wait(60) == 0

@@ -162,3 +162,36 @@ def test_without_piper_no_neural_voice_and_a_422_naming_the_problem(tmp_path: Pa
     assert body["error"]["code"] == "engine_unavailable"
     assert JOE in body["error"]["message"] and "listen[neural]" in body["error"]["message"]
     assert out["plain"] == 202  # everything else as before
+
+
+def test_neural_jobs_have_a_lane_of_their_own_when_asked(
+    service_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """LISTEN_NEURAL_LANE: a Piper job waits in the neural lane for a worker of it
+    (a GPU machine's), while a worker of the general lanes reads espeak-ng's jobs."""
+    app = create_app({**service_config, "LISTEN_NEURAL_LANE": True})
+    client = app.test_client()
+    general = start_worker(app, tmp_path / "general.log", lanes="general", node="cpu")
+    try:
+        neural = client.post("/api/v1/listen", json={"text": TEXT, "voice": JOE}).get_json()
+        espeak = client.post("/api/v1/listen", json={"text": TEXT, "voice": "gmw/en-us"}).get_json()
+        # A request cannot choose the lane: the service decides it from the voice.
+        forced = client.post(
+            "/api/v1/listen", json={"text": TEXT, "voice": "gmw/en-us", "lane": "neural"}
+        )
+        assert forced.status_code == 422 and forced.get_json()["error"]["code"] == "invalid_field"
+        assert wait_ready(client, espeak["status_url"])["status"] == "ready"
+        waiting = client.get(neural["status_url"]).get_json()
+        assert waiting["status"] == "queued", waiting
+        assert waiting["queue"]["lane"] == "neural", waiting
+        depths = client.get("/healthz").get_json()
+        assert depths["queue_depth_by_lane"]["neural"] == 1, depths
+        gpu = start_worker(app, tmp_path / "gpu.log", lanes="neural", node="gpu")
+        try:
+            assert wait_ready(client, neural["status_url"])["status"] == "ready"
+        finally:
+            gpu.stop()
+        assert gpu.syntheses(neural["id"]) == 1 and general.syntheses(neural["id"]) == 0
+        assert general.syntheses(espeak["id"]) == 1
+    finally:
+        general.stop()

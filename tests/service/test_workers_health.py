@@ -101,7 +101,7 @@ def test_workers_appear_when_started_and_go_when_stopped_or_killed(
         for pid in general.pool_children():
             assert by_pid[pid]["node"] == f"general@{host}"
             assert by_pid[pid]["concurrency"] == 2
-            assert by_pid[pid]["lanes"] == ["listen", "listen.bulk"]
+            assert by_pid[pid]["lanes"] == ["listen", "listen.bulk", "listen.neural"]
         for pid in readers.pool_children():
             assert by_pid[pid]["node"] == f"readers@{host}"
             assert (by_pid[pid]["concurrency"], by_pid[pid]["lanes"]) == (1, ["listen"])

@@ -241,9 +241,7 @@ def test_the_image_gets_flower_as_well_as_every_runtime_dependency() -> None:
     # and the neural voices only when asked for (they are GPL-3.0 and 250 MB).
     dockerfile = DOCKERFILE.read_text(encoding="utf-8")
     assert build_args(dockerfile)["EXTRAS"] == "flower"
-    assert any(
-        target == ".[${EXTRAS}]" for args in pip_installs(dockerfile) for target in args
-    )
+    assert any(target == ".[${EXTRAS}]" for args in pip_installs(dockerfile) for target in args)
 
 
 def imported_modules() -> dict[str, Path]:

@@ -37,7 +37,13 @@ def test_a_payload_goes_to_its_lane(payload: dict[str, Any], queue: str) -> None
 
 @pytest.mark.parametrize(
     ("lanes_arg", "queues"),
-    [(None, "listen,listen.bulk"), ("interactive", "listen"), ("bulk", "listen.bulk")],
+    [
+        (None, "listen,listen.bulk,listen.neural"),
+        ("interactive", "listen"),
+        ("bulk", "listen.bulk"),
+        ("general", "listen,listen.bulk"),
+        ("neural", "listen.neural"),
+    ],
 )
 def test_worker_lanes_choose_its_queues_interactive_first(
     lanes_arg: str | None, queues: str
@@ -182,3 +188,15 @@ def test_an_event_stream_reports_a_queue_place_that_changed() -> None:
     assert _state(body) != _state(moved)
     assert _state(body) == _state(dict(body))
     assert _state({"status": "working", "progress": 0.5, "made_ms": 1200}) is not None
+
+
+def test_neural_jobs_have_their_own_lane_only_when_the_operator_asks() -> None:
+    assert lanes.lane_of("piper", neural_lane=False) == {}
+    assert lanes.lane_of("espeak-ng", neural_lane=True) == {}
+    stored = {"priority": "interactive", **lanes.lane_of("piper", neural_lane=True)}
+    assert lanes.queue_of(stored) == lanes.NEURAL
+    assert lanes.queue_of({"priority": "interactive"}) == lanes.INTERACTIVE
+    # Workers: every lane by default; CPU and GPU workers split them when asked.
+    assert set(lanes.WORKER_LANES["all"]) == set(lanes.QUEUES)
+    general, neural = lanes.WORKER_LANES["general"], lanes.WORKER_LANES["neural"]
+    assert lanes.NEURAL not in general and neural == (lanes.NEURAL,)
