@@ -180,6 +180,23 @@ def test_choosing_another_voice_continues_in_it_and_is_remembered(
     assert _sentence(us, tab.audio("currentTime")) in (at, at + 1)
     assert page.evaluate("localStorage.getItem('listen:voice')") == US.id
 
+    # Later in the article, back to the first voice, whose audio is made already
+    # (and whose position stored at the change is earlier): it plays on from here.
+    later = us["timings"][7]["start_ms"] / 1000
+    page.evaluate(f"{AUDIO}.currentTime = {later + 0.3}")
+    tab.wait_time(later + 0.5)
+    at = _sentence(us, tab.audio("currentTime"))
+    page.locator(PICKER).select_option(JOE.id)
+    page.wait_for_function(
+        f"() => document.querySelector('listen-button').meta.id === '{first}'"
+        f" && !{AUDIO}.paused && {AUDIO}.currentTime > 0",
+        timeout=60_000,
+    )
+    assert [p.get("voice") for p in tab.posted] == [JOE.id, US.id, JOE.id]
+    assert _sentence(joe, tab.audio("currentTime")) in (at, at + 1)
+    page.locator(PICKER).select_option(US.id)  # the voice the next visit gets
+    page.wait_for_function(f"() => document.querySelector('listen-button').meta.id === '{second}'")
+
     # Remembered for this site: the next visit asks for that voice at once.
     page.reload()
     page.click(MAIN)
