@@ -1549,7 +1549,7 @@ a.ib{text-decoration:none}
       this.voiceTimer = setTimeout(() => {
         if (id === this.voice || this.voicePick.value !== id) return;
         this.voice = id;
-        if (!this.meta || this.state === "idle" || this.state === "error") return; // the next press uses it
+        if (!this.meta || this.state === "idle") return; // the first press uses it
         const i = this.at(this.a.currentTime);
         this.savePos();
         this.resumeSentence = Math.max(0, this.resumeSentence != null ? this.resumeSentence : i);
