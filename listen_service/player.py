@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Final, cast
@@ -23,7 +24,10 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from audio_cache import AudioCache, is_valid_key
 from listen_service.errors import ApiError
+from listen_service.jobflow import voices
 from listen_service.security import page_csp
+from workers.errors import UnknownVoice
+from workers.voices import ESPEAK, Voice, resolve_voice
 
 bp = Blueprint("player", __name__)
 
@@ -39,6 +43,8 @@ EMBED_STYLE_HASH: Final = base64.b64encode(hashlib.sha256(EMBED_STYLE.encode()).
 # Where the demo article's aside and figure go: after these paragraphs (0-based).
 FIGURE_AFTER: Final = 1
 ASIDE_AFTER: Final = 5
+# The demo article's language.
+DEMO_LANG: Final = "en"
 
 
 @cache
@@ -95,6 +101,24 @@ def embed(job_id: str) -> Response:
     return response
 
 
+def demo_voices(installed: Sequence[Voice], lang: str = DEMO_LANG) -> list[str]:
+    """The voices the demo's player offers: the neural voices of ``lang`` first (the
+    first is the default), then espeak-ng's voice for it; none without a neural
+    voice, when the demo reads in espeak-ng's voice as it always did."""
+    base = lang.lower().split("-")[0]
+    neural = [
+        v.id
+        for v in installed
+        if v.engine != ESPEAK and any(code.split("-")[0] == base for code in v.languages)
+    ]
+    if not neural:
+        return []
+    try:
+        return [*neural, resolve_voice(installed, lang=lang).id]
+    except UnknownVoice:
+        return neural
+
+
 @bp.get("/")
 def demo() -> Response:
     """A publisher's article page with the Listen button: what a newcomer sees first.
@@ -113,6 +137,7 @@ def demo() -> Response:
         aside_after=ASIDE_AFTER,
         site_key=site_key,
         needs_key=bool(keys) and not site_key,
+        voices=demo_voices(voices()),
         minutes=max(1, round(sum(len(p.split()) for p in paragraphs) / 175)),
     )
     response = Response(html, mimetype="text/html")

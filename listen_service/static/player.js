@@ -152,11 +152,13 @@ input[type=range]{flex:1;min-width:50px;height:22px;margin:0;accent-color:var(--
 .vol{flex:none;width:64px}
 .rate{height:30px;min-width:3.6em;padding:0 10px;border:1px solid #d0d7de;border-radius:999px;background:#fff;font-weight:650;font-size:13px;font-variant-numeric:tabular-nums}
 .rate:hover{background:#eef1f4}
+.voice{flex:none;align-self:center;height:24px;max-width:12em;field-sizing:content;margin:-2px 0;padding:0 4px 0 8px;border:1px solid #d0d7de;border-radius:999px;background:#fff;color:inherit;font:inherit;font-weight:600;font-size:12.5px;text-overflow:ellipsis;cursor:pointer}
+.voice:hover{background:#eef1f4}
 a.ib{text-decoration:none}
 @media (max-width:640px){.card{grid-template-columns:auto auto;justify-content:space-between;padding:8px 10px}.mid{grid-column:1/-1;grid-row:1}.vol{display:none}.ib{width:32px;height:32px}.ib.play{width:40px;height:40px}}
-@media (max-width:480px){.mu,a.ib{display:none}.ctl{gap:0}.card{gap:4px 8px}}
+@media (max-width:480px){.mu,a.ib{display:none}.ctl{gap:0}.card{gap:4px 8px}.voice{max-width:9.5em}}
 @media (max-width:640px){:host([data-audio-id]) .card{grid-template-columns:auto minmax(0,1fr) auto;padding:10px 12px}:host([data-audio-id]) .mid{grid-column:auto;grid-row:auto}:host([data-audio-id]) .sn{display:none}:host([data-audio-id]) .ib.play{width:46px;height:46px}}
-@media (prefers-color-scheme:dark){:host{color:#e6edf3!important}.card,.rate{background:#161b22;border-color:#3d444d}.card{box-shadow:0 12px 32px rgba(0,0,0,.55)}.ib{color:#e6edf3}.ib:hover,.rate:hover{background:#262c36}.ib[aria-pressed=true]{color:#a8c7fa;background:#1c2b41}.st,.seek{color:#9198a1}.made{background:#30363d}.made i{background:#768390}.main:focus-visible{outline-color:#e6edf3}}
+@media (prefers-color-scheme:dark){:host{color:#e6edf3!important}.card,.rate,.voice{background:#161b22;border-color:#3d444d}.voice{color-scheme:dark}.card{box-shadow:0 12px 32px rgba(0,0,0,.55)}.ib{color:#e6edf3}.ib:hover,.rate:hover,.voice:hover{background:#262c36}.ib[aria-pressed=true]{color:#a8c7fa;background:#1c2b41}.st,.seek{color:#9198a1}.made{background:#30363d}.made i{background:#768390}.main:focus-visible{outline-color:#e6edf3}}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}`;
   let sheet = null;
   const styles = (root) => {
@@ -391,6 +393,27 @@ a.ib{text-decoration:none}
       return body;
     }
   };
+
+  /* The voices a site offers a reader (data-voices: ids separated by spaces or
+   * commas), each once, at most 12. The service knows a voice by its full id,
+   * the last part of it or its name (workers/voices.py resolve_voice), and so
+   * does findVoice among GET /api/v1/voices's list. */
+  const voiceIds = (s) => [...new Set((s || "").split(/[\s,]+/).filter(Boolean))].slice(0, 12);
+  const findVoice = (list, id) => {
+    const w = String(id).trim().toLowerCase();
+    return list.find((v) => [v.id.toLowerCase(), v.id.toLowerCase().split("/").pop(), String(v.name || "").toLowerCase()].includes(w));
+  };
+  // A voice as the picker names it: a Piper voice by its speaker ("Joe (neural)",
+  // from "English (United States) - joe medium (Piper)"), espeak-ng's by its language.
+  const voiceLabel = (v) => {
+    const name = String(v.name || v.id);
+    if (v.engine !== "piper") return `${name}, ${v.engine === "espeak-ng" ? "eSpeak NG" : v.engine}`;
+    const m = / - (.+?)(?: (?:x_low|low|medium|high))? \(Piper\)$/.exec(name);
+    const who = (m ? m[1] : name.replace(/\s*\(Piper\)$/, "")).replace(/_/g, " ");
+    return `${who[0].toUpperCase()}${who.slice(1)} (neural)`;
+  };
+  // A request the reader replaced with another (a change of voice) ends quietly.
+  const SUPERSEDED = "superseded";
 
   /* Progressive playback: the audio of a job still being made, through Media
    * Source Extensions, so that the <audio> element keeps one source from the
@@ -700,6 +723,16 @@ a.ib{text-decoration:none}
         class: "rate",
         click: () => this.setRate(RATES[(RATES.indexOf(this.a.playbackRate) + 1) % RATES.length] || 1, true),
       });
+      // The voice, when the site offers several (data-voices): shown once the
+      // service has said which of them it has (offerVoices).
+      this.offered = this.solo ? [] : voiceIds(this.dataset.voices);
+      this.voicePick = h("select", {
+        class: "voice",
+        "aria-label": "Voice",
+        title: "Voice",
+        hidden: true,
+        change: () => this.pickVoice(this.voicePick.value),
+      });
       this.follow = b("", "Follow the text", icon("follow"), () => {
         const on = this.follow.getAttribute("aria-pressed") !== "true";
         this.follow.setAttribute("aria-pressed", String(on));
@@ -745,7 +778,7 @@ a.ib{text-decoration:none}
             b("", "Forward 10 seconds", icon("back", "10", true), () => this.skip(10)),
             b("sn", "Next sentence", icon("next"), () => this.sentence(1)),
           ),
-          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.chap, this.madeBar), this.tot)),
+          h("div", { class: "mid" }, h("div", { class: "top" }, this.ttl, this.st, this.voicePick), h("div", { class: "seek" }, this.el, h("div", { class: "track" }, this.seek, this.chap, this.madeBar), this.tot)),
           h("div", { class: "ctl" }, this.rate, this.follow, this.muteBtn, this.vol, this.dl, close),
         ),
       );
@@ -873,6 +906,10 @@ a.ib{text-decoration:none}
     }
 
     async start() {
+      // Each start supersedes the one before (a change of voice while it prepares).
+      const gen = (this.gen = (this.gen || 0) + 1);
+      const stale = () => gen !== this.gen;
+      if (this.stopEvents) this.stopEvents();
       this.onBusy = () => this.retrying();
       this.state = "preparing";
       this.chap.replaceChildren();
@@ -895,7 +932,10 @@ a.ib{text-decoration:none}
           const title = Array.from(raw).slice(0, 300).join("") || undefined;
           // A reader waits for this one: the interactive lane, ahead of bulk work.
           const body = { text: this.x.text, title, priority: "interactive" };
-          if (this.dataset.voice) body.voice = this.dataset.voice;
+          if (this.offered.length && !this.voice) await this.offerVoices();
+          if (stale()) return;
+          const voice = this.voice || this.dataset.voice;
+          if (voice) body.voice = voice;
           const lang = this.dataset.lang || pageLang(t);
           if (lang) body.lang = lang;
           if (this.dataset.bitrate) body.bitrate = +this.dataset.bitrate;
@@ -912,17 +952,20 @@ a.ib{text-decoration:none}
             delete body.lang;
             job = await getJSON(abs("api/v1/listen"), { ...post, body: JSON.stringify(body) }, this.onBusy);
           }
+          if (stale()) return;
           const off = (this.dataset.analytics || "").trim().toLowerCase() === "off";
           this.events = job.events_url && this.dataset.key && !off ? abs(job.events_url) : null;
           if (this.feed) this.feed.close();
           this.feed = null;
-          if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t))) return;
-          job = await this.track(job);
+          if ((job.status === "queued" || job.status === "working") && streamable(job) && (await this.stream(job, t, stale))) return;
+          job = await this.track(job, stale);
           meta = await getJSON(abs(job.timings_url), undefined, this.onBusy);
+          if (stale()) return;
           this.hook(t);
         }
         this.load(meta);
       } catch (e) {
+        if (stale() || e.code === SUPERSEDED) return;
         const streamed = this.feed;
         if (streamed) streamed.close();
         this.feed = null;
@@ -942,7 +985,7 @@ a.ib{text-decoration:none}
       }
     }
 
-    async track(job) {
+    async track(job, stale = () => false) {
       const busy = (j) => j.status === "queued" || j.status === "working";
       if (!busy(job)) return this.done(job);
       this.progress(job);
@@ -950,6 +993,10 @@ a.ib{text-decoration:none}
         try {
           job = await new Promise((ok, fail) => {
             const es = (this.es = new EventSource(`${abs(job.status_url)}/events`));
+            this.stopEvents = () => {
+              es.close();
+              fail(new Error("stream"));
+            };
             let failures = 0;
             es.addEventListener("timings", (e) => {
               const d = JSON.parse(e.data);
@@ -980,10 +1027,13 @@ a.ib{text-decoration:none}
       // A long poll over the server's bounds comes back at once with nothing
       // new: ask again after 1 s, 2 s, 4 s, then every 5 s, not in a tight loop.
       let pause = 1000;
+      const gone = () => failure("another voice was chosen", SUPERSEDED);
       while (busy(job)) {
+        if (stale()) throw gone();
         const asked = Date.now();
         const seen = `${job.status} ${job.progress}`;
         job = await getJSON(`${abs(job.status_url)}?wait=20`, undefined, this.onBusy);
+        if (stale()) throw gone();
         this.progress(job);
         if (!busy(job)) break;
         if (`${job.status} ${job.progress}` !== seen) pause = 1000;
@@ -992,12 +1042,13 @@ a.ib{text-decoration:none}
           pause = Math.min(2 * pause, 5000);
         }
       }
+      if (stale()) throw gone();
       return this.done(job);
     }
 
     // Plays a job's audio while it is made (LiveFeed); false where this page
     // or browser cannot, and the caller waits for the whole file instead.
-    async stream(job, t) {
+    async stream(job, t, stale) {
       const feed = new LiveFeed(this.a, abs(job.audio_url), () => this.extent());
       try {
         await feed.open();
@@ -1024,10 +1075,12 @@ a.ib{text-decoration:none}
       let working;
       this.working = new Promise((r) => (working = r));
       this.started = working;
-      const ready = this.track(job);
+      const ready = this.track(job, stale);
       const fed = feed.run(this.working, ready);
       fed.catch(() => {}); // a failed job is reported by ``ready``
-      this.play(); // while the press still counts as the reader's gesture
+      // While the press still counts as the reader's gesture; after a change of
+      // voice, once the sentence it was at can play (catchUp).
+      if (this.resumeSentence == null) this.play();
       this.making(job);
       const done = await ready;
       const meta = await getJSON(abs(done.timings_url), undefined, this.onBusy);
@@ -1073,6 +1126,7 @@ a.ib{text-decoration:none}
       });
       this.cur = -2; // repaint the highlight with what is known now
       this.paint();
+      this.catchUp();
     }
 
     // The seek bar of audio being made: its whole (estimated) length, and the
@@ -1086,6 +1140,23 @@ a.ib{text-decoration:none}
       this.tot.textContent = final || !total ? clock(total) : `~${clock(total)}`;
       this.madeFill.style.width = `${total ? Math.min(100, (100 * made) / total) : 0}%`;
       this.paint();
+      this.catchUp();
+    }
+
+    // After a change of voice, the audio being made plays from the sentence the
+    // reader was at as soon as that sentence's audio is there.
+    catchUp() {
+      const i = this.resumeSentence,
+        f = this.feed;
+      if (i == null || !f) return;
+      const s = this.timings[i],
+        final = this.meta.duration_s > 0;
+      if (!s && !final) return;
+      const at = s ? s.start_ms / 1000 : 0;
+      if (!final && f.made() < at + 0.5) return;
+      this.resumeSentence = null;
+      this.jump(at);
+      this.play();
     }
 
     // Leaves the media source for the finished file, at ``t`` seconds.
@@ -1119,6 +1190,7 @@ a.ib{text-decoration:none}
       this.btn.style.setProperty("--p", `${pct}%`);
       const msg = j.status === "queued" ? waiting(j) : `Preparing audio\u2026 ${pct}%`;
       this.setMain("play", j.status === "queued" ? msg : `Preparing\u2026 ${pct}%`);
+      if (!this.bar.hidden) this.st.textContent = msg; // another voice, the player open
       if (msg !== this.lastMsg && (j.status === "queued" || pct - (this.lastPct || 0) >= 20 || pct === 100)) {
         this.lastPct = pct;
         this.say(msg);
@@ -1143,6 +1215,9 @@ a.ib{text-decoration:none}
       this.dl.hidden = false;
       const pos = +store.get(this.posKey) || 0;
       this.resume = pos > 3 && pos < (meta.duration_s || 0) - 3 ? pos : 0;
+      const s = this.resumeSentence != null && this.timings[Math.min(this.resumeSentence, this.timings.length - 1)];
+      if (s) this.resume = s.start_ms / 1000; // the sentence the other voice was at
+      this.resumeSentence = null;
       this.madeBar.hidden = true;
       this.a.src = abs(meta.audio_url);
       this.a.playbackRate = this.a.defaultPlaybackRate = this.rateValue;
@@ -1240,7 +1315,8 @@ a.ib{text-decoration:none}
         this.playBtn.replaceChildren(icon("play"));
         this.playBtn.setAttribute("aria-label", "Play");
         this.playBtn.title = "Play";
-        if (this.state === "error") return; // the error's label and message stand
+        // The error's label and message stand, as does the preparing of another voice.
+        if (this.state === "error" || this.state === "preparing") return;
         if (!this.bar.hidden) this.setMain("play", "Resume");
         this.paint();
         this.savePos();
@@ -1434,12 +1510,63 @@ a.ib{text-decoration:none}
       }
     }
 
+    /* The voice to ask for, and the picker: of the voices the site offers, those
+     * the service has (in the site's order). The reader's last choice on this
+     * site (listen:voice) if it is one of them, else data-voice if it names one,
+     * else the first. With fewer than two, no picker. */
+    async offerVoices() {
+      let list = [];
+      if (this.offered.length > 1) {
+        try {
+          list = (await getJSON(abs("api/v1/voices"), undefined, this.onBusy)).voices || [];
+        } catch {} // no picker; the service says what is wrong with the voice asked for
+      }
+      const found = [];
+      for (const id of this.offered) {
+        const v = findVoice(list, id);
+        if (v && !found.includes(v)) found.push(v);
+      }
+      const mine = store.get("listen:voice"),
+        named = this.dataset.voice;
+      const v =
+        found.find((q) => q.id === mine) || (named && findVoice(found, named)) || found[0];
+      const fallback = named && this.offered.some((id) => id.toLowerCase() === named.trim().toLowerCase());
+      this.voice = v ? v.id : fallback ? named : this.offered[0];
+      if (found.length < 2) return;
+      this.voicePick.replaceChildren(...found.map((q) => h("option", { value: q.id, text: voiceLabel(q) })));
+      this.voicePick.value = this.voice;
+      this.voicePick.hidden = false;
+    }
+
+    // The reader chose a voice: remembered for this site; what plays is asked
+    // for again in it, from the sentence being said (after a short pause, as
+    // arrow keys on the picker step through the voices one change at a time).
+    pickVoice(id) {
+      const opt = this.voicePick.selectedOptions[0];
+      store.set("listen:voice", id);
+      this.say(`Voice: ${opt ? opt.textContent : id}`);
+      clearTimeout(this.voiceTimer);
+      this.voiceTimer = setTimeout(() => {
+        if (id === this.voice || this.voicePick.value !== id) return;
+        this.voice = id;
+        if (!this.meta || this.state === "idle") return; // the first press uses it
+        const i = this.at(this.a.currentTime);
+        this.savePos();
+        this.resumeSentence = Math.max(0, this.resumeSentence != null ? this.resumeSentence : i);
+        this.a.pause();
+        if (this.feed) this.feed.close();
+        this.feed = null;
+        this.start();
+      }, 600);
+    }
+
     key(e) {
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const el = e.target,
         k = e.key,
         range = el.type === "range",
         clickable = el.tagName === "BUTTON" || el.tagName === "A";
+      if (el.tagName === "SELECT") return; // its keys choose a voice
       let f = null;
       if (k === "k" || (k === " " && !clickable)) f = () => this.press();
       else if (!this.meta) return;
