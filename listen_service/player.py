@@ -105,12 +105,7 @@ def demo_voices(installed: Sequence[Voice], lang: str = DEMO_LANG) -> list[str]:
     """The voices the demo's player offers: the neural voices of ``lang`` first (the
     first is the default), then espeak-ng's voice for it; none without a neural
     voice, when the demo reads in espeak-ng's voice as it always did."""
-    base = lang.lower().split("-")[0]
-    neural = [
-        v.id
-        for v in installed
-        if v.engine != ESPEAK and any(code.split("-")[0] == base for code in v.languages)
-    ]
+    neural = [v.id for v in installed if v.engine != ESPEAK and v.speaks(lang)]
     if not neural:
         return []
     try:

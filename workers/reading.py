@@ -162,7 +162,6 @@ def _shifted(said: Spoken, src: int) -> list[tuple[int, int, str]]:
 
 
 def _voice_id(lang: str, chosen: Voice, voices: Sequence[Voice]) -> str:
-    base = lang.split("-")[0]
-    if any(code.split("-")[0] == base for code in chosen.languages):
+    if chosen.speaks(lang):
         return chosen.id
     return voice_for(lang, voices).id

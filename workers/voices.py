@@ -42,6 +42,11 @@ class Voice:
     version: str = ""
     licence: str | None = None  # the voice's own licence, where its files say
 
+    def speaks(self, lang: str) -> bool:
+        """Whether one of its languages is ``lang``'s (by primary subtag: en-us speaks en-gb)."""
+        base = lang.split("-")[0]
+        return any(code.split("-")[0] == base for code in self.languages)
+
     def as_dict(self) -> dict[str, object]:
         found: dict[str, object] = {
             "id": self.id,
