@@ -97,7 +97,7 @@ def plan_request(payload: Mapping[str, Any], site: str | None) -> tuple[Plan, di
     )
     if len(job.lexicon):
         stored["lexicon"] = job.lexicon.to_json()
-    stored.pop("lane", None)  # the service's to say, never the request's
+    # The service's to say: a request naming a lane is refused (validation).
     stored.update(lanes.lane_of(job.voice.engine, config["LISTEN_NEURAL_LANE"]))
     return job, stored
 

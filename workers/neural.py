@@ -140,15 +140,11 @@ class PiperEngine:
         self._phonemised: dict[tuple[int, str], list[str]] = {}
         self.loads = 0  # models loaded by this process (tests check: one per voice)
 
-    def synthesize(self, text: str, settings: SpeechSettings, files: VoiceFiles) -> bytes:
-        """Render one bounded chunk with ``files``' voice; 22,050 Hz mono s16le PCM."""
-        return self.synthesize_words(text, settings, files)[0]
-
     def synthesize_words(
         self, text: str, settings: SpeechSettings, files: VoiceFiles
     ) -> tuple[bytes, tuple[WordMark, ...]]:
-        """The chunk's audio and when each of its words begins (none if the
-        voice's model gives no alignments)."""
+        """One bounded chunk in ``files``' voice (22,050 Hz mono s16le PCM) and when
+        each of its words begins (none if the voice's model gives no alignments)."""
         from piper import SynthesisConfig
 
         if os.getpid() != self.pid:
