@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -132,6 +133,16 @@ def _mem_total_gib() -> float | None:
     return None
 
 
+def _huge_pages_mode() -> str | None:
+    """The kernel's transparent huge page mode (``always``, ``madvise`` or ``never``)."""
+    try:
+        modes = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return None
+    chosen = re.search(r"\[(\w+)\]", modes)
+    return chosen.group(1) if chosen else None
+
+
 def machine_info() -> dict[str, object]:
     """Facts about this machine and the tools a benchmark depends on."""
     return {
@@ -139,6 +150,7 @@ def machine_info() -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "mem_total_gib": _mem_total_gib(),
+        "transparent_huge_pages": _huge_pages_mode(),
         "python": platform.python_version(),
         "espeak_ng": first_line(["espeak-ng", "--version"]),
         "ffmpeg": first_line(["ffmpeg", "-version"]),

@@ -30,7 +30,9 @@ installed (about 30 minutes on 2 cores)::
     python -m benchmarks.voices [--words 500 2000 10000 14500] [--cores 1 2]
 
 ``LISTEN_PIPER_MMAP_BYTES`` in its environment sets the children's malloc
-threshold as it does a worker's (``workers.neural.Setup``).
+threshold as it does a worker's (``workers.neural.Setup``); the children
+start with a worker's environment (``listen_service.run.worker_env``: malloc's
+huge pages, unless ``GLIBC_TUNABLES`` says ``glibc.malloc.hugetlb=0``).
 
 The last line of stdout is one JSON object with every figure.
 """
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import build_text, log, machine_info, reap, utc_now
+from listen_service.run import worker_env
 
 VOICES = ("gmw/en", "piper:en_US-joe-medium")
 WER_MAX_WORDS = 2000
@@ -105,7 +108,7 @@ def run_child(voice: str, words: int, cores: int, work: Path) -> dict[str, Any]:
     out.mkdir(parents=True)
     cmd = [sys.executable, "-m", "benchmarks.voices", "--child", voice, str(words), str(cores)]
     cmd.append(str(out))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=worker_env(os.environ))
     assert proc.stdout is not None
     raw = proc.stdout.read()
     reaped = reap(proc)
@@ -185,6 +188,7 @@ def main() -> None:
             {
                 "date": utc_now(),
                 "machine": machine_info(),
+                "glibc_tunables": worker_env(os.environ)["GLIBC_TUNABLES"],
                 "targets": TARGETS,
                 "runs": runs,
                 "word_error_rate": intelligibility,

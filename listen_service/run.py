@@ -21,6 +21,27 @@ from listen_service.supervise import WorkerSupervisor
 READERS_CONCURRENCY = 1
 
 
+# glibc's malloc marks its own mappings for transparent huge pages (where the
+# kernel's THP mode is "madvise"; "always" needs no mark, "never" ignores it).
+# A Piper worker bounds its memory by handing big blocks back to the kernel
+# (workers.neural's mmap threshold); huge pages take most of that bound's time
+# cost away at the same peak (docs/benchmarks.md). An operator's own
+# glibc.malloc.hugetlb in GLIBC_TUNABLES wins (``=0`` turns this off).
+MALLOC_HUGE_PAGES = "glibc.malloc.hugetlb=1"
+
+
+def worker_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` for a Celery worker process: with ``MALLOC_HUGE_PAGES`` among its
+    ``GLIBC_TUNABLES`` (read by glibc as a process starts, so set by whoever starts it)."""
+    env = dict(environ)
+    tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t]
+    name = MALLOC_HUGE_PAGES.partition("=")[0]
+    if not any(t.partition("=")[0] == name for t in tunables):
+        tunables.append(MALLOC_HUGE_PAGES)
+    env["GLIBC_TUNABLES"] = ":".join(tunables)
+    return env
+
+
 def worker_command(
     config: Mapping[str, Any],
     concurrency: int,
@@ -57,7 +78,8 @@ def exec_worker(concurrency: int, loglevel: str, lanes: str = "all") -> NoReturn
 
     settings = config.load()
     hash_secrets_in_env(settings)
-    os.execv(sys.executable, worker_command(settings, concurrency, loglevel, lanes))
+    cmd = worker_command(settings, concurrency, loglevel, lanes)
+    os.execve(sys.executable, cmd, worker_env(os.environ))
 
 
 # Threads of each gunicorn worker kept for everything but streams and long polls.
@@ -142,9 +164,10 @@ def serve(host: str, port: int, concurrency: int | None, loglevel: str) -> int:
     readers = worker_command(
         app.config, READERS_CONCURRENCY, loglevel, "interactive", node="readers"
     )
+    env = worker_env(os.environ)
     workers = [
-        WorkerSupervisor(general, os.environ, data_dir),
-        WorkerSupervisor(readers, os.environ, data_dir, name="readers"),
+        WorkerSupervisor(general, env, data_dir),
+        WorkerSupervisor(readers, env, data_dir, name="readers"),
     ]
 
     def stop(*_: object) -> None:

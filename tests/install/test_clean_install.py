@@ -99,6 +99,9 @@ def test_redis_web_and_worker_from_a_clean_install(
     processes.append(web)
     port = web.wait_for(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1)
     worker.wait_for(r" ready\.")
+    # listen-service worker becomes Celery (same pid) with malloc's huge pages asked for.
+    environ = Path(f"/proc/{worker.proc.pid}/environ").read_bytes().split(b"\0")
+    assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
     assert_speech(post_until_ready(f"http://127.0.0.1:{port}", web, tmp_path))
 
 

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from listen_service import create_app
 from listen_service.config import next_db, to_env
-from listen_service.run import worker_command
+from listen_service.run import worker_command, worker_env
 
 REDIS_URL = os.environ.get("LISTEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 # Where the job records go by default in Redis mode: the broker's DB + 1.
@@ -102,7 +102,7 @@ def start_worker(
     """A real ``celery worker`` process with the app's settings, of ``lanes``
     (``listen-service worker --lanes``); waits until it is ready and each of its
     pool processes is in the worker registry (so ``/healthz`` counts it)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **to_env(app.config)}
+    env = worker_env({**os.environ, "PYTHONUNBUFFERED": "1", **to_env(app.config)})
     cmd = worker_command(app.config, concurrency, "INFO", lanes, node)
     handle = log.open("wb")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env)

@@ -54,6 +54,8 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path: Path, sig: signal
             "listen",
             "listen,listen.bulk,listen.neural",
         ]
+        # Started with malloc's huge pages asked for (run.worker_env), pool included.
+        assert all("glibc.malloc.hugetlb=1" in _tunables(pid) for pid in worker)
         proc.send_signal(sig)
         assert proc.wait(60) == 0
         time.sleep(0.5)
@@ -82,6 +84,14 @@ def _queues_of(pid: int) -> str:
     """The queues (``-Q``) a Celery worker process consumes."""
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
     return cmdline[cmdline.index("-Q") + 1]
+
+
+def _tunables(pid: int) -> str:
+    """The ``GLIBC_TUNABLES`` a process was started with."""
+    for entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        if entry.startswith(b"GLIBC_TUNABLES="):
+            return entry.partition(b"=")[2].decode()
+    return ""
 
 
 def test_serve_on_a_busy_port_says_so_and_starts_no_worker(tmp_path: Path) -> None:
