@@ -38,6 +38,7 @@ from workers.voices import (
     VOLUME_MIN,
     Voice,
     check_range,
+    first_piece_chars,
     piece_chars,
     resolve_voice,
 )
@@ -45,7 +46,7 @@ from workers.words import Word, as_json, piece_words, source_map, written
 
 # Part of every cache key: bump it whenever a change to this pipeline changes
 # the audio or the timings, so that old entries stop matching.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 Progress = Callable[[float], None]
 
@@ -279,7 +280,10 @@ def _render(
                 asm.pause(pauses.clause_ms // 2)
             speech = replace(job.speech, voice_id=voice_id)
             cursor = 0
-            for m, piece in enumerate(split(text, piece_chars(voice_id, chunk_chars))):
+            limit = piece_chars(voice_id, chunk_chars)
+            # The article's opening words are heard as soon as they are made.
+            first = first_piece_chars(voice_id, chunk_chars) if not timings and not n else None
+            for m, piece in enumerate(split(text, limit, first)):
                 if m:
                     asm.pause(pauses.clause_ms)
                 pcm, marks = engine.synthesize_words(piece, speech)

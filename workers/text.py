@@ -181,20 +181,29 @@ def chunk(prepared: PreparedText, *, chunk_chars: int = DEFAULT_CHUNK_CHARS) -> 
     ]
 
 
-def split(text: str, chunk_chars: int = DEFAULT_CHUNK_CHARS) -> list[str]:
-    """``text`` cut into non-empty pieces of at most ``chunk_chars`` (as ``chunk``).
+def split(
+    text: str, chunk_chars: int = DEFAULT_CHUNK_CHARS, first_chars: int | None = None
+) -> list[str]:
+    """``text`` cut into non-empty pieces of at most ``chunk_chars`` (as ``chunk``),
+    the first of them of at most ``first_chars`` (default ``chunk_chars``).
 
     Never inside a ``[[...]]`` phoneme block (a lexicon's), unless the block
     alone is longer than a piece.
     """
-    if chunk_chars < MIN_CHUNK_CHARS:
-        raise ValueError(f"chunk_chars must be at least {MIN_CHUNK_CHARS}, got {chunk_chars}")
+    limit = chunk_chars if first_chars is None else first_chars
+    for name, value in (("chunk_chars", chunk_chars), ("first_chars", limit)):
+        if value < MIN_CHUNK_CHARS:
+            raise ValueError(f"{name} must be at least {MIN_CHUNK_CHARS}, got {value}")
+    # A short first piece is wanted (it is heard sooner): any clause break will do.
+    clause_from = 0 if first_chars is not None else limit // 2
     pieces: list[str] = []
     rest = text.strip()
-    while len(rest) > chunk_chars:
-        cut = _cut_point(rest, chunk_chars)
+    while len(rest) > limit:
+        cut = _cut_point(rest, limit, clause_from)
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
+        limit = chunk_chars
+        clause_from = limit // 2
     if rest:
         pieces.append(rest)
     return pieces
@@ -310,8 +319,9 @@ def _is_speakable(text: str) -> bool:
     return any(unicodedata.category(c) == "So" for c in text)
 
 
-def _cut_point(text: str, limit: int) -> int:
-    """Where to cut ``text`` so that ``text[:cut].rstrip()`` fits in ``limit``."""
+def _cut_point(text: str, limit: int, clause_from: int) -> int:
+    """Where to cut ``text`` so that ``text[:cut].rstrip()`` fits in ``limit``: at
+    its last clause break past ``clause_from``, else its last space."""
     window = text[: limit + 1]
     blocks = [m.span() for m in _PHONEMES_RE.finditer(text, 0, limit + 200)]
 
@@ -321,7 +331,7 @@ def _cut_point(text: str, limit: int) -> int:
     clauses = [m.end() for m in _CLAUSE_RE.finditer(window) if m.end() <= limit]
     clauses = [c for c in clauses if outside(c)]
     # A clause break far back would leave a tiny chunk; a space near the limit is better.
-    if clauses and clauses[-1] > limit // 2:
+    if clauses and clauses[-1] > clause_from:
         return clauses[-1]
     spaces = [i for i, ch in enumerate(window) if ch == " " and i > 0 and outside(i)]
     if spaces:

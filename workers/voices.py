@@ -27,6 +27,12 @@ ENGINES = (ESPEAK, PIPER)
 # character over a 170 MB base (258 characters peaked at 430 MB, 507 at 696 MB,
 # 1,016 at 1,131 MB, measured), so longer sentences are said in clauses.
 PIECE_CHARS = {PIPER: 250}
+# The most of an article's first sentence said before a reader hears anything,
+# where the engine is slow enough for it to matter: Piper takes ~0.06 s of CPU
+# a second of speech, so a whole first sentence of 200 characters kept the
+# first audio near 1 s; its first clause alone (cut as long sentences are, at a
+# clause break, else a space) is heard in about half that (docs/benchmarks.md).
+FIRST_PIECE_CHARS = {PIPER: 100}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,13 @@ def engine_of(voice_id: str) -> str:
 def piece_chars(voice_id: str, chunk_chars: int) -> int:
     """How much of a sentence ``voice_id``'s engine is given at once (``PIECE_CHARS``)."""
     return min(chunk_chars, PIECE_CHARS.get(engine_of(voice_id), chunk_chars))
+
+
+def first_piece_chars(voice_id: str, chunk_chars: int) -> int:
+    """How much of an article's first sentence ``voice_id``'s engine is given first."""
+    return min(
+        piece_chars(voice_id, chunk_chars), FIRST_PIECE_CHARS.get(engine_of(voice_id), chunk_chars)
+    )
 
 
 def check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:

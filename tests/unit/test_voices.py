@@ -93,3 +93,12 @@ def test_piper_is_given_sentences_in_bounded_pieces() -> None:
     assert piece_chars("piper:en_US-joe-medium", 600) == PIECE_CHARS[PIPER] < 600
     assert piece_chars("piper:en_US-joe-medium", 120) == 120  # a smaller bound stays
     assert piece_chars("gmw/en-us", 600) == 600  # espeak-ng's as before
+
+
+def test_piper_says_an_articles_opening_words_first_in_a_shorter_piece() -> None:
+    from workers.voices import FIRST_PIECE_CHARS, PIECE_CHARS, PIPER, first_piece_chars
+
+    joe = "piper:en_US-joe-medium"
+    assert first_piece_chars(joe, 600) == FIRST_PIECE_CHARS[PIPER] < PIECE_CHARS[PIPER]
+    assert first_piece_chars(joe, 80) == 80  # never more than a piece
+    assert first_piece_chars("gmw/en-us", 600) == 600  # espeak-ng is fast enough whole
