@@ -282,7 +282,7 @@ SETTINGS: tuple[Setting, ...] = (
         "LISTEN_PIPER_MMAP_BYTES",
         4 << 20,
         int,
-        "in workers that load a Piper voice, memory blocks this large or larger are given back to the system as soon as they are freed (glibc's M_MMAP_THRESHOLD); the default costs 1.24 times the time for 0.79 times the peak (docs/benchmarks.md), lower saves more (128 KB: about 420 MB, 1.5 times the time), 0 = glibc's own adaptive threshold (the highest peak)",
+        "in workers that load a Piper voice, memory blocks this large or larger are given back to the system as soon as they are freed (glibc's M_MMAP_THRESHOLD); the default costs 1.07 times the time for 0.81 times the peak, with the huge pages workers are started with (docs/benchmarks.md), lower saves more (128 KB: about 420 MB, more time), 0 = glibc's own adaptive threshold (the highest peak)",
     ),
     Setting(
         "LISTEN_OPS_TOKEN",
