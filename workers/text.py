@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -48,6 +49,9 @@ from workers.errors import EmptyText, TextTooLong
 DEFAULT_MAX_CHARS = 100_000
 DEFAULT_CHUNK_CHARS = 600
 MIN_CHUNK_CHARS = 50
+# The least of a sentence left after a short first piece (``split``): a word or
+# two alone after a clause pause sounds like a stumble.
+FIRST_REST_CHARS = 30
 
 # Hard-coded rather than scanned from unicodedata at import (25 ms); a unit
 # test checks this class against the running Python's Unicode database.
@@ -184,26 +188,28 @@ def chunk(prepared: PreparedText, *, chunk_chars: int = DEFAULT_CHUNK_CHARS) -> 
 def split(
     text: str, chunk_chars: int = DEFAULT_CHUNK_CHARS, first_chars: int | None = None
 ) -> list[str]:
-    """``text`` cut into non-empty pieces of at most ``chunk_chars`` (as ``chunk``),
-    the first of them of at most ``first_chars`` (default ``chunk_chars``).
+    """``text`` cut into non-empty pieces of at most ``chunk_chars`` (as ``chunk``).
 
-    Never inside a ``[[...]]`` phoneme block (a lexicon's), unless the block
-    alone is longer than a piece.
+    With ``first_chars`` (less than ``chunk_chars``), a text longer than that
+    gives first its part up to its last clause break within ``first_chars``,
+    if it has one and at least ``FIRST_REST_CHARS`` follow; else it is cut as
+    without it. Never inside a ``[[...]]`` phoneme block (a lexicon's), unless
+    the block alone is longer than a piece.
     """
-    limit = chunk_chars if first_chars is None else first_chars
-    for name, value in (("chunk_chars", chunk_chars), ("first_chars", limit)):
-        if value < MIN_CHUNK_CHARS:
+    for name, value in (("chunk_chars", chunk_chars), ("first_chars", first_chars)):
+        if value is not None and value < MIN_CHUNK_CHARS:
             raise ValueError(f"{name} must be at least {MIN_CHUNK_CHARS}, got {value}")
-    # A short first piece is wanted (it is heard sooner): any clause break will do.
-    clause_from = 0 if first_chars is not None else limit // 2
     pieces: list[str] = []
     rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut_point(rest, limit, clause_from)
+    if first_chars is not None and first_chars < min(chunk_chars, len(rest)):
+        cut = _first_clause(rest, first_chars)
+        if cut is not None and len(rest) - cut >= FIRST_REST_CHARS:
+            pieces.append(rest[:cut].rstrip())
+            rest = rest[cut:].lstrip()
+    while len(rest) > chunk_chars:
+        cut = _cut_point(rest, chunk_chars)
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
-        limit = chunk_chars
-        clause_from = limit // 2
     if rest:
         pieces.append(rest)
     return pieces
@@ -319,19 +325,13 @@ def _is_speakable(text: str) -> bool:
     return any(unicodedata.category(c) == "So" for c in text)
 
 
-def _cut_point(text: str, limit: int, clause_from: int) -> int:
-    """Where to cut ``text`` so that ``text[:cut].rstrip()`` fits in ``limit``: at
-    its last clause break past ``clause_from``, else its last space."""
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut ``text`` so that ``text[:cut].rstrip()`` fits in ``limit``."""
     window = text[: limit + 1]
-    blocks = [m.span() for m in _PHONEMES_RE.finditer(text, 0, limit + 200)]
-
-    def outside(cut: int) -> bool:
-        return not any(a < cut < b for a, b in blocks)
-
-    clauses = [m.end() for m in _CLAUSE_RE.finditer(window) if m.end() <= limit]
-    clauses = [c for c in clauses if outside(c)]
+    outside = _outside_blocks(text, limit)
+    clauses = _clause_breaks(window, limit, outside)
     # A clause break far back would leave a tiny chunk; a space near the limit is better.
-    if clauses and clauses[-1] > clause_from:
+    if clauses and clauses[-1] > limit // 2:
         return clauses[-1]
     spaces = [i for i, ch in enumerate(window) if ch == " " and i > 0 and outside(i)]
     if spaces:
@@ -340,6 +340,22 @@ def _cut_point(text: str, limit: int, clause_from: int) -> int:
     while cut > 1 and _joins_previous(text[cut - 1], text[cut]):
         cut -= 1
     return cut if cut > 1 else limit
+
+
+def _first_clause(text: str, limit: int) -> int | None:
+    """Where ``text``'s last clause break within ``limit`` ends; None if it has none."""
+    clauses = _clause_breaks(text[: limit + 1], limit, _outside_blocks(text, limit))
+    return clauses[-1] if clauses else None
+
+
+def _outside_blocks(text: str, limit: int) -> Callable[[int], bool]:
+    """Whether a cut at an index up to ``limit`` is outside ``text``'s phoneme blocks."""
+    blocks = [m.span() for m in _PHONEMES_RE.finditer(text, 0, limit + 200)]
+    return lambda cut: not any(a < cut < b for a, b in blocks)
+
+
+def _clause_breaks(window: str, limit: int, outside: Callable[[int], bool]) -> list[int]:
+    return [m.end() for m in _CLAUSE_RE.finditer(window) if m.end() <= limit and outside(m.end())]
 
 
 def _joins_previous(before: str, char: str) -> bool:

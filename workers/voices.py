@@ -30,8 +30,8 @@ PIECE_CHARS = {PIPER: 250}
 # The most of an article's first sentence said before a reader hears anything,
 # where the engine is slow enough for it to matter: Piper takes ~0.06 s of CPU
 # a second of speech, so a whole first sentence of 200 characters kept the
-# first audio near 1 s; its first clause alone (cut as long sentences are, at a
-# clause break, else a space) is heard in about half that (docs/benchmarks.md).
+# first audio near 1 s; its opening clause alone (up to its last clause break
+# within this many characters, ``text.split``) is heard in about a third of that.
 FIRST_PIECE_CHARS = {PIPER: 100}
 
 

@@ -416,6 +416,28 @@ def test_the_first_piece_can_be_shorter_than_the_rest() -> None:
         split(text, 120, first_chars=10)
 
 
+def test_a_first_piece_ends_only_at_a_clause_break_and_leaves_a_real_rest() -> None:
+    # Its last clause break within the limit, not its first.
+    two = "Yes, the first clause is short, and the second one is longer than the first."
+    assert split(two, 250, first_chars=50) == [
+        "Yes, the first clause is short,",
+        "and the second one is longer than the first.",
+    ]
+    # No clause break within it: cut as if it had not been asked for.
+    plain = "The committee published its long awaited report on the harbour and its prospects."
+    assert split(plain, 250, first_chars=50) == [plain]
+    long = plain + " " + plain.lower() + " " + plain.lower()
+    assert split(long, 100, first_chars=50) == split(long, 100)
+    # A word or two after the break: not worth a pause of its own.
+    tail = "The committee published its report on the harbour, on Monday."
+    assert split(tail, 250, first_chars=55) == [tail]
+    # Never inside a phoneme block, though its phonemes hold a clause break.
+    block = "Said [[h@l'oU, w'3:ld " + "a" * 50 + "]], and then more words follow, to end it."
+    assert split(block, 250, first_chars=60) == [block]
+    # Only ever shorter than the other pieces.
+    assert split(two, 50, first_chars=200) == split(two, 50)
+
+
 def test_the_player_estimates_with_the_same_figures() -> None:
     import re
     from pathlib import Path
