@@ -25,7 +25,7 @@ import pytest
 
 from listen_service.config import load
 from listen_service.procfs import alive, is_worker_of, parent_of
-from listen_service.run import worker_command
+from listen_service.run import worker_command, worker_env
 from tests.promtext import value
 from tests.service.conftest import REDIS_URL
 
@@ -273,7 +273,7 @@ def test_kill_9_of_serve_takes_its_worker_and_a_new_serve_starts_clean(
 def celery_worker(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
     """A worker started as serve starts one, but by nobody that will stop it; once ready."""
     config = load({"LISTEN_DATA_DIR": str(data_dir)}, env={})
-    env = {**os.environ, "LISTEN_DATA_DIR": str(config["LISTEN_DATA_DIR"])}
+    env = worker_env({**os.environ, "LISTEN_DATA_DIR": str(config["LISTEN_DATA_DIR"])})
     env.pop("LISTEN_BROKER_URL", None)
     with log.open("wb") as handle:
         proc = subprocess.Popen(

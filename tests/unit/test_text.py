@@ -407,8 +407,8 @@ def test_the_first_piece_can_be_shorter_than_the_rest() -> None:
     assert all(len(p) <= 120 for p in pieces[1:]) and len(pieces[1]) > 60
     assert " ".join(pieces) == text
     assert split("A short one.", 120, first_chars=60) == ["A short one."]
-    # Any clause break ends the first piece, however early (later pieces keep
-    # theirs only past half their length).
+    # A clause break ends the first piece however early it comes (later pieces
+    # keep theirs only past half their length).
     early = "At noon, " + text
     assert split(early, 120, first_chars=55)[0] == "At noon,"
     assert split(early, 120)[0] != "At noon,"
